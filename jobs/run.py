@@ -1,0 +1,135 @@
+"""`k2batch run`: check the spec, skip committed units, stream the rest through the
+pipeline, commit each unit as its last row is written, and write the summary."""
+
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+
+import ray
+
+import jobs
+from jobs.check_job import CheckedJob, check_job
+from jobs.input_units import filesystem_for
+from jobs.output_store import CommittedUnit, OutputStore
+from jobs.spec import JobSpec
+from pipelines.extract import ExtractPlan, build_extract
+
+log = logging.getLogger("k2batch")
+
+
+class ConservationError(RuntimeError):
+    """Rows went missing or were duplicated: the job must not report success."""
+
+
+def run_job(spec: JobSpec) -> dict:
+    started = time.monotonic()
+    checked = check_job(spec)
+    out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
+    store = OutputStore(out_fs, out_root)
+    reused = store.prepare(mode=spec.output.mode, job_fingerprint=checked.fingerprints["job"])
+    keys = {unit.path: unit.key(checked.fingerprints["job"]) for unit in checked.units}
+    pending = [unit for unit in checked.units if keys[unit.path] not in reused]
+    log.info("%d unit(s), %d reused, %d to run", len(checked.units), len(checked.units) - len(pending), len(pending))
+    if pending:
+        _run_pending(checked, store, pending, keys)
+    summary = _summarize(checked, store, keys, reused, time.monotonic() - started)
+    store.write_summary(summary)
+    if summary["records"] + summary["rejects"] != summary["input_rows"]:
+        raise ConservationError(
+            f"records ({summary['records']}) + rejects ({summary['rejects']}) != input rows ({summary['input_rows']})"
+        )
+    return summary
+
+
+def _run_pending(checked: CheckedJob, store: OutputStore, pending, keys: dict[str, str]) -> None:
+    spec = checked.spec
+    _connect_ray(spec)
+    plan = ExtractPlan(
+        spec=spec, record_schema=checked.record_schema, system_prompt=checked.system_prompt,
+        model_source=checked.model_source, input_files=[u.path for u in pending], input_filesystem=checked.input_fs,
+        output_filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=checked.id_field,
+        metadata=provenance(checked), use_gpus=_use_gpus(spec),
+    )
+    by_path = {unit.path: unit for unit in pending}
+    progress: dict[str, CommittedUnit] = {}
+    staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for written in build_extract(plan).iter_rows():
+        unit = by_path[written["unit"]]
+        entry = progress.setdefault(unit.path, CommittedUnit(
+            key=keys[unit.path], input_path=unit.path, job_fingerprint=checked.fingerprints["job"], rows=unit.rows,
+            records=0, rejects=0, prompt_tokens=0, completion_tokens=0, reasons={},
+        ))
+        setattr(entry, written["kind"], getattr(entry, written["kind"]) + written["rows"])
+        entry.prompt_tokens += written["prompt_tokens"]
+        entry.completion_tokens += written["completion_tokens"]
+        for reason, count in json.loads(written["reasons"]).items():
+            entry.reasons[reason] = entry.reasons.get(reason, 0) + count
+        staged[unit.path][written["kind"]].append(written["path"])
+        done = entry.records + entry.rejects
+        if done > unit.rows:
+            raise ConservationError(f"unit {unit.path}: {done} rows written for {unit.rows} input rows")
+        if done == unit.rows:
+            store.commit(entry, staged.pop(unit.path))
+            log.info("committed %s (%d records, %d rejects)", unit.path, entry.records, entry.rejects)
+    unfinished = [path for path in by_path if path not in progress or progress[path].records + progress[path].rejects < by_path[path].rows]
+    if unfinished:
+        raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
+
+
+def _connect_ray(spec: JobSpec) -> None:
+    """Join the cluster a submitted job runs on; otherwise start a local one sized so
+    that the engine replicas leave a core for reading and writing."""
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        return
+    engine_cpus = spec.model.tensor_parallel_size * spec.model.replicas
+    ray.init(num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False, log_to_driver=True)
+
+
+def _use_gpus(spec: JobSpec) -> bool:
+    if spec.model.device != "auto":
+        return spec.model.device == "gpu"
+    return ray.cluster_resources().get("GPU", 0) > 0
+
+
+def provenance(checked: CheckedJob) -> dict[str, str]:
+    """Parquet metadata: how a file was made."""
+    return {
+        "k2batch.version": jobs.__version__,
+        "k2batch.job_fingerprint": checked.fingerprints["job"],
+        "k2batch.prompt_template": checked.spec.task.prompt,
+        "k2batch.system_prompt": checked.system_prompt,
+        "k2batch.schema": json.dumps(checked.record_schema.json_schema, sort_keys=True),
+        "k2batch.model": checked.spec.model.source,
+    }
+
+
+def _summarize(checked: CheckedJob, store: OutputStore, keys: dict[str, str], reused: dict, wall_seconds: float) -> dict:
+    committed = store.committed()
+    units = [committed[keys[u.path]] for u in checked.units if keys[u.path] in committed]
+    reasons: dict[str, int] = {}
+    for unit in units:
+        for reason, count in unit.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    spec = checked.spec
+    return {
+        "name": spec.name,
+        "input_rows": sum(u.rows for u in checked.units),
+        "records": sum(u.records for u in units),
+        "rejects": sum(u.rejects for u in units),
+        "reject_reasons": reasons,
+        "prompt_tokens": sum(u.prompt_tokens for u in units),
+        "completion_tokens": sum(u.completion_tokens for u in units),
+        "units": len(checked.units),
+        "reused_units": sum(1 for u in checked.units if keys[u.path] in reused),
+        "reused_rows": sum(u.rows for u in checked.units if keys[u.path] in reused),
+        "wall_seconds": round(wall_seconds, 3),
+        "fingerprints": checked.fingerprints,
+        "model": spec.model.source,
+        "output": {"records": f"{spec.output.uri.rstrip('/')}/records/", "rejects": f"{spec.output.uri.rstrip('/')}/rejects/"},
+        "k2batch_version": jobs.__version__,
+    }

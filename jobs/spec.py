@@ -1,0 +1,134 @@
+"""The job spec: one pydantic model, loaded from YAML or built in Python."""
+
+import string
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from operators import k2_format
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class InputSpec(_Strict):
+    uri: str = Field(description="A Parquet file, a folder of them, or a glob: local path, file:// or any fsspec URL.")
+    id_column: str = Field(description="Unique row key, carried to every output row.")
+    storage_options: dict[str, Any] = Field(default_factory=dict, description="Passed to fsspec.")
+
+
+class TaskSpec(_Strict):
+    mode: Literal["extract"] = Field(default="extract", description="What the model does with each row.")
+    schema_: Any = Field(
+        alias="schema",
+        description="module:Class of a pydantic model, a path to a JSON Schema file, or a pydantic class.",
+    )
+    schema_modules: list[str] = Field(
+        default_factory=list, description="Modules besides the 'schemas' package that a schema may be imported from."
+    )
+    tool_name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The tool's name in the prompt.")
+    tool_description: str = Field(description="The tool's description in the prompt.")
+    prompt: str = Field(min_length=1, description="The user turn; {column} placeholders take row values.")
+    system_prompt: str = Field(
+        default=k2_format.FUNCTION_CALLING_V1,
+        description=f"System prompt template with a {{tools}} placeholder; default {k2_format.FUNCTION_CALLING_V1_NAME}.",
+    )
+    prime_tool_call: bool = Field(default=True, description="Open the answer with <tool_call> (inferred default).")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+    @field_validator("prompt")
+    @classmethod
+    def _placeholders_are_plain(cls, prompt: str) -> str:
+        for _, field, spec, conversion in string.Formatter().parse(prompt):
+            if field is not None and (not field.isidentifier() and not field.replace("-", "_").isidentifier() or spec or conversion):
+                raise ValueError(f"placeholder {{{field}}} must be a plain column name")
+        return prompt
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _has_tools(cls, template: str) -> str:
+        if "{tools}" not in template:
+            raise ValueError("the system prompt template must contain {tools}")
+        return template
+
+    @property
+    def prompt_columns(self) -> list[str]:
+        return list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None))
+
+
+class ModelSpec(_Strict):
+    source: str = Field(description="Local model folder or Hugging Face hub id.")
+    revision: str | None = Field(default=None, description="Hub revision; part of the fingerprint.")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="Ranks per engine replica (GPUs, or CPU cores).")
+    replicas: int = Field(default=1, ge=1, description="Engine actors.")
+    max_model_len: int = Field(default=4096, ge=16, description="Context length the engine is built with.")
+    max_tokens: int = Field(default=512, ge=1, description="Answer length limit per attempt.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    seed: int = Field(default=0, description="Sampling seed, per request.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per row, re-asking on an invalid answer.")
+    batch_size: int = Field(default=32, ge=1, description="Rows per Ray Data batch sent to an engine actor.")
+    max_batches_in_flight: int = Field(
+        default=4, ge=1, description="Batches an engine actor works on at once, so the engine never idles between them."
+    )
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        default="auto", description="What an engine's ranks ask Ray for; auto: GPUs when the cluster has them, else CPU cores."
+    )
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM's GPU memory share (GPU only).")
+    cpu_kv_cache_gib: int = Field(default=2, ge=1, description="KV cache size on the CPU platform (VLLM_CPU_KVCACHE_SPACE).")
+    enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
+
+
+class OutputSpec(_Strict):
+    uri: str = Field(description="Folder for records/, rejects/ and summary.json: local path or fsspec URL.")
+    storage_options: dict[str, Any] = Field(default_factory=dict, description="Passed to fsspec.")
+    mode: Literal["resume", "overwrite", "fail_if_exists"] = Field(
+        default="resume",
+        description="resume: reuse committed units of the same job fingerprint and refuse to mix with others; "
+        "overwrite: delete earlier results first; fail_if_exists: refuse to run over earlier results.",
+    )
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Job name; used in run ids.")
+    input: InputSpec
+    task: TaskSpec
+    model: ModelSpec
+    output: OutputSpec
+
+    @model_validator(mode="after")
+    def _room_for_an_answer(self) -> "JobSpec":
+        if self.model.max_tokens >= self.model.max_model_len:
+            raise ValueError(
+                f"model.max_tokens ({self.model.max_tokens}) must be below model.max_model_len "
+                f"({self.model.max_model_len}) to leave room for the prompt"
+            )
+        return self
+
+
+def load_job(path: str | Path, overrides: list[str] = ()) -> JobSpec:
+    """Read a YAML spec, apply `key.path=value` overrides, and validate the whole."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a job spec is a YAML mapping")
+    for override in overrides:
+        apply_override(data, override)
+    return JobSpec.model_validate(data)
+
+
+def apply_override(data: dict, override: str) -> None:
+    """`model.tensor_parallel_size=2` sets a nested key; the value is parsed as YAML."""
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set {override!r}: expected key.path=value")
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {override!r}: {part} is not a section")
+    node[leaf] = yaml.safe_load(raw)

@@ -1,0 +1,83 @@
+"""Write a tiny random-weight model in K2-Chat's layout, for tests and the demo.
+
+A Llama with head_dim 64 (vLLM's CPU attention rejects 16), a byte-level BPE
+tokenizer whose added special tokens are K2's tags by name, EOS `</s>` at id 2,
+pad at id 0 and no BOS, as in K2's config. Its answers are random: constrained
+decoding makes them schema-valid, never meaningful.
+"""
+
+import json
+import random
+from pathlib import Path
+
+from operators import k2_format as k2
+
+BASE_TOKENS = ["<unk>", "<s>", "</s>"]  # ids 0, 1, 2 as in K2
+
+
+def _corpus(seed: int) -> list[str]:
+    """Text the tokenizer's merges are learned from: K2's prompt and JSON answers."""
+    rng = random.Random(seed)
+    words = (
+        "the of and to in a is that for on with as by at from news city country headline article "
+        "politics business science sports culture record extract summary label positive negative "
+        "neutral name arguments title topic description parameters properties type string object "
+        "array integer number boolean required items enum maxLength maxItems"
+    ).split()
+    lines = [k2.FUNCTION_CALLING_V1]
+    for _ in range(400):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 20)))
+        lines.append(text)
+        lines.append(json.dumps({"name": "record", "arguments": {"title": text[:40], "n": rng.randint(0, 999)}}))
+    return lines
+
+
+def build_tokenizer(vocab_size: int = 512, seed: int = 0):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=BASE_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_corpus(seed), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="<unk>", eos_token=k2.EOS, pad_token="<unk>", bos_token="<s>"
+    )
+    fast.add_special_tokens({"additional_special_tokens": list(k2.SPECIAL_TAGS)})
+    return fast
+
+
+def write_test_model(path: str | Path, *, seed: int = 0) -> Path:
+    """Write config, random weights and tokenizer to `path`; the same seed gives the same files."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(seed=seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=8192,
+        rope_theta=500000.0,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=0,
+        tie_word_embeddings=False,
+        torch_dtype="float32",
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path

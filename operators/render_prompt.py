@@ -1,0 +1,80 @@
+"""Render a conversation in K2-Chat's turn format, as text and as token ids.
+
+A rendering is a list of `Piece`s. Template pieces (the system prompt, turn tags) may
+contain K2's tags and are tokenized with them as special tokens; content pieces come
+from rows or from the model and are tokenized with special-token splitting off, so a
+row that contains `<|beginofuser|>` reaches the model as plain text, never as a turn.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from operators import k2_format as k2
+
+
+class Piece(NamedTuple):
+    text: str
+    template: bool  # True: K2 tags in the text are special tokens; False: plain text
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn after the system prompt.
+
+    `tool_call` is an assistant answer whose content is the call's JSON text;
+    `tool_response` is a user turn that hands a JSON result back to the model.
+    """
+
+    role: Literal["user", "assistant", "tool_call", "tool_response"]
+    content: str
+
+
+def render_system_prompt(tools: list[dict], template: str = k2.FUNCTION_CALLING_V1) -> str:
+    return template.format(tools=" ".join(json.dumps(tool, ensure_ascii=False) for tool in tools))
+
+
+def render(system: str | None, turns: list[Turn], *, prime: str = "") -> list[Piece]:
+    """The whole prompt, ending with the opened assistant turn plus `prime`
+    (`<tool_call>` pushes the model into a call, as the card suggests)."""
+    pieces: list[Piece] = []
+    if system is not None:
+        pieces += [Piece(system, True), Piece(k2.END_OF_SYSTEM_PROMPT, True)]
+    for turn in turns:
+        pieces += _render_turn(turn)
+    pieces.append(Piece(k2.BEGIN_ASSISTANT + prime, True))
+    return pieces
+
+
+def _render_turn(turn: Turn) -> list[Piece]:
+    if turn.role == "user":
+        return [Piece(k2.BEGIN_USER, True), Piece(turn.content, False)]
+    if turn.role == "assistant":
+        return [Piece(k2.BEGIN_ASSISTANT, True), Piece(turn.content, False), Piece(k2.EOS, True)]
+    if turn.role == "tool_call":
+        return [
+            Piece(k2.BEGIN_ASSISTANT + k2.TOOL_CALL_OPEN, True),
+            Piece(turn.content, False),
+            Piece(k2.TOOL_CALL_CLOSE + k2.EOS, True),
+        ]
+    if turn.role == "tool_response":
+        return [
+            Piece(k2.BEGIN_USER + k2.TOOL_RESPONSE_OPEN, True),
+            Piece(turn.content, False),
+            Piece(k2.TOOL_RESPONSE_CLOSE, True),
+        ]
+    raise ValueError(f"turn role must be user, assistant, tool_call or tool_response, got {turn.role!r}")
+
+
+def to_text(pieces: list[Piece]) -> str:
+    return "".join(piece.text for piece in pieces)
+
+
+def to_token_ids(pieces: list[Piece], tokenizer) -> list[int]:
+    """Token ids for vLLM. Content pieces never produce special-token ids."""
+    ids: list[int] = []
+    for piece in pieces:
+        if not piece.text:
+            continue
+        ids += tokenizer.encode(piece.text, add_special_tokens=False, split_special_tokens=not piece.template)
+    return ids

@@ -1,0 +1,85 @@
+"""Ray Data stage: write each batch's records and rejects as typed Parquet files
+into the run's staging folder, one file per unit and kind, and report what it wrote.
+
+Files are committed (moved out of staging, listed in the manifest) by the driver
+once every row of their unit is written: see jobs/output_store.py.
+"""
+
+import json
+import uuid
+from collections import Counter
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.record_schema import RecordSchema
+
+READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens")
+RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64())]
+REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32())]
+
+
+def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str]) -> pa.Schema:
+    return pa.schema([id_field, *record_schema.arrow_schema, *RECORD_EXTRAS], metadata=metadata)
+
+
+def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Schema:
+    return pa.schema([id_field, *REJECT_FIELDS], metadata=metadata)
+
+
+class WriteUnitFiles:
+    def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
+                 metadata: dict[str, str]):
+        self.fs = filesystem
+        self.staging_dir = staging_dir.rstrip("/")
+        self.id_column = id_field.name
+        self.record_schema = record_schema
+        self.records_schema = records_arrow_schema(id_field, record_schema, metadata)
+        self.rejects_schema = rejects_arrow_schema(id_field, metadata)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in (self.id_column, *READS) if c not in batch.columns]
+        if missing:
+            raise KeyError(f"write_parquet: input batch lacks columns {missing}")
+        written = []
+        for unit, rows in batch.groupby("_unit", sort=False):
+            is_record = rows["_record_json"].notna()
+            for kind, part, table in (
+                ("records", rows[is_record], self._records_table),
+                ("rejects", rows[~is_record], self._rejects_table),
+            ):
+                if part.empty:
+                    continue
+                path = f"{self.staging_dir}/{kind}-{uuid.uuid4().hex}.parquet"
+                self.fs.makedirs(self.staging_dir, exist_ok=True)
+                with self.fs.open(path, "wb") as f:
+                    pq.write_table(table(part), f)
+                written.append({
+                    "unit": unit, "kind": kind, "path": path, "rows": len(part),
+                    "prompt_tokens": int(part["_prompt_tokens"].sum()),
+                    "completion_tokens": int(part["_completion_tokens"].sum()),
+                    "reasons": json.dumps(Counter(part["_reason"].dropna())),
+                })
+        return pd.DataFrame(written, columns=["unit", "kind", "path", "rows", "prompt_tokens", "completion_tokens", "reasons"])
+
+    def _records_table(self, rows: pd.DataFrame) -> pa.Table:
+        data = [
+            {self.id_column: row_id, **self.record_schema.to_arrow_row(json.loads(record)),
+             "_attempts": attempts, "_prompt_tokens": prompt_tokens, "_completion_tokens": completion_tokens}
+            for row_id, record, attempts, prompt_tokens, completion_tokens in zip(
+                rows[self.id_column], rows["_record_json"], rows["_attempts"], rows["_prompt_tokens"], rows["_completion_tokens"])
+        ]
+        return pa.Table.from_pylist(data, schema=self.records_schema)
+
+    def _rejects_table(self, rows: pd.DataFrame) -> pa.Table:
+        return pa.Table.from_pandas(
+            pd.DataFrame({
+                self.id_column: rows[self.id_column].to_list(),
+                "reason": rows["_reason"].to_list(),
+                "error": rows["error"].to_list(),
+                "raw_output": rows["raw_output"].to_list(),
+                "_attempts": rows["_attempts"].astype("int32").to_list(),
+            }),
+            schema=self.rejects_schema, preserve_index=False,
+        )

@@ -1,0 +1,1 @@
+"""Compositions of operators into the extract / summarize / label flows."""

@@ -1,0 +1,1 @@
+"""Example record schemas used by the demo jobs and the tests."""
