@@ -5,6 +5,8 @@ spec field to fix.
 """
 
 import json
+import multiprocessing
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from jobs.input_units import Unit, check_ids, filesystem_for, input_schema, list
 from jobs.spec import JobSpec
 from operators.render_prompt import render_system_prompt
 from schemas.arrow_types import UnsupportedSchemaError
+from schemas.labels import label_field_error, label_record_schema
 from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
 from schemas.tool_call import tool_call_json_schema, tool_definition
 
@@ -38,15 +41,14 @@ class CheckedJob:
 
 def check_job(spec: JobSpec) -> CheckedJob:
     record_schema = _load_schema(spec)
-    system_prompt = render_system_prompt(
-        [tool_definition(name=spec.task.tool_name, description=spec.task.tool_description, parameters=record_schema.json_schema)],
-        spec.task.system_prompt,
-    )
+    tools = [tool_definition(name=spec.task.tool_name, description=spec.task.tool_description, parameters=record_schema.json_schema)]
+    system_prompt = render_system_prompt(tools if spec.task.tool_name else [], spec.task.system_prompt)
     model_source = _resolve_model(spec.model.source)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
     files = list_parquet_files(fs, path, spec.input.uri)
     columns = input_schema(fs, files[0])
-    needed = {"input.id_column": [spec.input.id_column], "task.prompt": spec.task.prompt_columns}
+    needed = {"input.id_column": [spec.input.id_column], "task.prompt": spec.task.prompt_columns,
+              "task.response_column": [spec.task.response_column] if spec.task.response_column else []}
     for field, names in needed.items():
         absent = [n for n in names if n not in columns.names]
         if absent:
@@ -67,23 +69,52 @@ def check_job(spec: JobSpec) -> CheckedJob:
 
 
 def _load_schema(spec: JobSpec) -> RecordSchema:
-    try:
-        record_schema = load_record_schema(spec.task.schema_, allowed_modules=tuple(spec.task.schema_modules))
-        record_schema.arrow_schema  # noqa: B018 - fails here, not in a writer, if a field has no Arrow type
-    except (SchemaLoadError, UnsupportedSchemaError) as err:
-        raise JobSpecError(f"task.schema: {err}") from err
+    task = spec.task
+    if task.labels:  # label mode: the schema is synthesized from the label set
+        record_schema = label_record_schema(task.labels, rationale=task.rationale)
+    elif task.schema_ is None:  # a standalone summary: no extracted fields, no tool, no constraint
+        return RecordSchema(json_schema={"type": "object", "properties": {}}, source="none")
+    else:
+        try:
+            record_schema = load_record_schema(task.schema_, allowed_modules=tuple(task.schema_modules))
+            record_schema.arrow_schema  # noqa: B018 - fails here, not in a writer, if a field has no Arrow type
+        except (SchemaLoadError, UnsupportedSchemaError) as err:
+            raise JobSpecError(f"task.schema: {err}") from err
+    if task.label_field and (problem := label_field_error(record_schema, task.label_field)):
+        raise JobSpecError(f"task.label_field: {problem}")
     compile_constraint(tool_call_json_schema(name=spec.task.tool_name, parameters=record_schema.json_schema))
     return record_schema
 
 
-def compile_constraint(schema: dict) -> None:
-    """Compile the decoding constraint the way the engine will (xgrammar, no free whitespace)."""
+COMPILE_TIME_LIMIT_S = 30.0
+
+
+def compile_constraint(schema: dict, time_limit: float = COMPILE_TIME_LIMIT_S) -> None:
+    """Compile the decoding constraint the way the engine will (xgrammar, no free
+    whitespace), in a child process so that a schema that makes the compiler run away
+    ends in an error instead of a hang."""
+    parent, child = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(target=_compile_in_child, args=(json.dumps(schema), child), daemon=True)
+    process.start()
+    child.close()
+    if not parent.poll(time_limit):
+        process.kill()
+        raise JobSpecError(f"task.schema: the structured-output backend did not compile it within {time_limit:.0f} s; simplify the schema")
+    error = parent.recv()
+    process.join()
+    if error:
+        reason = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", error.strip().splitlines()[0])  # drop the C++ location
+        raise JobSpecError(f"task.schema: the structured-output backend (xgrammar) cannot compile it: {reason}")
+
+
+def _compile_in_child(schema_json: str, conn) -> None:
     import xgrammar
 
     try:
-        xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
+        xgrammar.Grammar.from_json_schema(schema_json, any_whitespace=False)
+        conn.send("")
     except Exception as err:  # xgrammar raises RuntimeError/ValueError variants
-        raise JobSpecError(f"task.schema: the structured-output backend cannot compile it: {err}") from err
+        conn.send(str(err) or type(err).__name__)
 
 
 def _resolve_model(source: str) -> str:

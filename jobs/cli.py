@@ -7,12 +7,16 @@ import sys
 from jobs.commands import COMMANDS
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="k2batch", description="Batch jobs with LLM360 K2-Chat on Ray Data and vLLM.")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         command.add_arguments(commands.add_parser(name, help=command.__doc__.strip().splitlines()[0]))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s k2batch %(levelname)s %(message)s", stream=sys.stderr)
     return COMMANDS[args.command].run(args)
 

@@ -9,6 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.redact import register_secrets
+from jobs.storage_retry import S3_PROTOCOLS, retrying, with_client_retries
+
 
 class InputError(ValueError):
     """The input cannot be read as the spec describes it."""
@@ -27,12 +30,25 @@ class Unit:
 
 
 def filesystem_for(uri: str, storage_options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(uri, **storage_options)
+    """The filesystem of `uri` with the user's options (credentials, endpoint_url; s3fs
+    falls back to the AWS environment variables) and client retries set."""
+    register_secrets(storage_options)
+    protocol = fsspec.core.split_protocol(uri)[0] or "file"
+    fs, path = fsspec.core.url_to_fs(uri, **with_client_retries(protocol, storage_options))
     return fs, path
+
+
+def _where(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    return fs.unstrip_protocol(path)
 
 
 def list_parquet_files(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> list[str]:
     """A file, every `.parquet` under a folder (skipping `_`/`.` entries), or a glob's matches."""
+    return retrying(lambda: _list_parquet_files(fs, path, uri), field="input.uri", where=uri, what="listing the input")
+
+
+def _list_parquet_files(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> list[str]:
+    fs.invalidate_cache(path)  # a listing cached earlier in this process may be stale
     if any(ch in path for ch in "*?["):
         files = sorted(fs.glob(path))
     elif fs.isdir(path):
@@ -43,33 +59,51 @@ def list_parquet_files(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> li
     elif fs.exists(path):
         files = [path]
     else:
+        _check_bucket(fs, path)
         raise InputError(f"input.uri: nothing found at {uri}")
     if not files:
         raise InputError(f"input.uri: no .parquet files at {uri}")
     return files
 
 
+def _check_bucket(fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """On an object store, a missing bucket raises here (a permanent error) instead of
+    reading as "nothing found": s3fs's exists() answers False for it."""
+    if set(fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)) & S3_PROTOCOLS:
+        fs.ls(path.split("/", 1)[0])
+
+
 def plan_units(fs: fsspec.AbstractFileSystem, files: list[str]) -> list[Unit]:
-    units = []
-    for path in files:
-        info = fs.info(path)
-        version = str(info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or "")
-        with fs.open(path, "rb") as f:
-            rows = pq.ParquetFile(f).metadata.num_rows
-        units.append(Unit(path=path, size=int(info["size"]), version=version, rows=rows))
-    return units
+    return [retrying(lambda: _plan_unit(fs, path), field="input.uri", where=_where(fs, path), what="reading the input's "
+                     "metadata") for path in files]
+
+
+def _plan_unit(fs: fsspec.AbstractFileSystem, path: str) -> Unit:
+    info = fs.info(path)
+    version = str(info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or "")
+    with fs.open(path, "rb") as f:
+        rows = pq.ParquetFile(f).metadata.num_rows
+    return Unit(path=path, size=int(info["size"]), version=version, rows=rows)
 
 
 def input_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:
-    with fs.open(path, "rb") as f:
-        return pq.ParquetFile(f).schema_arrow
+    def read() -> pa.Schema:
+        with fs.open(path, "rb") as f:
+            return pq.ParquetFile(f).schema_arrow
+
+    return retrying(read, field="input.uri", where=_where(fs, path), what="reading the input's schema")
 
 
 def check_ids(fs: fsspec.AbstractFileSystem, files: list[str], id_column: str, limit: int = 10) -> None:
     """Fail, naming them, on null or duplicate ids. Reads only the id column."""
-    ids = pa.chunked_array(
-        [pq.read_table(f, columns=[id_column]).column(0) for f in (fs.open(p, "rb") for p in files)]
-    )
+    def read_ids(path: str) -> pa.ChunkedArray:
+        with fs.open(path, "rb") as f:
+            return pq.read_table(f, columns=[id_column]).column(0)
+
+    ids = pa.chunked_array([
+        chunk for path in files
+        for chunk in retrying(lambda: read_ids(path), field="input.uri", where=_where(fs, path), what="reading ids").chunks
+    ])
     if ids.null_count:
         raise InputError(f"input.id_column: {ids.null_count} row(s) have a null {id_column}")
     counts = pc.value_counts(ids)

@@ -1,21 +1,40 @@
 """The output folder: committed units, their manifest, staging and the summary.
 
-Layout under `output.uri`:
+Layout under `output.uri` (a local folder or any fsspec URL, e.g. s3://bucket/prefix/):
   records/part-<unit>-<n>.parquet, rejects/part-<unit>-<n>.parquet   committed files
   _manifest/<unit>.json    one entry per committed unit: the commit point
   _staging/                files of units still running, never read
   summary.json
 
-A unit's files are moved out of staging first, then its manifest entry is written.
-A crash in between leaves files that no entry lists: the next run deletes them before
-it starts, and a reader that may race a crash reads `committed_files()` instead.
+A unit's files are moved out of staging first, then its manifest entry is written (an
+object store's PUT is atomic; locally the entry is written aside and renamed). A crash
+in between leaves files that no entry lists: the next run deletes them before it
+starts. On S3 a move is a copy and a delete, so a reader that may race a crash reads
+`committed_files()` (the manifest's list) instead of listing records/.
+
+What `output.mode` does with earlier results, whose units are keyed by the job
+fingerprint (prompt, schema, model, sampling) and the input file's identity:
+  resume          reuse units of this fingerprint whose input file is unchanged; retire
+                  (un-list, then delete) units whose input file changed or is gone;
+                  refuse to run if any unit has another fingerprint (never mix).
+  overwrite       delete every earlier result first.
+  fail_if_exists  refuse to run if there is any earlier result.
 """
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.input_units import filesystem_for
+from jobs.storage_retry import S3_PROTOCOLS, is_permanent, retrying
+
+log = logging.getLogger("k2batch")
+KINDS = ("records", "rejects")
 
 
 class OutputConflictError(ValueError):
@@ -40,12 +59,23 @@ class OutputStore:
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str):
         self.fs = fs
         self.root = root.rstrip("/")
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        self.is_local = bool({"file", "local"} & set(protocols))
+        self.is_s3 = bool(S3_PROTOCOLS & set(protocols))
+        self.uri = self.root if self.is_local else fs.unstrip_protocol(self.root)
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 
+    def _step(self, what: str, step):
+        return retrying(step, field="output.uri", where=self.uri, what=what)
+
     def committed(self) -> dict[str, CommittedUnit]:
+        return self._step("reading the manifest", self._read_manifest)
+
+    def _read_manifest(self) -> dict[str, CommittedUnit]:
         manifest = self._path("_manifest")
+        self.fs.invalidate_cache(manifest)  # other processes write entries; never trust a cached listing
         if not self.fs.exists(manifest):
             return {}
         units = {}
@@ -55,34 +85,61 @@ class OutputStore:
                 units[entry.key] = entry
         return units
 
-    def prepare(self, *, mode: str, job_fingerprint: str) -> dict[str, CommittedUnit]:
-        """Apply `output.mode`, clear leftovers of crashed runs, return reusable units."""
+    def prepare(self, *, mode: str, job_fingerprint: str, planned_keys: set[str]) -> dict[str, CommittedUnit]:
+        """Apply `output.mode`, clear leftovers of crashed runs, check that the output
+        is writable (before any engine starts), and return the reusable units."""
+        self.fs.invalidate_cache(self.root)
         if mode == "overwrite":
-            for name in ("records", "rejects", "_manifest", "_staging", "summary.json"):
-                if self.fs.exists(self._path(name)):
-                    self.fs.rm(self._path(name), recursive=True)
+            self._step("deleting earlier results", self._delete_everything)
         committed = self.committed()
-        if mode == "fail_if_exists" and (committed or self.fs.exists(self._path("summary.json"))):
-            raise OutputConflictError(f"output.uri {self.root} already holds results and output.mode is fail_if_exists")
+        if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self._path("summary.json")))):
+            raise OutputConflictError(f"output.uri {self.uri} already holds results and output.mode is fail_if_exists")
         foreign = {u.job_fingerprint for u in committed.values()} - {job_fingerprint}
         if foreign:
             raise OutputConflictError(
-                f"output.uri {self.root} holds results of another job fingerprint ({', '.join(sorted(foreign))}): "
-                "the prompt, schema, model or sampling changed. Use output.mode: overwrite, or a new output.uri"
+                f"output.uri {self.uri} holds results of another job fingerprint ({', '.join(sorted(foreign))}): "
+                "the prompt, schema, model or sampling changed, and output.mode resume never mixes results. "
+                "Use output.mode: overwrite, or a new output.uri"
             )
-        self._remove_uncommitted(committed)
+        for key in sorted(set(committed) - planned_keys):
+            log.info("retiring unit %s: its input file %s changed or is gone", key, committed[key].input_path)
+            self._step("retiring a unit", lambda key=key: self._remove(self._path("_manifest", f"{key}.json")))
+            del committed[key]
+        self._step("removing uncommitted files", lambda: self._remove_uncommitted(committed))
+        self._step("checking write access", lambda: self._write_bytes(self._path("_staging", ".write-check"), b""))
         return committed
+
+    def _delete_everything(self) -> None:
+        # The manifest goes first: a crash halfway leaves un-listed files, which are strays.
+        for name in ("_manifest", *KINDS, "_staging", "summary.json"):
+            if self.fs.exists(self._path(name)):
+                self.fs.rm(self._path(name), recursive=True)
+
+    def _remove(self, path: str) -> None:
+        try:
+            self.fs.rm(path)
+        except FileNotFoundError as err:  # gone already: an earlier attempt removed it
+            if is_permanent(err):
+                raise
 
     def _remove_uncommitted(self, committed: dict[str, CommittedUnit]) -> None:
         listed = {path for unit in committed.values() for paths in unit.files.values() for path in paths}
-        for kind in ("records", "rejects"):
+        for kind in KINDS:
             folder = self._path(kind)
             if self.fs.exists(folder):
                 for path in self.fs.find(folder):
                     if path[len(self.root) + 1:] not in listed:
-                        self.fs.rm(path)
-        if self.fs.exists(self._path("_staging")):
-            self.fs.rm(self._path("_staging"), recursive=True)
+                        log.info("removing %s: no manifest entry lists it (left by a crashed run)", path)
+                        self._remove(path)
+        self.clear_staging()
+
+    def clear_staging(self) -> None:
+        """Delete staged files: those of crashed runs, or of retried write tasks."""
+        def clear():
+            if self.fs.exists(self._path("_staging")):
+                self.fs.rm(self._path("_staging"), recursive=True)
+
+        self._step("clearing staging", clear)
 
     def new_staging_dir(self) -> str:
         return self._path("_staging", uuid.uuid4().hex)
@@ -92,31 +149,57 @@ class OutputStore:
         for kind, paths in staged.items():
             for n, path in enumerate(paths):
                 relative = f"{kind}/part-{unit.key}-{n}.parquet"
-                self.fs.makedirs(self._path(kind), exist_ok=True)
-                self.fs.mv(path, self._path(relative))
+                self._step("publishing a unit's file", lambda src=path, dst=self._path(relative): self._move(src, dst))
                 unit.files.setdefault(kind, []).append(relative)
-        self._write_json(self._path("_manifest", f"{unit.key}.json"), unit.__dict__)
+        self._step("writing a manifest entry", lambda: self._write_json(self._path("_manifest", f"{unit.key}.json"), unit.__dict__))
         return unit
 
+    def _move(self, src: str, dst: str) -> None:
+        if self.is_local:
+            self.fs.makedirs(dst.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            self.fs.mv(src, dst)
+        except FileNotFoundError:
+            if not self.fs.exists(dst):  # not moved by an earlier attempt either
+                raise
+
     def write_summary(self, summary: dict) -> None:
-        self._write_json(self._path("summary.json"), summary)
+        self._step("writing summary.json", lambda: self._write_json(self._path("summary.json"), summary))
 
     def _write_json(self, path: str, data: dict) -> None:
-        parent = path.rsplit("/", 1)[0]
-        self.fs.makedirs(parent, exist_ok=True)
-        text = json.dumps(data, indent=2, sort_keys=True)
-        if "file" in self.fs.protocol or "local" in self.fs.protocol:
-            # Write then rename, so a reader never sees half an entry; an object
-            # store's PUT is atomic by itself.
+        text = json.dumps(data, indent=2, sort_keys=True).encode()
+        if self.is_local:
+            # Write aside then rename, so a reader never sees half an entry.
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            self.fs.pipe_file(tmp, text.encode())
+            self._write_bytes(tmp, text)
             self.fs.mv(tmp, path)
         else:
-            self.fs.pipe_file(path, text.encode())
+            self._write_bytes(path, text)  # an object store's PUT is atomic by itself
+
+    def _write_bytes(self, path: str, data: bytes) -> None:
+        if self.is_local:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        # No makedirs on object stores: s3fs's would try to create a missing bucket
+        # instead of failing on it.
+        self.fs.pipe_file(path, data)
 
 
 def committed_files(uri: str, kind: str, storage_options: dict | None = None) -> list[str]:
-    """The `records` or `rejects` files a reader should use: those the manifest lists."""
-    fs, root = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+    """The `records` or `rejects` files a reader should use: those the manifest lists.
+    Local paths as such; object-store paths as URLs (s3://...)."""
+    fs, root = filesystem_for(uri, storage_options or {})
     store = OutputStore(fs, root)
-    return sorted(store._path(p) for u in store.committed().values() for p in u.files.get(kind, []))
+    paths = sorted(store._path(p) for u in store.committed().values() for p in u.files.get(kind, []))
+    return paths if store.is_local else [fs.unstrip_protocol(p) for p in paths]
+
+
+def read_committed(uri: str, kind: str, storage_options: dict | None = None) -> pa.Table | None:
+    """Every committed `records` or `rejects` row as one table (None if there is none)."""
+    fs, root = filesystem_for(uri, storage_options or {})
+    store = OutputStore(fs, root)
+    tables = []
+    for unit in store.committed().values():
+        for relative in unit.files.get(kind, []):
+            with fs.open(store._path(relative), "rb") as f:
+                tables.append(pq.read_table(f))
+    return pa.concat_tables(tables, promote_options="default") if tables else None

@@ -13,28 +13,39 @@ import jobs
 from jobs.check_job import CheckedJob, check_job
 from jobs.input_units import filesystem_for
 from jobs.output_store import CommittedUnit, OutputStore
+from jobs.redact import redact
 from jobs.spec import JobSpec
 from pipelines.extract import ExtractPlan, build_extract
+from pipelines.label import build_label, label_distribution
+from pipelines.summarize import build_summarize
+from schemas.labels import label_column
 
 log = logging.getLogger("k2batch")
+PIPELINES = {"extract": build_extract, "summarize": build_summarize, "label": build_label}  # by task.mode
 
 
 class ConservationError(RuntimeError):
     """Rows went missing or were duplicated: the job must not report success."""
 
 
-def run_job(spec: JobSpec) -> dict:
+def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None) -> dict:
+    """`on_rows(n)`, if given, is called as each written file's n rows arrive (a progress bar)."""
     started = time.monotonic()
     checked = check_job(spec)
     out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
     store = OutputStore(out_fs, out_root)
-    reused = store.prepare(mode=spec.output.mode, job_fingerprint=checked.fingerprints["job"])
     keys = {unit.path: unit.key(checked.fingerprints["job"]) for unit in checked.units}
+    reused = store.prepare(mode=spec.output.mode, job_fingerprint=checked.fingerprints["job"], planned_keys=set(keys.values()))
     pending = [unit for unit in checked.units if keys[unit.path] not in reused]
     log.info("%d unit(s), %d reused, %d to run", len(checked.units), len(checked.units) - len(pending), len(pending))
     if pending:
-        _run_pending(checked, store, pending, keys)
+        _run_pending(checked, store, pending, keys, on_rows)
     summary = _summarize(checked, store, keys, reused, time.monotonic() - started)
+    summary["run_id"] = run_id or spec.name
+    if spec.task.mode == "label":
+        summary["label_distribution"] = label_distribution(
+            spec.output.uri, spec.output.storage_options, out_fs, checked.record_schema, label_column(spec.task))
+    store.clear_staging()
     store.write_summary(summary)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:
         raise ConservationError(
@@ -43,9 +54,19 @@ def run_job(spec: JobSpec) -> dict:
     return summary
 
 
-def _run_pending(checked: CheckedJob, store: OutputStore, pending, keys: dict[str, str]) -> None:
+def _run_pending(checked: CheckedJob, store: OutputStore, pending, keys: dict[str, str], on_rows=None) -> None:
     spec = checked.spec
-    _connect_ray(spec)
+    started_ray = _connect_ray(spec)
+    try:
+        _check_replica_fits(spec)
+        _stream_and_commit(checked, store, pending, keys, on_rows)
+    finally:
+        if started_ray:
+            ray.shutdown()  # also stops worker log forwarding before the summary is printed
+
+
+def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: dict[str, str], on_rows=None) -> None:
+    spec = checked.spec
     plan = ExtractPlan(
         spec=spec, record_schema=checked.record_schema, system_prompt=checked.system_prompt,
         model_source=checked.model_source, input_files=[u.path for u in pending], input_filesystem=checked.input_fs,
@@ -55,8 +76,10 @@ def _run_pending(checked: CheckedJob, store: OutputStore, pending, keys: dict[st
     by_path = {unit.path: unit for unit in pending}
     progress: dict[str, CommittedUnit] = {}
     staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for written in build_extract(plan).iter_rows():
+    for written in PIPELINES[spec.task.mode](plan).iter_rows():
         unit = by_path[written["unit"]]
+        if on_rows:
+            on_rows(written["rows"])
         entry = progress.setdefault(unit.path, CommittedUnit(
             key=keys[unit.path], input_path=unit.path, job_fingerprint=checked.fingerprints["job"], rows=unit.rows,
             records=0, rejects=0, prompt_tokens=0, completion_tokens=0, reasons={},
@@ -78,16 +101,38 @@ def _run_pending(checked: CheckedJob, store: OutputStore, pending, keys: dict[st
         raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
 
 
-def _connect_ray(spec: JobSpec) -> None:
+def _connect_ray(spec: JobSpec) -> bool:
     """Join the cluster a submitted job runs on; otherwise start a local one sized so
-    that the engine replicas leave a core for reading and writing."""
+    that the engine replicas leave a core for reading and writing. True if connected
+    here (then shut down after: on a cluster that only disconnects this driver)."""
     if ray.is_initialized():
-        return
-    if os.environ.get("RAY_ADDRESS"):
+        return False
+    if os.environ.get("RAY_ADDRESS"):  # Ray's job supervisor sets it for a submitted job
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
-        return
+        return True
     engine_cpus = spec.model.tensor_parallel_size * spec.model.replicas
-    ray.init(num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False, log_to_driver=True)
+    # address="local": a new cluster even when another `ray start` on this machine left
+    # /tmp/ray/ray_current_cluster behind, which a bare ray.init() would join.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False,
+             log_to_driver=True)
+    return True
+
+
+def _check_replica_fits(spec: JobSpec) -> None:
+    """Fail in seconds, not at an engine's start, when no node can hold one replica.
+    A local cluster counts this machine's cores: its logical CPUs are raised above
+    them so that reading and writing tasks can run beside the engine."""
+    from jobs.submission import NodeCapacity, check_replicas_fit
+
+    local = not os.environ.get("RAY_ADDRESS")
+    nodes = [
+        NodeCapacity(node_id=n["NodeID"], cpus=float(os.cpu_count() or 1) if local else n["Resources"].get("CPU", 0.0),
+                     gpus=n["Resources"].get("GPU", 0.0))
+        for n in ray.nodes() if n["Alive"]
+    ]
+    warning = check_replicas_fit(spec, nodes, "this machine" if local else "the cluster")
+    if warning:
+        log.warning(warning)
 
 
 def _use_gpus(spec: JobSpec) -> bool:
@@ -130,6 +175,6 @@ def _summarize(checked: CheckedJob, store: OutputStore, keys: dict[str, str], re
         "wall_seconds": round(wall_seconds, 3),
         "fingerprints": checked.fingerprints,
         "model": spec.model.source,
-        "output": {"records": f"{spec.output.uri.rstrip('/')}/records/", "rejects": f"{spec.output.uri.rstrip('/')}/rejects/"},
+        "output": {kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")},
         "k2batch_version": jobs.__version__,
     }

@@ -1,12 +1,14 @@
 """The job spec: one pydantic model, loaded from YAML or built in Python."""
 
 import string
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from jobs.params import fill_params
 from operators import k2_format
 
 
@@ -21,22 +23,48 @@ class InputSpec(_Strict):
 
 
 class TaskSpec(_Strict):
-    mode: Literal["extract"] = Field(default="extract", description="What the model does with each row.")
+    mode: Literal["extract", "summarize", "label"] = Field(
+        default="extract",
+        description="extract: one schema-valid record per row; summarize: that record (or task.response_column's "
+        "JSON) then a bullet-point summary of it; label: one of task.labels (or task.label_field) per row.",
+    )
     schema_: Any = Field(
+        default=None,
         alias="schema",
-        description="module:Class of a pydantic model, a path to a JSON Schema file, or a pydantic class.",
+        description="module:Class of a pydantic model, a path to a JSON Schema file, or a pydantic class. Required "
+        "for extract and summarize (unless task.response_column); for label only with task.label_field.",
     )
     schema_modules: list[str] = Field(
         default_factory=list, description="Modules besides the 'schemas' package that a schema may be imported from."
     )
-    tool_name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The tool's name in the prompt.")
-    tool_description: str = Field(description="The tool's description in the prompt.")
+    tool_name: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The tool's name in the prompt; required with task.schema (label mode defaults it).",
+    )
+    tool_description: str | None = Field(default=None, description="The tool's description in the prompt.")
+    labels: list[str] | dict[str, str] | None = Field(
+        default=None,
+        description="Label mode: the allowed labels, as a list or as {label: description}; decoding is constrained to them.",
+    )
+    label_field: str | None = Field(
+        default=None, description="Label mode with task.schema: the schema's string enum / Literal field that holds the label.",
+    )
+    rationale: bool = Field(default=False, description="Label mode with task.labels: also ask for a short `rationale`.")
+    response_column: str | None = Field(
+        default=None,
+        description="Summarize mode without extraction: the input column whose JSON text the model summarizes.",
+    )
     prompt: str = Field(min_length=1, description="The user turn; {column} placeholders take row values.")
     system_prompt: str = Field(
         default=k2_format.FUNCTION_CALLING_V1,
         description=f"System prompt template with a {{tools}} placeholder; default {k2_format.FUNCTION_CALLING_V1_NAME}.",
     )
     prime_tool_call: bool = Field(default=True, description="Open the answer with <tool_call> (inferred default).")
+    overflow: Literal["reject", "truncate"] = Field(
+        default="reject",
+        description="A row whose prompt would not fit max_model_len - max_tokens: reject it (prompt_too_long), or "
+        "keep the head and tail of its longest prompt column and mark the record _truncated.",
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -54,6 +82,43 @@ class TaskSpec(_Strict):
         if "{tools}" not in template:
             raise ValueError("the system prompt template must contain {tools}")
         return template
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_distinct_names(cls, labels):
+        if labels is None:
+            return labels
+        names = list(labels)
+        if not names or any(not isinstance(n, str) or not n.strip() for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"labels must be distinct non-empty names, got {names}")
+        return labels
+
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> "TaskSpec":
+        """Each mode's required fields, and no field that another mode reads (a typo'd mode
+        must not silently ignore them). Messages name the field to fix."""
+        mode, given = self.mode, {name for name in ("labels", "label_field", "response_column") if getattr(self, name)}
+        allowed = {"extract": set(), "summarize": {"response_column"}, "label": {"labels", "label_field"}}[mode]
+        for name in sorted(given - allowed):
+            raise ValueError(f"task.{name}: not used in mode {mode}")
+        if self.rationale and not self.labels:
+            raise ValueError("task.rationale: only with task.labels (mode label)")
+        if mode == "label" and len(given) != 1:
+            raise ValueError("task.labels: mode label needs task.labels, or task.label_field naming a field of task.schema (one of them)")
+        if mode == "label" and self.labels:
+            if self.schema_ is not None:
+                raise ValueError("task.schema: with task.labels the label schema is built for you; use task.label_field to label with your own schema")
+            self.tool_name = self.tool_name or "record_label"
+            self.tool_description = self.tool_description or "Record the one label that fits the input."
+        if mode == "summarize" and self.response_column and self.schema_ is not None:
+            raise ValueError("task.response_column: a summary of an existing column has no extraction turn; remove task.schema")
+        needs_schema = mode == "extract" or (mode == "summarize" and not self.response_column) or bool(self.label_field)
+        if needs_schema and self.schema_ is None:
+            hint = " (or task.response_column to summarize an existing JSON column)" if mode == "summarize" else ""
+            raise ValueError(f"task.schema: required in mode {mode}{hint}")
+        if needs_schema and not (self.tool_name and self.tool_description):
+            raise ValueError(f"task.{'tool_name' if not self.tool_name else 'tool_description'}: required with task.schema")
+        return self
 
     @property
     def prompt_columns(self) -> list[str]:
@@ -90,6 +155,11 @@ class OutputSpec(_Strict):
         description="resume: reuse committed units of the same job fingerprint and refuse to mix with others; "
         "overwrite: delete earlier results first; fail_if_exists: refuse to run over earlier results.",
     )
+    max_reject_rate: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Largest share of input rows that may be rejects; above it the run exits with code 3 "
+        "(results and summary are still written).",
+    )
 
 
 class JobSpec(_Strict):
@@ -109,14 +179,21 @@ class JobSpec(_Strict):
         return self
 
 
-def load_job(path: str | Path, overrides: list[str] = ()) -> JobSpec:
-    """Read a YAML spec, apply `key.path=value` overrides, and validate the whole."""
-    path = Path(path)
-    data = yaml.safe_load(path.read_text())
+def load_job(path: str | Path, overrides: list[str] = (), params: dict[str, str] | None = None) -> JobSpec:
+    """Read a YAML spec (`-`: from stdin), apply `key.path=value` overrides, fill run
+    parameters into the URIs, and validate the whole."""
+    text = sys.stdin.read() if str(path) == "-" else Path(path).read_text()
+    return parse_job(text, overrides, params, source=str(path))
+
+
+def parse_job(text: str, overrides: list[str] = (), params: dict[str, str] | None = None, source: str = "spec") -> JobSpec:
+    """`load_job` for a spec already read, e.g. the text `k2batch submit` sends along."""
+    data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a job spec is a YAML mapping")
+        raise ValueError(f"{source}: a job spec is a YAML mapping")
     for override in overrides:
         apply_override(data, override)
+    fill_params(data, params or {})
     return JobSpec.model_validate(data)
 
 

@@ -3,7 +3,8 @@
 A Llama with head_dim 64 (vLLM's CPU attention rejects 16), a byte-level BPE
 tokenizer whose added special tokens are K2's tags by name, EOS `</s>` at id 2,
 pad at id 0 and no BOS, as in K2's config. Its answers are random: constrained
-decoding makes them schema-valid, never meaningful.
+decoding makes them schema-valid, never meaningful. `jobs/train_testmodel.py` trains
+the same architecture on the demo task, so its answers are right.
 """
 
 import json
@@ -32,12 +33,24 @@ def _corpus(seed: int) -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int = 512, seed: int = 0):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def build_tokenizer(vocab_size: int = 512, seed: int = 0, corpus: list[str] | None = None,
+                    words_without_spaces: bool = False):
+    """Byte-level BPE learned from `corpus` (default: a random K2-ish corpus), then K2's tags.
+
+    `words_without_spaces`: whitespace becomes tokens of its own, so "Lyon" is one and the
+    same token in " in Lyon," and in `"city":"Lyon"`; with GPT-2-style pre-tokenization
+    the two differ (" Lyon" vs "Lyon") and a tiny model must learn every such pair before
+    it can copy a word from the text into the JSON.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if words_without_spaces:
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(r"\s"), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -45,7 +58,7 @@ def build_tokenizer(vocab_size: int = 512, seed: int = 0):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_corpus(seed), trainer=trainer)
+    tokenizer.train_from_iterator(corpus if corpus is not None else _corpus(seed), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="<unk>", eos_token=k2.EOS, pad_token="<unk>", bos_token="<s>"
     )
@@ -56,12 +69,23 @@ def build_tokenizer(vocab_size: int = 512, seed: int = 0):
 def write_test_model(path: str | Path, *, seed: int = 0) -> Path:
     """Write config, random weights and tokenizer to `path`; the same seed gives the same files."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(seed=seed)
-    config = LlamaConfig(
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer))
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def tiny_llama_config(tokenizer):
+    """K2's layout at toy size: head_dim 64, no BOS, EOS `</s>`, pad 0, untied embeddings."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=128,
         intermediate_size=256,
@@ -76,8 +100,3 @@ def write_test_model(path: str | Path, *, seed: int = 0) -> Path:
         tie_word_embeddings=False,
         torch_dtype="float32",
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(path, safe_serialization=True)
-    tokenizer.save_pretrained(path)
-    return path

@@ -11,21 +11,19 @@ def parse_tool_call(text: str, *, tool_name: str) -> dict[str, Any] | Failure:
     """Return the call's arguments, or a Failure saying what is wrong.
 
     Accepts one object or a one-element list, keys in either order, with or without the
-    closing tag (a constrained answer ends at EOS right after the JSON). Strings may hold
+    closing tag (a constrained answer ends at EOS right after the JSON); text after the
+    first JSON value is ignored. Strings may hold
     raw control characters: they are parsed leniently (`strict=False`) and left to the
     schema to judge, since the tiny model writes them and K2 may too.
     """
     start = text.find(k2.TOOL_CALL_OPEN)
     if start < 0:
         return Failure("no_tool_call", f"the answer does not contain {k2.TOOL_CALL_OPEN}")
-    body = text[start + len(k2.TOOL_CALL_OPEN) :]
-    end = body.find(k2.TOOL_CALL_CLOSE)
-    if end >= 0:
-        body = body[:end]
-    for stop in (k2.EOS, *k2.SAFETY_STOPS):
-        body = body.split(stop, 1)[0]
+    body = text[start + len(k2.TOOL_CALL_OPEN) :].lstrip()
+    # Decode the first JSON value and ignore what follows (`</tool_call></s>`): searching
+    # for the closing tag instead would cut a string value that contains it.
     try:
-        call = json.loads(body.strip(), strict=False)
+        call, _ = json.JSONDecoder(strict=False).raw_decode(body)
     except json.JSONDecodeError as err:
         return Failure("invalid_json", f"the tool call is not valid JSON: {err}")
     if isinstance(call, list):

@@ -11,13 +11,31 @@ from operators.outcome import Failure
 from operators.render_prompt import Turn, render, to_token_ids
 from operators.tokenizer import load_tokenizer
 
-ADDS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
+ADDS = ("_user_text", "_prompt_ids", "_truncated", "_reject_reason", "_reject_message")
+TRUNCATION_MARK = "\n[...]\n"
 
 
 def clean_text(value: Any) -> str:
-    """Row text as valid UTF-8: lone surrogates (from a broken decode) become U+FFFD."""
+    """Row text as valid UTF-8: lone surrogates (from a broken decode) become U+FFFD;
+    numbers and other scalars of a mixed-type column become their text."""
     text = value if isinstance(value, str) else str(value)
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def is_blank(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return True
+    return not clean_text(value).strip()
+
+
+def keep_head_and_tail(text: str, tokenizer, drop_tokens: int) -> str:
+    """`text` without `drop_tokens` of its middle tokens: the head and the tail are where
+    documents state what they are about and how they end."""
+    ids = tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
+    keep = max(len(ids) - drop_tokens - len(tokenizer.encode(TRUNCATION_MARK, add_special_tokens=False)), 0)
+    head = keep - keep // 2
+    tail = keep // 2
+    return tokenizer.decode(ids[:head]) + TRUNCATION_MARK + (tokenizer.decode(ids[-tail:]) if tail else "")
 
 
 class PreparePrompts:
@@ -25,7 +43,7 @@ class PreparePrompts:
 
     def __init__(self, *, id_column: str, prompt: str, prompt_columns: list[str], system_prompt: str,
                  prime: str, tokenizer_source: str, tokenizer_revision: str | None,
-                 max_model_len: int, max_tokens: int):
+                 max_model_len: int, max_tokens: int, overflow: str = "reject"):
         self.id_column = id_column
         self.prompt = prompt
         self.prompt_columns = prompt_columns
@@ -34,32 +52,50 @@ class PreparePrompts:
         self.tokenizer_source = tokenizer_source
         self.tokenizer_revision = tokenizer_revision
         self.prompt_budget = max_model_len - max_tokens
+        self.overflow = overflow
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in (self.id_column, "_unit", *self.prompt_columns) if c not in batch.columns]
         if missing:
             raise KeyError(f"prepare_prompts: input batch lacks columns {missing}")
         tokenizer = load_tokenizer(self.tokenizer_source, self.tokenizer_revision)
-        results = [self._prepare(row, tokenizer) for row in batch[list(self.prompt_columns)].to_dict("records")]
+        results = [self.prepare(row, tokenizer) for row in batch[list(self.prompt_columns)].to_dict("records")]
         out = batch[[self.id_column, "_unit"]].copy()
         out["_user_text"] = [r[0] for r in results]
         out["_prompt_ids"] = [np.asarray(r[1], dtype=np.int32) for r in results]
-        out["_reject_reason"] = [r[2].reason if r[2] else None for r in results]
-        out["_reject_message"] = [r[2].message if r[2] else None for r in results]
+        out["_truncated"] = [r[2] for r in results]
+        out["_reject_reason"] = [r[3].reason if r[3] else None for r in results]
+        out["_reject_message"] = [r[3].message if r[3] else None for r in results]
         return out
 
-    def _prepare(self, values: dict[str, Any], tokenizer) -> tuple[str, list[int], Failure | None]:
-        blank = [c for c, v in values.items() if v is None or (isinstance(v, float) and np.isnan(v)) or not clean_text(v).strip()]
+    def prepare(self, values: dict[str, Any], tokenizer) -> tuple[str, list[int], bool, Failure | None]:
+        """(user text, prompt token ids, truncated, failure) for one row."""
+        blank = [c for c, v in values.items() if is_blank(v)]
         if blank:
-            return "", [], Failure("empty_input", f"prompt column(s) {blank} are null or blank")
-        user_text = self.prompt.format(**{c: clean_text(v) for c, v in values.items()})
-        ids = to_token_ids(render(self.system_prompt, [Turn("user", user_text)], prime=self.prime), tokenizer)
+            return "", [], False, Failure("empty_input", f"prompt column(s) {blank} are null or blank")
+        texts = {c: clean_text(v) for c, v in values.items()}
+        user_text, ids = self._render(texts, tokenizer)
+        truncated = False
+        if len(ids) > self.prompt_budget and self.overflow == "truncate":
+            longest = max(texts, key=lambda c: len(texts[c]))
+            # Cutting tokens out of one column can shift the tokens at the cut: retry a
+            # few times, asking for a little more each time.
+            for extra in (0, 8, 32):
+                texts[longest] = keep_head_and_tail(texts[longest], tokenizer, len(ids) - self.prompt_budget + extra)
+                user_text, ids = self._render(texts, tokenizer)
+                if len(ids) <= self.prompt_budget:
+                    break
+            truncated = True
         if len(ids) > self.prompt_budget:
-            return user_text, [], Failure(
+            return user_text, [], False, Failure(
                 "prompt_too_long",
                 f"the prompt is {len(ids)} tokens; max_model_len - max_tokens allows {self.prompt_budget}",
             )
-        return user_text, ids, None
+        return user_text, ids, truncated, None
+
+    def _render(self, texts: dict[str, str], tokenizer) -> tuple[str, list[int]]:
+        user_text = self.prompt.format(**texts)
+        return user_text, to_token_ids(render(self.system_prompt, [Turn("user", user_text)], prime=self.prime), tokenizer)
 
 
 def first_attempt_prime(prime_tool_call: bool) -> str:

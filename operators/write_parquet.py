@@ -15,13 +15,17 @@ import pyarrow.parquet as pq
 
 from schemas.record_schema import RecordSchema
 
-READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens")
-RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64())]
+READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated")
+RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64()),
+                 pa.field("_truncated", pa.bool_())]
+SUMMARY_FIELD = pa.field("summary", pa.string(), nullable=False)  # summarize mode: after the record's fields
 REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32())]
 
 
-def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str]) -> pa.Schema:
-    return pa.schema([id_field, *record_schema.arrow_schema, *RECORD_EXTRAS], metadata=metadata)
+def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str],
+                         summary: bool = False) -> pa.Schema:
+    return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary else []), *RECORD_EXTRAS],
+                     metadata=metadata)
 
 
 def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Schema:
@@ -30,16 +34,17 @@ def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Sch
 
 class WriteUnitFiles:
     def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
-                 metadata: dict[str, str]):
+                 metadata: dict[str, str], summary: bool = False):
         self.fs = filesystem
+        self.summary = summary  # reads `_summary` and writes it as the `summary` column
         self.staging_dir = staging_dir.rstrip("/")
         self.id_column = id_field.name
         self.record_schema = record_schema
-        self.records_schema = records_arrow_schema(id_field, record_schema, metadata)
+        self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in (self.id_column, *READS) if c not in batch.columns]
+        missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary else [])) if c not in batch.columns]
         if missing:
             raise KeyError(f"write_parquet: input batch lacks columns {missing}")
         written = []
@@ -66,10 +71,15 @@ class WriteUnitFiles:
     def _records_table(self, rows: pd.DataFrame) -> pa.Table:
         data = [
             {self.id_column: row_id, **self.record_schema.to_arrow_row(json.loads(record)),
-             "_attempts": attempts, "_prompt_tokens": prompt_tokens, "_completion_tokens": completion_tokens}
-            for row_id, record, attempts, prompt_tokens, completion_tokens in zip(
-                rows[self.id_column], rows["_record_json"], rows["_attempts"], rows["_prompt_tokens"], rows["_completion_tokens"])
+             "_attempts": attempts, "_prompt_tokens": prompt_tokens, "_completion_tokens": completion_tokens,
+             "_truncated": bool(truncated)}
+            for row_id, record, attempts, prompt_tokens, completion_tokens, truncated in zip(
+                rows[self.id_column], rows["_record_json"], rows["_attempts"], rows["_prompt_tokens"],
+                rows["_completion_tokens"], rows["_truncated"])
         ]
+        if self.summary:
+            for row, summary in zip(data, rows["_summary"]):
+                row["summary"] = summary
         return pa.Table.from_pylist(data, schema=self.records_schema)
 
     def _rejects_table(self, rows: pd.DataFrame) -> pa.Table:

@@ -32,38 +32,63 @@ class ExtractPlan:
 
 
 def build_extract(plan: ExtractPlan) -> ray.data.Dataset:
-    spec, model = plan.spec, plan.spec.model
-    prime = first_attempt_prime(spec.task.prime_tool_call)
-    rows = ray.data.read_parquet(
+    prime = first_attempt_prime(plan.spec.task.prime_tool_call)
+    rows = read_rows(plan, plan.spec.task.prompt_columns)
+    prompts = rows.map_batches(PreparePrompts(prime=prime, **prompt_settings(plan)), batch_format="pandas")
+    answers = answer_rows(prompts, plan, prime=prime)
+    return write_rows(answers, plan)
+
+
+# The stages below are shared by every flow (pipelines/summarize.py, pipelines/label.py).
+
+def read_rows(plan: ExtractPlan, columns: list[str]) -> ray.data.Dataset:
+    """The id column and `columns` of the pending input files, with `_unit` (the file)."""
+    return ray.data.read_parquet(
         plan.input_files,
         filesystem=pa.fs.PyFileSystem(pa.fs.FSSpecHandler(plan.input_filesystem)),
-        columns=[spec.input.id_column, *spec.task.prompt_columns],
+        columns=list(dict.fromkeys([plan.spec.input.id_column, *columns])),
         include_paths=True,
     ).rename_columns({"path": "_unit"})
-    prompts = rows.map_batches(
-        PreparePrompts(
-            id_column=spec.input.id_column, prompt=spec.task.prompt, prompt_columns=spec.task.prompt_columns,
-            system_prompt=plan.system_prompt, prime=prime, tokenizer_source=plan.model_source,
-            tokenizer_revision=model.revision, max_model_len=model.max_model_len, max_tokens=model.max_tokens,
-        ),
-        batch_format="pandas",
+
+
+def prompt_settings(plan: ExtractPlan) -> dict:
+    """PreparePrompts' arguments besides the prime."""
+    spec, model = plan.spec, plan.spec.model
+    return dict(
+        id_column=spec.input.id_column, prompt=spec.task.prompt, prompt_columns=spec.task.prompt_columns,
+        system_prompt=plan.system_prompt, tokenizer_source=plan.model_source,
+        tokenizer_revision=model.revision, max_model_len=model.max_model_len, max_tokens=model.max_tokens,
+        overflow=spec.task.overflow,
     )
-    answers = prompts.map_batches(
+
+
+def engine_arguments(plan: ExtractPlan, *, prime: str, summarize: bool = False) -> dict:
+    """K2Engine's constructor arguments (also what the notebook preview configures it with)."""
+    spec = plan.spec
+    return dict(
+        model={**spec.model.model_dump(), "source": plan.model_source}, record_schema=plan.record_schema,
+        tool_name=spec.task.tool_name, system_prompt=plan.system_prompt, prime=prime, summarize=summarize,
+    )
+
+
+def answer_rows(prompts: ray.data.Dataset, plan: ExtractPlan, *, prime: str, summarize: bool = False) -> ray.data.Dataset:
+    model = plan.spec.model
+    return prompts.map_batches(
         K2Engine,
-        fn_constructor_kwargs=dict(
-            model={**model.model_dump(), "source": plan.model_source}, record_schema=plan.record_schema,
-            tool_name=spec.task.tool_name, system_prompt=plan.system_prompt, prime=prime,
-        ),
+        fn_constructor_kwargs=engine_arguments(plan, prime=prime, summarize=summarize),
         batch_size=model.batch_size,
         batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=model.replicas, max_tasks_in_flight_per_actor=model.max_batches_in_flight),
         max_concurrency=model.max_batches_in_flight,
         **engine_resources(model.tensor_parallel_size, plan.use_gpus),
     )
+
+
+def write_rows(answers: ray.data.Dataset, plan: ExtractPlan, *, summary: bool = False) -> ray.data.Dataset:
     return answers.map_batches(
         WriteUnitFiles(
             filesystem=plan.output_filesystem, staging_dir=plan.staging_dir, id_field=plan.id_field,
-            record_schema=plan.record_schema, metadata=plan.metadata,
+            record_schema=plan.record_schema, metadata=plan.metadata, summary=summary,
         ),
         batch_format="pandas",
     )

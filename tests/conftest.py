@@ -58,3 +58,14 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path
         [sys.executable, "-m", "jobs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    """The tiny model trained on the demo task (jobs/train_testmodel.py), once per session:
+    about two minutes on 2 cores."""
+    from jobs.train_testmodel import train_test_model
+
+    path = tmp_path_factory.mktemp("models") / "k2-trained"
+    train_test_model(path, log=None)
+    return path

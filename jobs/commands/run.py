@@ -4,29 +4,41 @@ import json
 import sys
 
 from jobs import exit_codes
-from jobs.errors import describe
-from jobs.spec import load_job
+from jobs.commands.job_arguments import add_job_arguments, load_job_arguments
+from jobs.errors import describe, describe_spec_error
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("job", help="the job spec (YAML)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="override a spec field, e.g. --set model.tensor_parallel_size=2")
+    add_job_arguments(parser)
 
 
 def run(args) -> int:
     from jobs.run import run_job
 
     try:
-        summary = run_job(load_job(args.job, args.overrides))
+        job = load_job_arguments(args)
     except Exception as err:  # every failure becomes one line and an exit code
-        message, code = describe(err)
-        print(f"k2batch: error: {message}", file=sys.stderr)
-        return code
+        return _fail(*describe_spec_error(err))
+    try:
+        summary = run_job(job.spec, run_id=job.run_id)
+    except Exception as err:
+        return _fail(*describe(err))
     print(
         f"{summary['name']}: {summary['input_rows']} rows -> {summary['records']} records, {summary['rejects']} rejects "
         f"in {summary['wall_seconds']:.1f} s; outputs under {summary['output']['records'].rsplit('/', 2)[0]}/",
         file=sys.stderr,
     )
-    print(json.dumps(summary, sort_keys=True))  # one line for log scrapers
-    return exit_codes.OK
+    code = exit_codes.OK
+    limit = job.spec.output.max_reject_rate
+    rate = summary["rejects"] / summary["input_rows"] if summary["input_rows"] else 0.0
+    if rate > limit:
+        print(f"k2batch: error: reject rate {rate:.1%} ({summary['rejects']} of {summary['input_rows']} rows) exceeds "
+              f"output.max_reject_rate {limit:.1%}; see reject_reasons in summary.json", file=sys.stderr)
+        code = exit_codes.REJECT_RATE_EXCEEDED
+    print(json.dumps(summary, sort_keys=True), flush=True)  # the last stdout line, for log scrapers
+    return code
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"k2batch: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,182 @@
+"""The workload every benchmark shares, so that contenders differ only in the framework.
+
+One model (the tiny random-weight K2-layout model, or `--model` for a real one), news
+rows as Parquet (examples/news_sample.py), the demo job's spec, and the engine settings
+K2Engine uses: the same engine arguments, the same sampling, the same structured-output
+constraint and the same CPU thread binding for every contender.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_JOB = ROOT / "jobs" / "examples" / "news_extract.yaml"
+# Models and inputs are written here once and reused by every script (not a temp dir:
+# the model takes seconds to write and all five benchmarks share it).
+WORKDIR = Path(os.environ.get("K2BATCH_BENCH_DIR", "/tmp/k2batch-bench"))
+
+
+def model_source(model: str | None) -> str:
+    """`--model` as given (a folder or a hub id), else the tiny model, written on first use."""
+    if model:
+        path = Path(model).expanduser()
+        return str(path.resolve()) if path.exists() else model
+    path = WORKDIR / "models" / "k2-tiny"
+    if not (path / "config.json").exists():
+        from jobs.testmodel import write_test_model
+
+        write_test_model(path)
+    return str(path)
+
+
+def write_news_rows(folder: Path, *, rows: int, files: int) -> Path:
+    """`rows` synthetic news articles in `files` Parquet files (replacing the folder)."""
+    from examples.news_sample import write_sample
+
+    shutil.rmtree(folder, ignore_errors=True)
+    write_sample(folder, rows=rows, files=files, seed=0)
+    return folder
+
+
+def job_spec(*, name: str, model: str, input_uri: Path, output_uri: Path, task: dict | None = None, **model_fields):
+    """The demo job (jobs/examples/news_extract.yaml) pointed at benchmark folders."""
+    from jobs.spec import JobSpec
+
+    data = yaml.safe_load(DEMO_JOB.read_text())
+    data["name"] = name
+    data["input"]["uri"] = str(input_uri)
+    data["output"] = {"uri": str(output_uri), "mode": "overwrite", "max_reject_rate": 1.0}
+    data["model"] = {**data["model"], "source": model, **model_fields}
+    data["task"] = {**data["task"], **(task or {})}
+    return JobSpec.model_validate(data)
+
+
+def engine_env(spec) -> dict[str, str]:
+    """The environment every contender's engine runs with: all cores bound for compute
+    (operators.k2_engine.cpu_threads_bind, the binding k2batch picks) and the same KV cache."""
+    from operators.k2_engine import cpu_threads_bind
+
+    cores = sorted(os.sched_getaffinity(0))
+    return {
+        "VLLM_CPU_OMP_THREADS_BIND": cpu_threads_bind(spec.model.tensor_parallel_size, cores),
+        "VLLM_CPU_KVCACHE_SPACE": str(spec.model.cpu_kv_cache_gib),
+    }
+
+
+def engine_kwargs(spec, source: str) -> dict[str, Any]:
+    """The vLLM engine arguments K2Engine builds (operators/k2_engine.py), CPU case."""
+    kwargs = dict(
+        model=source,
+        revision=spec.model.revision,
+        tensor_parallel_size=spec.model.tensor_parallel_size,
+        max_model_len=spec.model.max_model_len,
+        enable_prefix_caching=spec.model.enable_prefix_caching,
+        seed=spec.model.seed,
+        structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
+    )
+    if spec.model.tensor_parallel_size > 1:
+        kwargs["distributed_executor_backend"] = "mp"
+    return kwargs
+
+
+def constraint(checked) -> dict:
+    """The structured-output JSON Schema of one tool call, as K2Engine passes it."""
+    from schemas.tool_call import tool_call_json_schema
+
+    return tool_call_json_schema(name=checked.spec.task.tool_name, parameters=checked.record_schema.json_schema)
+
+
+def sampling_kwargs(spec) -> dict[str, Any]:
+    """SamplingParams fields K2Engine sets, without the constraint."""
+    from operators import k2_format as k2
+
+    return dict(
+        max_tokens=spec.model.max_tokens, temperature=spec.model.temperature, seed=spec.model.seed,
+        skip_special_tokens=False, stop=list(k2.SAFETY_STOPS),
+    )
+
+
+def sampling_params(checked):
+    from vllm.sampling_params import SamplingParams, StructuredOutputsParams
+
+    return SamplingParams(**sampling_kwargs(checked.spec), structured_outputs=StructuredOutputsParams(json=constraint(checked)))
+
+
+def prompt_token_ids(checked) -> list[list[int]]:
+    """The first-attempt prompts of every input row, rendered and tokenized by k2batch's
+    own stage (operators.prepare_prompts.PreparePrompts), in doc_id order."""
+    import pandas as pd
+
+    from operators.prepare_prompts import PreparePrompts, first_attempt_prime
+
+    spec = checked.spec
+    frames = [pd.read_parquet(path, filesystem=None).assign(_unit=path) for path in checked.input_files]
+    batch = pd.concat(frames, ignore_index=True).sort_values(spec.input.id_column, ignore_index=True)
+    prepare = PreparePrompts(
+        id_column=spec.input.id_column, prompt=spec.task.prompt, prompt_columns=spec.task.prompt_columns,
+        system_prompt=checked.system_prompt, prime=first_attempt_prime(spec.task.prime_tool_call),
+        tokenizer_source=checked.model_source, tokenizer_revision=spec.model.revision,
+        max_model_len=spec.model.max_model_len, max_tokens=spec.model.max_tokens,
+    )
+    prepared = prepare(batch)
+    if prepared["_reject_reason"].notna().any():
+        raise ValueError(f"benchmark rows must all be valid prompts: {prepared['_reject_reason'].value_counts().to_dict()}")
+    return [[int(i) for i in ids] for ids in prepared["_prompt_ids"]]
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    """Median and spread (min, max, and max-min relative to the median) of repetitions."""
+    median = statistics.median(values)
+    return {
+        "median": median, "min": min(values), "max": max(values), "n": len(values),
+        "spread_pct": 100.0 * (max(values) - min(values)) / median if median else 0.0,
+    }
+
+
+def fmt(stat: dict[str, float], unit: str = "", digits: int = 1) -> str:
+    if stat["n"] == 1:
+        return f"{stat['median']:.{digits}f}{unit} (1 run)"
+    return (f"{stat['median']:.{digits}f}{unit} median of {stat['n']} "
+            f"[{stat['min']:.{digits}f}-{stat['max']:.{digits}f}, spread {stat['spread_pct']:.0f}%]")
+
+
+CHILD_RESULT = "K2BATCH_BENCH_RESULT "
+
+
+def run_child(module: str, args: list[str], *, env: dict[str, str] | None = None, log: Path | None = None,
+              timeout: float = 1800) -> dict:
+    """Run `python -m benchmarks.<module> ARGS` in a fresh process (one engine each, so no
+    contender inherits another's engine, memory or threads); return the JSON it printed last."""
+    child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, env=child_env,
+                            capture_output=True, text=True, timeout=timeout)
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    found = [line for line in result.stdout.splitlines() if line.startswith(CHILD_RESULT)]
+    if result.returncode != 0 or not found:
+        raise RuntimeError(f"benchmarks.{module} {' '.join(args)} failed ({result.returncode}) after "
+                           f"{time.monotonic() - started:.0f} s:\n{result.stderr[-4000:]}")
+    return json.loads(found[-1][len(CHILD_RESULT):])
+
+
+def emit_child_result(result: dict) -> None:
+    """A child's result on stdout, marked: vLLM and Ray log to stdout too."""
+    print(CHILD_RESULT + json.dumps(result), flush=True)
+
+
+def write_results(path: str | None, results: dict) -> None:
+    """`--json PATH`: the numbers run_all.py puts into BENCHMARKS.md."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=2, sort_keys=True))

@@ -1,0 +1,236 @@
+"""The notebook API: build a job in Python, preview it on a few rows, run it, look at it.
+
+    from jobs.notebook import preview, run
+    job = JobSpec(name=..., input=..., task=TaskSpec(schema=MyModel, ...), model=..., output=...)
+    preview(job, n=20)        # a DataFrame; seconds once the engine is warm
+    result = run(job)         # the whole job, with a progress bar
+    result.records, result.rejects, result.summary, result.plot()
+
+The preview engine is a named Ray actor that lives as long as this Python session's
+Ray connection: a preview whose model settings match the running engine's reuses it
+(only the task, i.e. schema, prompts and sampling, is swapped), other settings replace
+it. `run()` stops it first, because a machine holds one model copy: the run's own
+engine needs the same cores or GPUs.
+
+This module starts Ray itself (a local cluster, or RAY_ADDRESS), so `run_job` leaves
+it running between calls and the warm engine survives.
+"""
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import ray
+
+from jobs.check_job import CheckedJob, check_job
+from jobs.input_units import filesystem_for
+from jobs.output_store import committed_files, read_committed
+from jobs.run import _connect_ray, _use_gpus, run_job
+from jobs.spec import InputSpec, JobSpec
+from operators.prepare_prompts import PreparePrompts, first_attempt_prime
+from operators.prepare_summary_prompts import PrepareSummaryPrompts
+from pipelines.extract import ExtractPlan, engine_arguments, engine_resources, prompt_settings
+from schemas.labels import declared_labels, label_column
+
+PREVIEW_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
+LARGE_OUTPUT_ROWS = 500_000  # above this, result tables are Ray Datasets instead of DataFrames
+# Ray stops an actor (named or not) once no handle to it is left: this one keeps the
+# preview engine alive between calls for as long as the session's Ray connection.
+_session = {"engine": None}
+
+
+def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
+    """The job's answers for the first `n` input rows, nothing written: one row per input
+    row with its record fields (and `summary`), or its reject `reason` and `error`."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    checked = check_job(job)
+    _connect_ray(job)
+    plan = _plan(checked)
+    task = job.task
+    rows = first_rows(checked, n)
+    if task.response_column:
+        prime, stage = "", PrepareSummaryPrompts(response_column=task.response_column, **prompt_settings(plan))
+    else:
+        prime = first_attempt_prime(task.prime_tool_call)
+        stage = PreparePrompts(prime=prime, **prompt_settings(plan))
+    arguments = engine_arguments(plan, prime=prime, summarize=task.mode == "summarize")
+    engine = warm_engine(arguments, plan)
+    ray.get(engine.configure.remote(**arguments))
+    answered = ray.get(engine.answer.remote(stage(rows)))
+    return _preview_frame(checked, rows, answered)
+
+
+def warm_engine(arguments: dict[str, Any], plan: ExtractPlan):
+    """The session's preview engine, started only if none runs with these model settings."""
+    from operators.k2_engine import ENGINE_SETTINGS, K2Engine
+
+    wanted = {key: arguments["model"][key] for key in ENGINE_SETTINGS}
+    try:
+        engine = ray.get_actor(PREVIEW_ENGINE)
+    except ValueError:
+        engine = None
+    if engine is not None and ray.get(engine.settings.remote()) == wanted:
+        return engine
+    release_engine()
+    model = plan.spec.model
+    _session["engine"] = ray.remote(K2Engine).options(
+        name=PREVIEW_ENGINE, max_concurrency=64, **engine_resources(model.tensor_parallel_size, plan.use_gpus),
+    ).remote(**arguments)
+    return _session["engine"]
+
+
+def release_engine() -> None:
+    """Stop the preview engine, if one runs (frees its cores or GPUs and memory)."""
+    _session["engine"] = None
+    if not ray.is_initialized():
+        return
+    try:
+        ray.kill(ray.get_actor(PREVIEW_ENGINE))
+    except ValueError:
+        pass  # none running
+
+
+def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
+    """Run the whole job (resume, commits, summary.json: as `k2batch run` does) and load
+    its results. The preview engine is stopped first, to free the machine for the run."""
+    _connect_ray(job)
+    release_engine()
+    bar = _progress_bar(total=sum(u.rows for u in check_job(job).units), desc=job.name) if progress else None
+    context = ray.data.DataContext.get_current()
+    ray_bars = context.enable_progress_bars
+    context.enable_progress_bars = False  # one bar per stage would scroll the notebook; ours counts rows
+    try:
+        summary = run_job(job, on_rows=bar.update if bar else None)
+    finally:
+        context.enable_progress_bars = ray_bars
+    if bar:
+        bar.update(summary["reused_rows"])
+        bar.close()
+    return JobResult.load(job, summary)
+
+
+@dataclass
+class JobResult:
+    """A finished job: its summary and its records and rejects (DataFrames, or Ray
+    Datasets above LARGE_OUTPUT_ROWS rows)."""
+
+    job: JobSpec
+    summary: dict
+    records: Any
+    rejects: Any
+
+    @classmethod
+    def load(cls, job: JobSpec, summary: dict) -> "JobResult":
+        return cls(job=job, summary=summary, records=_table(job, "records", summary["records"]),
+                   rejects=_table(job, "rejects", summary["rejects"]))
+
+    @property
+    def label_distribution(self) -> dict[str, int] | None:
+        return self.summary.get("label_distribution")
+
+    def plot(self):
+        """A matplotlib Figure: the label distribution (label jobs) and the records and
+        rejects by reason."""
+        from matplotlib.figure import Figure  # not pyplot: no global figure, shown once
+
+        labels = self.label_distribution
+        figure = Figure(figsize=(10 if labels else 5, 3.5), layout="constrained")
+        axes = figure.subplots(1, 2 if labels else 1, squeeze=False)[0]
+        if labels:
+            axes[0].bar(list(labels), list(labels.values()), color="tab:blue")
+            axes[0].set(title=f"{label_column(self.job.task)} distribution", ylabel="records")
+            axes[0].tick_params(axis="x", labelrotation=30)
+        outcome = {"records": self.summary["records"], **{f"reject: {r}": c for r, c in self.summary["reject_reasons"].items()}}
+        axes[-1].bar(list(outcome), list(outcome.values()), color=["tab:green"] + ["tab:red"] * (len(outcome) - 1))
+        axes[-1].set(title=f"validity ({self.summary['records']} of {self.summary['input_rows']} rows are records)", ylabel="rows")
+        axes[-1].tick_params(axis="x", labelrotation=30)
+        return figure
+
+
+def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = None) -> InputSpec:
+    """An `input` section for a Hugging Face `datasets.Dataset`: written once as a
+    Hub-style Parquet folder (data/train-00000-of-00001.parquet) named by the dataset's
+    content, so the same dataset is the same unit file and a rerun resumes."""
+    if id_column not in dataset.column_names:
+        raise ValueError(f"input.id_column: {id_column!r} is not a column of the dataset (it has {dataset.column_names})")
+    identity = getattr(dataset, "_fingerprint", None) or hashlib.sha256(
+        json.dumps(dataset.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    root = Path(folder) if folder else Path(tempfile.gettempdir()) / "k2batch-datasets" / identity
+    path = root / "data" / "train-00000-of-00001.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")  # dot-named: the input listing skips it
+        dataset.to_parquet(str(partial))
+        partial.rename(path)
+    return InputSpec(uri=str(root), id_column=id_column)
+
+
+def first_rows(checked: CheckedJob, n: int) -> pd.DataFrame:
+    """The first `n` rows of the input (the columns the job reads), with `_unit`."""
+    task = checked.spec.task
+    columns = list(dict.fromkeys([checked.spec.input.id_column, *task.prompt_columns,
+                                  *([task.response_column] if task.response_column else [])]))
+    frames, left = [], n
+    for path in checked.input_files:
+        with checked.input_fs.open(path, "rb") as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=left, columns=columns):
+                frames.append(batch.to_pandas().head(left).assign(_unit=path))
+                left -= len(frames[-1])
+                if not left:
+                    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _plan(checked: CheckedJob) -> ExtractPlan:
+    return ExtractPlan(
+        spec=checked.spec, record_schema=checked.record_schema, system_prompt=checked.system_prompt,
+        model_source=checked.model_source, input_files=checked.input_files, input_filesystem=checked.input_fs,
+        output_filesystem=None, staging_dir="", id_field=checked.id_field, metadata={}, use_gpus=_use_gpus(checked.spec),
+    )
+
+
+def _preview_frame(checked: CheckedJob, rows: pd.DataFrame, answered: pd.DataFrame) -> pd.DataFrame:
+    spec = checked.spec
+    fields = checked.record_schema.arrow_schema.names
+    records = [json.loads(r) if isinstance(r, str) else {} for r in answered["_record_json"]]
+    frame = pd.DataFrame({spec.input.id_column: rows[spec.input.id_column].to_list()})
+    for name in fields:
+        frame[name] = [r.get(name) for r in records]
+    if spec.task.mode == "label":
+        column = label_column(spec.task)
+        frame[column] = pd.Categorical(frame[column], categories=declared_labels(checked.record_schema, column))
+    if spec.task.mode == "summarize":
+        frame["summary"] = answered["_summary"].to_list()
+        frame["_summary_cached_tokens"] = answered["_summary_cached_tokens"].to_list()
+    frame["reason"] = answered["_reason"].to_list()
+    frame["error"] = answered["error"].to_list()
+    frame["_attempts"] = answered["_attempts"].to_list()
+    for name in rows.columns.drop([spec.input.id_column, "_unit"]):
+        frame[name if name not in frame.columns else f"input.{name}"] = rows[name].to_list()
+    return frame
+
+
+def _table(job: JobSpec, kind: str, rows: int):
+    if rows > LARGE_OUTPUT_ROWS:
+        import pyarrow.fs as pafs
+
+        fs, _ = filesystem_for(job.output.uri, job.output.storage_options)
+        return ray.data.read_parquet(committed_files(job.output.uri, kind, job.output.storage_options),
+                                     filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(fs)))
+    table = read_committed(job.output.uri, kind, job.output.storage_options)
+    return table.to_pandas() if table is not None else pd.DataFrame()
+
+
+def _progress_bar(*, total: int, desc: str):
+    try:
+        import ipywidgets  # noqa: F401 - tqdm draws a widget in Jupyter only with it
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm  # a text bar: Jupyter redraws its carriage returns in place
+    return tqdm(total=total, desc=desc, unit="row")

@@ -1,0 +1,158 @@
+"""Submitting a job to a Ray cluster: the job server's address, the runtime
+environment (the repository as working_dir), the checks that must pass before
+anything is uploaded, and the job's final status as one of our exit codes.
+
+The submitted entrypoint is `python -m jobs.cli run - ...`, the same code path as a
+local run: Ray's job supervisor sets RAY_ADDRESS for the entrypoint, and jobs/run.py
+joins that cluster instead of starting one. The spec travels as text in the runtime
+environment (K2BATCH_JOB_SPEC), so a spec kept outside the repository works too.
+"""
+
+import math
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs import exit_codes
+from jobs.check_job import JobSpecError
+from jobs.spec import JobSpec
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8265"
+SPEC_ENV_VAR = "K2BATCH_JOB_SPEC"
+# Never uploaded: environments, weights, data and results are large, and a cluster
+# has its own. Anchored at the repository root ("/data/" is not "tests/data/").
+UPLOAD_EXCLUDES = [
+    "/.git/", "/.venv/", "/venv/", "/models/", "/data/", "/out/", "/build/", "*.egg-info/",
+    "__pycache__/", ".pytest_cache/", ".hypothesis/",
+]
+LOCAL_ONLY_FOLDERS = ("models", "data", "out")
+
+
+class ClusterFitError(JobSpecError):
+    """The cluster has no node that can hold one engine replica."""
+
+
+@dataclass(frozen=True)
+class NodeCapacity:
+    node_id: str
+    cpus: float
+    gpus: float
+
+
+def job_server_address(address: str | None) -> str:
+    """--address, else RAY_API_SERVER_ADDRESS or RAY_ADDRESS (when it is an http URL), else the local default."""
+    if address:
+        return address
+    for name in ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS"):
+        value = os.environ.get(name, "")
+        if value.startswith(("http://", "https://")):
+            return value
+    return DEFAULT_ADDRESS
+
+
+def repository_root() -> Path:
+    """The source checkout this code runs from: what gets uploaded as working_dir."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").exists() or not (root / "jobs" / "cli.py").exists():
+        raise JobSpecError(f"k2batch submit uploads its source checkout, but {root} is not one; run it from a clone")
+    return root
+
+
+def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
+    """working_dir = the repository; the spec as an env var; pip packages only when
+    the cluster's image lacks them (each node then installs them per job)."""
+    env = {
+        "working_dir": str(repository_root()),
+        "excludes": UPLOAD_EXCLUDES,
+        "env_vars": {SPEC_ENV_VAR: spec_text},
+    }
+    if pip:
+        env["pip"] = list(pip)
+    return env
+
+
+def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | None) -> str:
+    """The shell command the cluster runs; every --set/--param is passed on unchanged so
+    the cluster loads exactly the spec the client checked."""
+    args = ["python", "-m", "jobs.cli", "run", "-"]
+    for override in overrides:
+        args += ["--set", override]
+    for name, value in params.items():
+        args += ["--param", f"{name}={value}"]
+    if run_id:
+        args += ["--run-id", run_id]
+    return f'printf "%s" "${SPEC_ENV_VAR}" | ' + shlex.join(args)
+
+
+def check_paths_travel(spec: JobSpec) -> None:
+    """A submitted job runs in a temporary copy of the repository without models/,
+    data/ or out/: relative paths there would not exist, and a relative output would
+    vanish with the copy. Refuse them before uploading anything."""
+    paths = {"input.uri": spec.input.uri, "model.source": spec.model.source}
+    for field, value in paths.items():
+        if _is_relative_local(value) and Path(value).parts[0] in LOCAL_ONLY_FOLDERS:
+            raise JobSpecError(
+                f"{field}: {value} is under {Path(value).parts[0]}/, which is not uploaded with a submitted job; "
+                "use an absolute path every node can read, or an object-store URI"
+            )
+    if _is_relative_local(spec.output.uri):
+        raise JobSpecError(
+            f"output.uri: {spec.output.uri} is relative, so a submitted job would write it into its temporary copy "
+            "of the repository; use an absolute path on storage the nodes share, or an object-store URI"
+        )
+
+
+def _is_relative_local(uri: str) -> bool:
+    return "://" not in uri and not uri.startswith(("/", "~"))
+
+
+def cluster_nodes(address: str) -> list[NodeCapacity]:
+    """The alive nodes and their total resources, from the dashboard's state API."""
+    from ray.util.state import list_nodes
+
+    nodes = [
+        NodeCapacity(node_id=n.node_id, cpus=n.resources_total.get("CPU", 0.0), gpus=n.resources_total.get("GPU", 0.0))
+        for n in list_nodes(address=address, detail=True)
+        if n.state == "ALIVE"
+    ]
+    if not nodes:  # a head still starting, or a cluster that lost its nodes: retry later
+        raise ConnectionError(f"the Ray cluster at {address} reports no alive nodes")
+    return nodes
+
+
+def check_replicas_fit(spec: JobSpec, nodes: list[NodeCapacity], address: str) -> str | None:
+    """Each replica asks one node for all its ranks (pipelines/extract.py engine_resources):
+    tensor_parallel_size GPUs plus a CPU on GPU clusters, tensor_parallel_size CPU cores
+    on CPU clusters. Raises when no node fits one replica; returns a warning when the
+    cluster, as it is now, cannot hold all replicas at once (an autoscaler may add nodes)."""
+    model = spec.model
+    use_gpus = model.device == "gpu" or (model.device == "auto" and any(n.gpus > 0 for n in nodes))
+    tp = model.tensor_parallel_size
+    if use_gpus:
+        need_text, need = f"{tp} GPU(s) and 1 CPU core", {"gpus": tp, "cpus": 1}
+    else:
+        need_text, need = f"{tp} CPU core(s)", {"cpus": tp}
+    per_node = [min(math.floor(getattr(n, kind) / amount) for kind, amount in need.items()) for n in nodes]
+    if not any(per_node):
+        largest = max((n.gpus if use_gpus else n.cpus for n in nodes), default=0)
+        raise ClusterFitError(
+            f"model.tensor_parallel_size: one replica needs {need_text} on one node, but the largest node of the "
+            f"cluster at {address} has {largest:g} ({len(nodes)} node(s)); lower model.tensor_parallel_size "
+            "or add a larger node"
+        )
+    if sum(per_node) < model.replicas:
+        return (f"model.replicas: the cluster holds {sum(per_node)} of {model.replicas} replicas at once now; "
+                "the rest wait for resources")
+    return None
+
+
+def exit_code_of(status: str, driver_exit_code: int | None) -> int:
+    """A finished job's status as a scheduler reads our exit codes: the entrypoint's own
+    code when it is one of ours, infrastructure error for anything else (stopped,
+    killed, runtime env setup failed)."""
+    if status == "SUCCEEDED":
+        return exit_codes.OK
+    if status == "FAILED" and driver_exit_code in exit_codes.JOB_CODES:
+        return driver_exit_code
+    return exit_codes.INFRASTRUCTURE_ERROR

@@ -1,0 +1,90 @@
+"""The engine actor's loop with a real vLLM engine in this process: re-asking on
+invalid answers, and per-row isolation when the engine refuses one request."""
+
+import asyncio
+
+import pandas as pd
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jobs.spec import ModelSpec
+from operators import k2_format as k2
+from operators.k2_engine import K2Engine
+from operators.prepare_prompts import PreparePrompts
+from schemas.record_schema import RecordSchema
+
+pytestmark = pytest.mark.engine
+
+
+class NeverValid(BaseModel):
+    """Decodable under the constraint, refused by validation: every answer is re-asked."""
+
+    model_config = ConfigDict(extra="forbid")
+    word: str = Field(max_length=8)
+
+    @field_validator("word")
+    @classmethod
+    def _refuse(cls, word: str) -> str:
+        raise ValueError("this schema accepts no word")
+
+
+class Word(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    word: str = Field(max_length=8)
+
+
+@pytest.fixture(scope="module")
+def engine_settings(tiny_model):
+    return {**ModelSpec(source=str(tiny_model), max_model_len=512, max_tokens=64, max_attempts=3).model_dump(),
+            "source": str(tiny_model)}
+
+
+def batch_for(tiny_model, texts: list[str]) -> pd.DataFrame:
+    prepare = PreparePrompts(id_column="id", prompt="Say: {text}", prompt_columns=["text"], system_prompt="SYS",
+                             prime=k2.TOOL_CALL_OPEN, tokenizer_source=str(tiny_model), tokenizer_revision=None,
+                             max_model_len=512, max_tokens=64)
+    return prepare(pd.DataFrame({"id": [f"r{i}" for i in range(len(texts))], "_unit": "u", "text": texts}))
+
+
+class EngineInLoop:
+    """The actor as Ray Data drives it: every call on one long-lived event loop (the
+    engine's output handler lives on the loop of its first request)."""
+
+    def __init__(self, actor: K2Engine):
+        self.actor = actor
+        self.loop = asyncio.new_event_loop()
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        return self.loop.run_until_complete(self.actor(batch))
+
+
+@pytest.fixture(scope="module")
+def engine(engine_settings):
+    actor = K2Engine(model=engine_settings, record_schema=RecordSchema.from_model(Word), tool_name="say",
+                     system_prompt="SYS", prime=k2.TOOL_CALL_OPEN)
+    yield EngineInLoop(actor)
+    actor.engine.shutdown()
+
+
+def test_a_row_the_engine_refuses_becomes_a_reject_and_the_batch_carries_on(engine, tiny_model):
+    batch = batch_for(tiny_model, ["one", "two", "three"])
+    # A prompt longer than max_model_len that slipped past the pre-check.
+    batch.at[1, "_prompt_ids"] = list(batch.at[1, "_prompt_ids"]) * (600 // len(batch.at[1, "_prompt_ids"]) + 1)
+    out = engine(batch)
+    assert out.loc[1, "_reason"] == "engine_error" and "512" in out.loc[1, "error"]
+    assert out.loc[[0, 2], "_record_json"].notna().all()
+    again = engine(batch_for(tiny_model, ["four"]))
+    assert again.loc[0, "_record_json"] is not None, "the engine still serves after the refused row"
+
+
+def test_invalid_answers_are_re_asked_up_to_max_attempts(engine, tiny_model):
+    engine.actor.record_schema = RecordSchema.from_model(NeverValid)
+    try:
+        out = engine(batch_for(tiny_model, ["a", "b"]))
+    finally:
+        engine.actor.record_schema = RecordSchema.from_model(Word)
+    assert (out["_attempts"] == 3).all()
+    assert (out["_reason"] == "schema_invalid").all()
+    assert out["error"].str.contains("this schema accepts no word").all()
+    assert out["raw_output"].str.startswith(k2.TOOL_CALL_OPEN + '{"name":"say"').all()
+    assert (out["_prompt_tokens"] > 3 * len(batch_for(tiny_model, ["a"]).at[0, "_prompt_ids"])).all(), "re-asks grow the prompt"

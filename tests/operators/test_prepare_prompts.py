@@ -1,0 +1,44 @@
+"""First-attempt prompts: blank rows, oversized rows (reject or truncate), odd values."""
+
+import math
+
+import pytest
+
+from operators import k2_format as k2
+from operators.prepare_prompts import TRUNCATION_MARK, PreparePrompts
+
+
+def preparer(tiny_model, **changes) -> PreparePrompts:
+    settings = dict(id_column="id", prompt="Read: {text}", prompt_columns=["text"], system_prompt="SYS",
+                    prime=k2.TOOL_CALL_OPEN, tokenizer_source=str(tiny_model), tokenizer_revision=None,
+                    max_model_len=400, max_tokens=100)
+    return PreparePrompts(**{**settings, **changes})
+
+
+@pytest.mark.parametrize("value", [None, math.nan, "", "  \n\t "])
+def test_blank_values_are_rejected_before_the_engine(tiny_model, tiny_tokenizer, value):
+    _, ids, truncated, failure = preparer(tiny_model).prepare({"text": value}, tiny_tokenizer)
+    assert failure.reason == "empty_input" and "text" in failure.message and ids == [] and not truncated
+
+
+def test_mixed_type_values_become_text(tiny_model, tiny_tokenizer):
+    user_text, ids, _, failure = preparer(tiny_model).prepare({"text": 12345}, tiny_tokenizer)
+    assert failure is None and user_text == "Read: 12345" and ids
+
+
+def test_oversized_row_is_rejected_by_default(tiny_model, tiny_tokenizer):
+    _, _, _, failure = preparer(tiny_model).prepare({"text": "word " * 1000}, tiny_tokenizer)
+    assert failure.reason == "prompt_too_long" and "allows 300" in failure.message
+
+
+def test_truncation_keeps_head_and_tail_within_the_budget(tiny_model, tiny_tokenizer):
+    text = "START " + "middle " * 1000 + "FINISH"
+    user_text, ids, truncated, failure = preparer(tiny_model, overflow="truncate").prepare({"text": text}, tiny_tokenizer)
+    assert failure is None and truncated
+    assert len(ids) <= 300
+    assert user_text.startswith("Read: START") and user_text.endswith("FINISH") and TRUNCATION_MARK in user_text
+
+
+def test_rows_that_fit_are_not_marked_truncated(tiny_model, tiny_tokenizer):
+    _, ids, truncated, failure = preparer(tiny_model, overflow="truncate").prepare({"text": "short"}, tiny_tokenizer)
+    assert failure is None and not truncated and len(ids) < 300

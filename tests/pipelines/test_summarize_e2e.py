@@ -1,0 +1,118 @@
+"""Summarize mode end to end on the tiny model: the extraction turn then the summary
+turn in the same engine actor, and the standalone variant over an existing JSON column.
+
+Three engine starts: the CLI run, the notebook preview's warm engine (serving both
+preview checks), and the in-process run of the standalone job.
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.spec import JobSpec
+from operators import k2_format as k2
+from operators.render_prompt import Turn, render, to_token_ids
+from operators.outcome import REASONS
+from tests.conftest import job_spec, run_cli, write_job
+
+pytestmark = pytest.mark.engine
+
+SUMMARY_MODEL = {"max_model_len": 2048, "max_tokens": 192}  # a random model's free text runs long: keep it short
+EXTRACTION_REASONS = {"truncated", "schema_invalid", "invalid_json", "bad_call", "no_tool_call"}
+SUMMARY_REASONS = {"summary_truncated", "summary_empty", "prompt_too_long"}
+# Long rows make the first turn's own tokens (beyond the shared system prompt) span
+# several KV blocks, so a cache hit on them is visible in the count.
+LONG_NOTE = " ".join(f"note{j}" for j in range(150))
+
+
+def read_output(out: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    summary = json.loads((out / "summary.json").read_text())
+    records = pd.read_parquet(out / "records") if (out / "records").exists() else pd.DataFrame()
+    rejects = pd.read_parquet(out / "rejects") if (out / "rejects").exists() else pd.DataFrame()
+    return summary, records, rejects
+
+
+def test_extract_then_summarize_writes_a_summary_for_every_record(tmp_path, tiny_model, news_data):
+    spec = job_spec(
+        input={"uri": str(news_data)}, task={"mode": "summarize"},
+        model={"source": str(tiny_model), **SUMMARY_MODEL}, output={"uri": str(tmp_path / "out")},
+    )
+    result = run_cli("run", str(write_job(tmp_path, spec)))
+    assert result.returncode in (0, 3), result.stderr[-3000:]  # 3: more rejects than max_reject_rate
+    summary, records, rejects = read_output(tmp_path / "out")
+    ids = pd.read_parquet(news_data)["doc_id"].tolist()
+    assert sorted([*records.get("doc_id", []), *rejects.get("doc_id", [])]) == sorted(ids)
+    assert summary["records"] + summary["rejects"] == summary["input_rows"] == len(ids)
+    assert len(records) > 0, f"no row got a summary: {summary['reject_reasons']}"
+
+    schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))
+    assert schema.names[:5] == ["doc_id", "city", "country", "headlines", "summary"]
+    assert schema.field("summary").type == pa.string() and not schema.field("summary").nullable
+    assert records["summary"].map(lambda s: isinstance(s, str) and s.strip() == s and s != "").all()
+    assert (records["_attempts"] >= 2).all(), "one extraction and at least one summary generation per record"
+    assert set(rejects.get("reason", [])) <= EXTRACTION_REASONS | SUMMARY_REASONS
+    assert set(summary["reject_reasons"]) <= set(REASONS)
+
+
+def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(tmp_path, tiny_model, tiny_tokenizer):
+    import ray
+
+    from jobs import notebook
+    from jobs.check_job import check_job
+
+    data = tmp_path / "orders"
+    data.mkdir()
+    responses = [json.dumps({"order": i, "items": ["tea", "rice"][: 1 + i % 2], "total": 3.5 * i}) for i in range(10)]
+    responses[3] = "{not json"
+    responses[4] = None
+    pq.write_table(pa.table({"order_id": [f"o{i}" for i in range(10)], "customer": [f"Customer {i}: {LONG_NOTE}" for i in range(10)],
+                             "details": responses}), data / "part-0.parquet")
+    standalone = JobSpec.model_validate(job_spec(
+        name="orders", input={"uri": str(data), "id_column": "order_id"},
+        task={"mode": "summarize", "schema": None, "tool_name": None, "tool_description": None,
+              "response_column": "details", "prompt": "Summarize the order of {customer}."},
+        model={"source": str(tiny_model), **SUMMARY_MODEL}, output={"uri": str(tmp_path / "out")},
+    ))
+    with_extraction = JobSpec.model_validate(job_spec(
+        input={"uri": str(data), "id_column": "order_id"},
+        task={"mode": "summarize", "prompt": "Extract the headlines from: {customer}"},
+        model={"source": str(tiny_model), **SUMMARY_MODEL}, output={"uri": str(tmp_path / "unused")},
+    ))
+    system_prompt = check_job(with_extraction).system_prompt
+    try:
+        extracted = notebook.preview(with_extraction, n=4)
+        engine = notebook._session["engine"]
+        summarized = extracted[extracted["reason"].isna()]
+        assert len(summarized) > 0, extracted[["reason", "error"]]
+        # The summary prompt starts with the row's whole extraction prompt, which the
+        # engine served from its prefix cache (whole KV blocks of up to 128 tokens): only
+        # the engine that answered the first turn holds it.
+        for customer, cached in zip(summarized["customer"], summarized["_summary_cached_tokens"]):
+            first_turn = to_token_ids(render(system_prompt, [Turn("user", f"Extract the headlines from: {customer}")],
+                                             prime=k2.TOOL_CALL_OPEN), tiny_tokenizer)
+            assert cached >= len(first_turn) - 128, (cached, len(first_turn))
+
+        previewed = notebook.preview(standalone, n=10)
+        assert notebook._session["engine"] is engine, "the warm engine was reused"
+        assert list(previewed["order_id"]) == [f"o{i}" for i in range(10)]
+        by_id = previewed.set_index("order_id")
+        assert by_id.loc["o3", "reason"] == "invalid_json" and "'details' of row 'o3'" in by_id.loc["o3", "error"]
+        assert by_id.loc["o4", "reason"] == "empty_input"
+        assert by_id.loc[["o3", "o4"], "_attempts"].eq(0).all(), "bad JSON never reaches the engine"
+
+        result = notebook.run(standalone, progress=False)
+    finally:
+        notebook.release_engine()
+        ray.shutdown()
+    summary, records, rejects = read_output(tmp_path / "out")
+    assert summary == result.summary
+    assert sorted([*records["order_id"], *rejects["order_id"]]) == [f"o{i}" for i in range(10)]
+    assert dict(zip(rejects["order_id"], rejects["reason"]))["o3"] == "invalid_json"
+    assert len(records) > 0, summary["reject_reasons"]
+    assert list(records.columns[:2]) == ["order_id", "summary"], "no extracted fields, then the summary"
+    assert records["summary"].str.strip().str.len().gt(0).all()
+    assert set(rejects["reason"]) <= {"invalid_json", "empty_input"} | SUMMARY_REASONS
