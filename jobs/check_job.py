@@ -37,6 +37,7 @@ class CheckedJob:
     units: list[Unit]
     id_field: pa.Field
     fingerprints: dict[str, str]
+    read_schema: pa.Schema | None = None
 
 
 def check_job(spec: JobSpec) -> CheckedJob:
@@ -53,6 +54,8 @@ def check_job(spec: JobSpec) -> CheckedJob:
         absent = [n for n in names if n not in columns.names]
         if absent:
             raise JobSpecError(f"{field}: column(s) {absent} are not in the input (it has {columns.names})")
+    read_columns = [spec.input.id_column, *spec.task.prompt_columns, *([spec.task.response_column] if spec.task.response_column else [])]
+    read_schema = unified_read_schema(fs, files, read_columns, spec.input.id_column)
     check_ids(fs, files, spec.input.id_column)
     units = plan_units(fs, files)
     prints = {
@@ -65,7 +68,29 @@ def check_job(spec: JobSpec) -> CheckedJob:
     return CheckedJob(
         spec=spec, record_schema=record_schema, system_prompt=system_prompt, model_source=model_source,
         input_fs=fs, input_files=files, units=units, id_field=columns.field(spec.input.id_column), fingerprints=prints,
+        read_schema=read_schema,
     )
+
+
+def unified_read_schema(fs, files: list[str], names: list[str], id_column: str) -> pa.Schema:
+    """One type per column read. Files written at different times may disagree on a text
+    column (strings in one, numbers in another): such a column is read as text, since it
+    only fills the prompt. The id column must agree, or ids would not compare."""
+    seen: dict[str, dict[pa.DataType, str]] = {n: {} for n in names}  # column -> type -> first file with it
+    for path in files:
+        schema = input_schema(fs, path)
+        for name in names:
+            if name not in schema.names:
+                raise JobSpecError(f"input: {path} has no column {name!r}, which the spec reads")
+            seen[name].setdefault(schema.field(name).type, path)
+    fields = []
+    for name in names:
+        types = list(seen[name].items())
+        if len(types) > 1 and name == id_column:
+            (type_a, file_a), (type_b, file_b) = types[:2]
+            raise JobSpecError(f"input.id_column: {name} is {type_a} in {file_a} but {type_b} in {file_b}")
+        fields.append(pa.field(name, types[0][0] if len(types) == 1 else pa.string()))
+    return pa.schema(fields)
 
 
 def _load_schema(spec: JobSpec) -> RecordSchema:

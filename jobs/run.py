@@ -71,7 +71,7 @@ def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: d
         spec=spec, record_schema=checked.record_schema, system_prompt=checked.system_prompt,
         model_source=checked.model_source, input_files=[u.path for u in pending], input_filesystem=checked.input_fs,
         output_filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=checked.id_field,
-        metadata=provenance(checked), use_gpus=_use_gpus(spec),
+        metadata=provenance(checked), use_gpus=_use_gpus(spec), read_schema=checked.read_schema,
     )
     by_path = {unit.path: unit for unit in pending}
     progress: dict[str, CommittedUnit] = {}

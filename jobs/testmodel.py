@@ -33,24 +33,31 @@ def _corpus(seed: int) -> list[str]:
     return lines
 
 
+# Pieces BPE may merge within, for a model that learns to copy: a JSON key with its
+# colon and opening quote (`"city":"`), a word, a number, one whitespace character, a
+# quote, or other punctuation.
+COPY_FRIENDLY_PIECES = r'"[A-Za-z_]+":"?|\p{L}+|\p{N}+|\s|"|[^\s\p{L}\p{N}"]+'
+
+
 def build_tokenizer(vocab_size: int = 512, seed: int = 0, corpus: list[str] | None = None,
-                    words_without_spaces: bool = False):
+                    copy_friendly: bool = False):
     """Byte-level BPE learned from `corpus` (default: a random K2-ish corpus), then K2's tags.
 
-    `words_without_spaces`: whitespace becomes tokens of its own, so "Lyon" is one and the
-    same token in " in Lyon," and in `"city":"Lyon"`; with GPT-2-style pre-tokenization
-    the two differ (" Lyon" vs "Lyon") and a tiny model must learn every such pair before
-    it can copy a word from the text into the JSON.
+    `copy_friendly` pre-splits text into COPY_FRIENDLY_PIECES, for the trained demo model:
+    a word is the same token in " in Lyon," and in `"city":"Lyon"` (GPT-2-style pieces
+    make it " Lyon" in one and "Lyon" in the other), and the token before a value names
+    its key, so one attention layer can find the word to copy.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    if words_without_spaces:
-        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.Split(Regex(r"\s"), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-        )
+    if copy_friendly:
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(COPY_FRIENDLY_PIECES), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -116,7 +116,7 @@ def train_test_model(path: str | Path, *, recipe: Recipe = Recipe(), job: str | 
     task = DemoTask(load_job(job))
     items = articles(recipe.steps * recipe.batch_size, seed=recipe.seed, split="train")
     corpus = [to_text(task.prompt(item) + task.answer(item)) for item in items[: recipe.tokenizer_examples]]
-    tokenizer = build_tokenizer(recipe.vocab_size, corpus=corpus, words_without_spaces=True)
+    tokenizer = build_tokenizer(recipe.vocab_size, corpus=corpus, copy_friendly=True)
     prefix = to_token_ids(task.shared_prefix(), tokenizer)
     examples = [_encode(task, item, tokenizer) for item in items]
     if any(ids[: len(prefix)] != prefix for ids, _ in examples):

@@ -29,6 +29,7 @@ class ExtractPlan:
     id_field: pa.Field
     metadata: dict[str, str]
     use_gpus: bool
+    read_schema: pa.Schema | None = None  # the columns read, typed alike for every file (check_job.read_schema)
 
 
 def build_extract(plan: ExtractPlan) -> ray.data.Dataset:
@@ -43,12 +44,15 @@ def build_extract(plan: ExtractPlan) -> ray.data.Dataset:
 
 def read_rows(plan: ExtractPlan, columns: list[str]) -> ray.data.Dataset:
     """The id column and `columns` of the pending input files, with `_unit` (the file)."""
+    names = list(dict.fromkeys([plan.spec.input.id_column, *columns]))
+    known = plan.read_schema is not None and all(n in plan.read_schema.names for n in names)
+    schema = pa.schema([plan.read_schema.field(n) for n in names]) if known else None
     return ray.data.read_parquet(
         plan.input_files,
         filesystem=pa.fs.PyFileSystem(pa.fs.FSSpecHandler(plan.input_filesystem)),
-        columns=list(dict.fromkeys([plan.spec.input.id_column, *columns])),
+        schema=schema,  # files may disagree on a text column's type: read all as this schema
         include_paths=True,
-    ).rename_columns({"path": "_unit"})
+    ).select_columns([*names, "path"]).rename_columns({"path": "_unit"})
 
 
 def prompt_settings(plan: ExtractPlan) -> dict:

@@ -12,6 +12,7 @@ import s3fs
 
 from jobs.input_units import filesystem_for
 from jobs.output_store import CommittedUnit, OutputConflictError, OutputStore, committed_files
+from jobs.redact import redact, redacted_options, register_secrets
 from tests.conftest import job_spec, run_cli, write_job
 from tests.jobs.conftest import upload_folder
 from tests.s3_server import TEST_KEY, TEST_SECRET, Faults, committed_ids
@@ -85,6 +86,16 @@ def test_storage_steps_ride_out_503s(bucket, s3_options, faulty_proxy):
     assert committed_ids(uri, options) == ["u1", "u1r", "u2", "u2r"]
 
 
+def test_secrets_are_masked_at_any_depth_and_in_urls():
+    options = {"endpoint_url": "http://127.0.0.1:9000", "client_kwargs": {"aws_session_token": "tok-123456"},
+               "password": "pw-98765", "anon": False}
+    register_secrets(options)
+    assert redact("tok-123456 and pw-98765 at s3://user:pass@bucket/x via http://127.0.0.1:9000") == \
+        "*** and *** at s3://***@bucket/x via http://127.0.0.1:9000"
+    assert redacted_options(options) == {"endpoint_url": "http://127.0.0.1:9000", "client_kwargs": {"aws_session_token": "***"},
+                                         "password": "***", "anon": False}
+
+
 def test_access_denied_fails_fast_in_one_line_without_secrets(tmp_path, tiny_model, news_data, s3_server, bucket, faulty_proxy):
     input_uri = upload_folder(s3_server, news_data, bucket, "news")
     denied = faulty_proxy(Faults(fraction=1.0, status=403, code="AccessDenied", message="Access Denied", max_in_a_row=10**9))
@@ -142,8 +153,9 @@ def test_example_job_reads_and_writes_s3(tmp_path, tiny_model, news_data, s3_ser
     assert summary["input_rows"] == 24 and summary["records"] + summary["rejects"] == 24
     assert summary["units"] == 3 and summary["reused_units"] == 0
     assert committed_ids(output_uri, s3_options) == input_ids(news_data)
-    assert {key.split("/")[2] for key in s3_server.keys(bucket, "results/")} == {"records", "rejects", "_manifest", "summary.json"} \
-        or {key.split("/")[2] for key in s3_server.keys(bucket, "results/")} == {"records", "_manifest", "summary.json"}
+    top_level = {key.split("/")[2] for key in s3_server.keys(bucket, "results/")}
+    assert {"records", "_manifest", "summary.json"} <= top_level <= {"records", "rejects", "_manifest", "summary.json"}, \
+        "staging must be cleared after a successful run"
 
     everything = result.stdout + result.stderr + json.dumps(summary)
     for key in s3_server.keys(bucket, "results/"):
@@ -154,7 +166,23 @@ def test_example_job_reads_and_writes_s3(tmp_path, tiny_model, news_data, s3_ser
     # The same spec again: every unit is reused, no engine starts.
     again = run_cli("run", str(job), env=env)
     assert again.returncode == 0, again.stderr[-3000:]
-    summary = json.loads(again.stdout)
+    summary = json.loads(again.stdout.splitlines()[-1])
     assert (summary["reused_units"], summary["reused_rows"]) == (3, 24)
     assert "vLLM" not in again.stderr
+    assert committed_ids(output_uri, s3_options) == input_ids(news_data)
+
+
+@pytest.mark.engine
+def test_job_completes_when_the_store_fails_some_requests_with_503(tmp_path, tiny_model, news_data, s3_server, bucket, s3_options, faulty_proxy):
+    input_uri = upload_folder(s3_server, news_data, bucket, "news")
+    proxy = faulty_proxy(Faults(fraction=0.15, limit=40, seed=7))
+    options = {**s3_options, "endpoint_url": proxy.endpoint_url}  # driver and Ray workers all go through it
+    output_uri = f"s3://{bucket}/out/"
+    job = s3_job(tmp_path, tiny_model, input_uri=input_uri, input_options=options, output_uri=output_uri, output_options=options)
+
+    result = run_cli("run", str(job))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert proxy.faults.failed > 0, "the proxy failed no request: the test tested nothing"
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["records"] + summary["rejects"] == 24
     assert committed_ids(output_uri, s3_options) == input_ids(news_data)

@@ -150,7 +150,7 @@ def test_changed_prompt_in_resume_mode_reuses_nothing_and_refuses_to_mix(resumed
     assert after == before, "a refused run changed the output"
     # The same prompt as before still resumes everything.
     same = run_cli("run", str(job.path))
-    assert same.returncode == 0 and json.loads(same.stdout)["reused_units"] == FILES, same.stderr[-3000:]
+    assert same.returncode == 0 and json.loads(same.stdout.splitlines()[-1])["reused_units"] == FILES, same.stderr[-3000:]
 
 
 def engine_actors(session: int) -> set[int]:

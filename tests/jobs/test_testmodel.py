@@ -61,12 +61,22 @@ def test_demo_data_and_training_data_never_share_an_article(tmp_path):
     assert {split_of(b) for b in demo_bodies} == {"heldout"}
 
 
-def test_the_tokenizer_is_learned_from_the_rendered_prompts():
+def test_the_tokenizer_makes_a_word_the_same_token_in_the_text_and_in_the_json():
     task = DemoTask(JobSpec.model_validate(job_spec()))
-    corpus = [to_text(task.prompt(a) + task.answer(a)) for a in articles(200, seed=0, split="train")]
-    tokenizer = build_tokenizer(1500, corpus=corpus)
+    items = articles(200, seed=0, split="train")
+    corpus = [to_text(task.prompt(a) + task.answer(a)) for a in items]
+    tokenizer = build_tokenizer(1500, corpus=corpus, copy_friendly=True)
     assert len(tokenizer) == 1500 + len(k2.SPECIAL_TAGS)
-    assert len(to_token_ids(task.shared_prefix(), tokenizer)) < 600  # a 512-token vocabulary needs far more
+    item = items[0]
+    prompt, answer = to_token_ids(task.prompt(item), tokenizer), to_token_ids(task.answer(item), tokenizer)
+    city = tokenizer.encode(item["city"], add_special_tokens=False)
+    key = tokenizer.encode('"city":"', add_special_tokens=False)
+    assert len(key) == 1 and _contains(answer, key + city) and _contains(prompt, city)
+    assert tokenizer.decode(answer) == to_text(task.answer(item))
+
+
+def _contains(ids: list[int], part: list[int]) -> bool:
+    return any(ids[i:i + len(part)] == part for i in range(len(ids)))
 
 
 def test_training_is_reproducible_and_the_seed_matters(tmp_path):

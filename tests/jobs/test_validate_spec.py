@@ -69,3 +69,12 @@ def test_duplicate_ids_are_named_before_anything_runs(tmp_path, base, news_data)
     code, message = check(tmp_path, job_spec(**base))
     assert code == 2
     assert "input.id_column: 2 duplicate doc_id value(s), e.g. doc-00000, doc-00001" in message
+
+
+def test_set_overrides_are_validated_like_the_file(tmp_path, base):
+    path = write_job(tmp_path, job_spec(**base))
+    result = run_cli("validate", str(path), "--set", "model.tensor_parallel_size=0", timeout=120)
+    assert result.returncode == 2
+    assert "model.tensor_parallel_size: Input should be greater than or equal to 1" in result.stderr
+    result = run_cli("validate", str(path), "--set", "model.tensor_parallel_size=2", timeout=120)
+    assert result.returncode == 0, result.stderr

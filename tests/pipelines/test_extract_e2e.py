@@ -56,8 +56,11 @@ def test_example_job_writes_typed_schema_valid_records(tmp_path, tiny_model, new
         assert key in summary
     assert set(summary["fingerprints"]) == {"job", "model", "prompt", "schema", "sampling"}
     assert summary["prompt_tokens"] >= int(records["_prompt_tokens"].sum()) > 0
-    metadata = schema.metadata
-    assert metadata[b"k2batch.job_fingerprint"].decode() == summary["fingerprints"]["job"]
+    metadata = {k.decode(): v.decode() for k, v in schema.metadata.items() if k.startswith(b"k2batch.")}
+    assert metadata["k2batch.job_fingerprint"] == summary["fingerprints"]["job"]
+    assert metadata["k2batch.prompt_template"] == spec["task"]["prompt"]
+    assert json.loads(metadata["k2batch.schema"]) == NewsHeadlines.model_json_schema()
+    assert metadata["k2batch.version"] == summary["k2batch_version"]
 
 
 def test_tensor_parallel_two_cpu_ranks(tmp_path, tiny_model, news_data):
@@ -88,20 +91,24 @@ def test_hostile_rows_and_a_nested_schema_account_for_every_row(tmp_path, tiny_m
     data.mkdir()
     ids = [f"doc-{name}" for name in HOSTILE_TEXTS]
     pq.write_table(pa.table({"doc_id": ids, "text": list(HOSTILE_TEXTS.values())}), data / "part-0.parquet")
+    # A file written by another tool, where the text column holds numbers.
+    pq.write_table(pa.table({"doc_id": ["doc-int", "doc-int-null"], "text": pa.array([42, None], pa.int64())}),
+                   data / "part-1.parquet")
+    ids += ["doc-int", "doc-int-null"]
     spec = job_spec(
         input={"uri": str(data)},
         task={"schema": "schemas.examples.nested:Contact", "tool_name": "record_contact",
               "tool_description": "Record one contact.", "prompt": "Extract the contact from: {text}"},
         model={"source": str(tiny_model), "max_model_len": 2048, "max_tokens": 256},
-        output={"uri": str(tmp_path / "out")},
+        output={"uri": str(tmp_path / "out"), "max_reject_rate": 1.0},  # most of these rows are meant to fail
     )
     summary, records, rejects = run_job(tmp_path, spec)
     assert_every_row_once(ids, records, rejects, summary)
     reasons = dict(zip(rejects["doc_id"], rejects["reason"]))
-    assert reasons["doc-null"] == reasons["doc-empty"] == reasons["doc-blank"] == "empty_input"
+    assert reasons["doc-null"] == reasons["doc-empty"] == reasons["doc-blank"] == reasons["doc-int-null"] == "empty_input"
     assert reasons["doc-long"] == "prompt_too_long"
     assert rejects.set_index("doc_id").loc[["doc-null", "doc-long"], "_attempts"].eq(0).all(), "never reached the engine"
-    engine_rows = {"doc-non-ascii", "doc-control", "doc-injection", "doc-plain"}
+    engine_rows = {"doc-non-ascii", "doc-control", "doc-injection", "doc-plain", "doc-int"}
     assert set(records["doc_id"]) | (set(reasons) & engine_rows) == engine_rows
     assert set(reasons.values()) <= {"empty_input", "prompt_too_long", "truncated", "schema_invalid", "invalid_json"}
 

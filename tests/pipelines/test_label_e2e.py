@@ -52,7 +52,9 @@ def test_every_label_is_declared_and_the_distribution_is_in_the_summary(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["input_rows"] == len(articles) == summary["records"] + summary["rejects"]
-    assert set(summary["reject_reasons"]) <= {"truncated"}, "the label itself is never outside the set"
+    # Rejects come only from the random model's free-text rationale (cut off, or broken
+    # by a stop string it happens to spell out); the label itself is always in the set.
+    assert set(summary["reject_reasons"]) <= {"truncated", "invalid_json"}
 
     records = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/records/*.parquet"), split="train")
     assert len(records) == summary["records"] > 0

@@ -26,7 +26,7 @@ EXTRACTION_REASONS = {"truncated", "schema_invalid", "invalid_json", "bad_call",
 SUMMARY_REASONS = {"summary_truncated", "summary_empty", "prompt_too_long"}
 # Long rows make the first turn's own tokens (beyond the shared system prompt) span
 # several KV blocks, so a cache hit on them is visible in the count.
-LONG_NOTE = " ".join(f"note{j}" for j in range(150))
+LONG_NOTE = " ".join(f"note{j}" for j in range(30))
 
 
 def read_output(out: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
