@@ -37,7 +37,7 @@ def main() -> None:
     folder = workload.write_news_rows(root / f"rows-{rows}", rows=rows, files=4)
     env = workload.engine_env(workload.job_spec(name="bench-profile", model=source, input_uri=folder, output_uri=root / "out"))
     raw = root / "py-spy.txt"
-    command = [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "--rate", "50", "-o", str(raw), "--",
+    command = [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "--rate", "20", "-o", str(raw), "--",
                sys.executable, "-m", "benchmarks.profile_k2batch", "--run", str(folder), *(["--model", args.model] if args.model else [])]
     result = subprocess.run(command, cwd=workload.ROOT, env={**os.environ, "PYTHONPATH": str(workload.ROOT), **env},
                             capture_output=True, text=True, timeout=1800)

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.input_units import filesystem_for
-from jobs.storage_retry import S3_PROTOCOLS, is_permanent, retrying
+from jobs.storage_retry import is_permanent, retrying
 
 log = logging.getLogger("k2batch")
 KINDS = ("records", "rejects")
@@ -61,7 +61,6 @@ class OutputStore:
         self.root = root.rstrip("/")
         protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
         self.is_local = bool({"file", "local"} & set(protocols))
-        self.is_s3 = bool(S3_PROTOCOLS & set(protocols))
         self.uri = self.root if self.is_local else fs.unstrip_protocol(self.root)
 
     def _path(self, *parts: str) -> str:

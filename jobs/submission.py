@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jobs import exit_codes
 from jobs.check_job import JobSpecError
+from jobs.run import READ_SETTINGS
 from jobs.spec import JobSpec
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
@@ -65,7 +66,7 @@ def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
     env = {
         "working_dir": str(repository_root()),
         "excludes": UPLOAD_EXCLUDES,
-        "env_vars": {SPEC_ENV_VAR: spec_text},
+        "env_vars": {SPEC_ENV_VAR: spec_text, **READ_SETTINGS},
     }
     if pip:
         env["pip"] = list(pip)

@@ -254,4 +254,4 @@ def test_the_upload_is_the_code_without_environments_weights_or_data(tmp_path):
     names = zipfile.ZipFile(package).namelist()
     assert "jobs/cli.py" in names and "operators/k2_engine.py" in names and "schemas/examples/news.py" in names
     assert not [n for n in names if n.split("/")[0] in {".venv", ".git", "models", "data", "out"} or "__pycache__" in n]
-    assert env["env_vars"] == {"K2BATCH_JOB_SPEC": "name: x\n"} and "pip" not in env
+    assert env["env_vars"]["K2BATCH_JOB_SPEC"] == "name: x\n" and "pip" not in env
