@@ -33,5 +33,10 @@ demo: install models/k2-tiny/config.json data/news/part-0.parquet
 test: install
 	$(VENV)/bin/python -m pytest -ra
 
+# Regenerates BENCHMARKS.md; about 15-20 minutes on 2 cores. Run it on a quiet machine.
+bench: install
+	$(PIP) install -e ".[bench]"
+	$(VENV)/bin/python -m benchmarks.run_all
+
 clean:
 	rm -rf models/k2-tiny data/news out

@@ -50,37 +50,44 @@ def main() -> None:
     print(f"ratio {top['group']} samples / all samples = {top['share']:.2f}")
 
 
-def _group(process_frame: str) -> str:
-    text = process_frame.split(":", 1)[-1].strip('"')
-    if any(daemon in text for daemon in RAY_DAEMONS):
-        return "ray daemons and other"
-    if "EngineCore" in text or "VLLM::" in text:
+def _group(command: str, frames: set[str]) -> str:
+    """A process's part in the run. Ray workers keep their spawn command line in py-spy's
+    view, so what they run (their frames) tells the engine actor from the other workers."""
+    running = {f for f in frames if not f.startswith("<module>")}  # not what a process merely imported
+    if any("run_engine_core" in f or "EngineCoreProc" in f for f in running):
         return "vllm engine core"
-    if "K2Engine" in text:
+    if any("(operators/k2_engine.py" in f for f in running):
         return "engine actor (Python around the engine)"
-    if "profile_k2batch" in text:
-        return "driver"
-    if "ray::" in text:
+    if "default_worker" in command:
         return "ray data workers (read, prepare, write)"
+    if "profile_k2batch" in command:
+        return "driver"
     return "ray daemons and other"
 
 
 def aggregate(raw_text: str, top: int = 8) -> dict:
-    """py-spy raw lines are `process P:"title";frame;...;frame COUNT`."""
-    by_group: Counter = Counter()
-    self_by_group: dict[str, Counter] = {}
-    total = 0
+    """py-spy raw lines are `process P:"cmd";[process C:"cmd";]frame;...;frame COUNT`: the
+    last `process` entry is the sampled process, the ones before it are its parents."""
+    stacks = []
+    frames_of: dict[str, set[str]] = {}
     for line in raw_text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
-        group = _group(frames[0]) if frames[0].startswith("process ") else "unknown"
-        samples = int(count)
-        total += samples
-        by_group[group] += samples
-        leaf = frames[-1] if len(frames) > 1 else "?"
-        self_by_group.setdefault(group, Counter())[leaf] += samples
+        last = max((i for i, f in enumerate(frames) if f.startswith("process ")), default=None)
+        if last is None:
+            continue
+        process, own = frames[last], frames[last + 1:]
+        frames_of.setdefault(process, set()).update(own)
+        stacks.append((process, own[-1] if own else "?", int(count)))
+    group_of = {p: _group(p.split(":", 1)[-1], f) for p, f in frames_of.items()}
+    by_group: Counter = Counter()
+    self_by_group: dict[str, Counter] = {}
+    for process, leaf, samples in stacks:
+        by_group[group_of[process]] += samples
+        self_by_group.setdefault(group_of[process], Counter())[leaf] += samples
+    total = sum(by_group.values())
     groups = [{"group": g, "samples": n, "share": n / total if total else 0.0,
                "top_self": [{"function": f, "share_of_group": c / n} for f, c in self_by_group[g].most_common(top)]}
               for g, n in by_group.most_common()]
@@ -88,7 +95,9 @@ def aggregate(raw_text: str, top: int = 8) -> dict:
 
 
 def format_profile(results: dict) -> str:
-    lines = [f"py-spy, {results['total_samples']} samples of on-CPU Python stacks over the whole run ({results['rows']} rows):"]
+    lines = [f"py-spy, {results['total_samples']} samples over the whole run ({results['rows']} rows), start-up included, "
+             "of Python threads py-spy saw as active (a Ray worker waiting inside its C++ loop, Worker.main_loop, "
+             "counts; engine compute in torch's C++ kernels shows as its Python caller):"]
     for group in results["groups"]:
         lines.append(f"  {group['share']:6.1%}  {group['group']}")
         for fn in group["top_self"][:5]:

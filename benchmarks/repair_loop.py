@@ -51,6 +51,10 @@ def main() -> None:
     for label in ("attempts 1", "attempts 3"):
         run = runs[label]
         marginal = run["seconds"] - fixed
+        if marginal <= 0:
+            results.setdefault("warnings", []).append(
+                f"{label}: the full run took no longer than the fixed-cost run ({fixed:.1f} s): noise exceeds the work, "
+                "so its rates mean nothing; use a larger --rows or a quiet machine")
         results["settings"][label] = {
             **run,
             "rows_per_s": (rows - small) / marginal,
@@ -62,6 +66,8 @@ def main() -> None:
     results["ratio_rows_per_s"] = three["rows_per_s"] / one["rows_per_s"]
     results["ratio_records_per_s"] = three["records_per_s"] / one["records_per_s"] if one["records_per_s"] else None
     workload.write_results(args.json, results)
+    for warning in results.get("warnings", []):
+        print(f"warning: {warning}")
     print(f"N = {rows}, n = {small}; the rule refuses {REJECTED_SHARE:.0%} of answers; fixed cost T(n) = {fixed:.1f} s")
     for label in ("attempts 1", "attempts 3"):
         s = results["settings"][label]

@@ -209,6 +209,7 @@ def _repair_loop(r: dict, runs: dict) -> list[str]:
     out = [f"The demo extract job with benchmarks/bench_schemas.py:EveryThirdRejected, a rule that refuses exactly "
            f"{r['rejected_share']:.0%} of the answers it sees. N = {r['rows']}, fixed cost T(n = {r['small_rows']}) = "
            f"{r['fixed_seconds']:.1f} s subtracted.", "",
+           *[f"> **Warning:** {warning}" for warning in r.get("warnings", [])],
            "| max_attempts | rows/s | records/s | generations per row | rejects |", "|---|---|---|---|---|"]
     for label, s in r["settings"].items():
         out.append(f"| {label.split()[-1]} | {s['rows_per_s']:.1f} | {s['records_per_s']:.1f} | "

@@ -8,6 +8,7 @@ row that contains `<|beginofuser|>` reaches the model as plain text, never as a 
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from operators import k2_format as k2
@@ -76,5 +77,15 @@ def to_token_ids(pieces: list[Piece], tokenizer) -> list[int]:
     for piece in pieces:
         if not piece.text:
             continue
-        ids += tokenizer.encode(piece.text, add_special_tokens=False, split_special_tokens=not piece.template)
+        if piece.template:
+            ids += _template_ids(tokenizer, piece.text)
+        else:
+            ids += tokenizer.encode(piece.text, add_special_tokens=False, split_special_tokens=True)
     return ids
+
+
+@lru_cache(maxsize=256)
+def _template_ids(tokenizer, text: str) -> tuple[int, ...]:
+    # Template pieces (the ~1,000-token system prompt above all) are the same for every
+    # row: tokenizing them once makes rendering about 13x faster (benchmarks/cpu_stages.py).
+    return tuple(tokenizer.encode(text, add_special_tokens=False))
