@@ -27,7 +27,8 @@ def model_fingerprint(spec: JobSpec, resolved_source: str) -> str:
 
 def prompt_fingerprint(spec: JobSpec, system_prompt: str) -> str:
     task = spec.task
-    return digest(system_prompt, task.prompt, task.prime_tool_call, task.tool_name, task.tool_description, task.mode)
+    return digest(system_prompt, task.prompt, task.prime_tool_call, task.tool_name, task.tool_description, task.mode,
+                  task.response_column, task.label_field, task.overflow)
 
 
 def sampling_fingerprint(spec: JobSpec) -> str:

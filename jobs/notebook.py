@@ -137,11 +137,13 @@ class JobResult:
     def plot(self):
         """A matplotlib Figure: the label distribution (label jobs) and the records and
         rejects by reason."""
-        from matplotlib.figure import Figure  # not pyplot: no global figure, shown once
+        import matplotlib.pyplot as plt  # pyplot: it sets up Jupyter's display of figures
 
         labels = self.label_distribution
-        figure = Figure(figsize=(10 if labels else 5, 3.5), layout="constrained")
-        axes = figure.subplots(1, 2 if labels else 1, squeeze=False)[0]
+        figure, axes = plt.subplots(1, 2 if labels else 1, squeeze=False, figsize=(10 if labels else 5, 3.5),
+                                    layout="constrained")
+        axes = axes[0]
+        plt.close(figure)  # shown once, as the returned value, not again when the cell ends
         if labels:
             axes[0].bar(list(labels), list(labels.values()), color="tab:blue")
             axes[0].set(title=f"{label_column(self.job.task)} distribution", ylabel="records")

