@@ -31,7 +31,7 @@ demo: install models/k2-tiny/config.json data/news/part-0.parquet
 	$(VENV)/bin/python -c "import pandas as pd; print(pd.read_parquet('out/news/records').head(5).to_string())"
 
 test: install
-	$(VENV)/bin/python -m pytest -ra
+	$(VENV)/bin/python -m pytest -ra --durations=25
 
 # Regenerates BENCHMARKS.md; about 15-20 minutes on 2 cores. Run it on a quiet machine.
 bench: install

@@ -10,7 +10,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", action="store_true",
                         help="train it on the demo job's task (a few minutes on 2 cores) instead of random weights")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's 800)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's 1200)")
 
 
 def run(args) -> int:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from examples.news_sample import write_sample
-from tests.conftest import job_spec, run_cli, write_job
+from tests.conftest import TRAINED_MODEL_PENDING, job_spec, run_cli, write_job
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, TRAINED_MODEL_PENDING]
 FIELDS = ["city", "country", "headlines"]
 
 
