@@ -143,6 +143,11 @@ class ModelSpec(_Strict):
         default="auto", description="What an engine's ranks ask Ray for; auto: GPUs when the cluster has them, else CPU cores."
     )
     gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM's GPU memory share (GPU only).")
+    cpu_threads_bind: str | None = Field(
+        default=None,
+        description="VLLM_CPU_OMP_THREADS_BIND for a CPU engine, e.g. '0-3' or '0-1|2-3' (one group per rank); "
+        "default: every core the actor may use, split evenly over the ranks.",
+    )
     cpu_kv_cache_gib: int = Field(default=2, ge=1, description="KV cache size on the CPU platform (VLLM_CPU_KVCACHE_SPACE).")
     enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
 

@@ -69,9 +69,10 @@ class K2Engine:
         )
         if current_platform.is_cpu():
             os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(model["cpu_kv_cache_gib"])
-            os.environ.setdefault(
-                "VLLM_CPU_OMP_THREADS_BIND",
-                cpu_threads_bind(model["tensor_parallel_size"], sorted(os.sched_getaffinity(0))),
+            # Always set, never inherited: a binding left in the environment by an earlier
+            # engine of another tensor_parallel_size would give the ranks the wrong groups.
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = model.get("cpu_threads_bind") or cpu_threads_bind(
+                model["tensor_parallel_size"], sorted(os.sched_getaffinity(0))
             )
         else:
             engine_kwargs["gpu_memory_utilization"] = model["gpu_memory_utilization"]

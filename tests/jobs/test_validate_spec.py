@@ -37,7 +37,7 @@ def test_the_example_spec_validates(tmp_path, base):
         (dict(task={"schema": "schemas.examples.news:Nope"}), "task.schema: 'schemas.examples.news:Nope' is not a pydantic model class"),
         (dict(task={"schema": "schemas.missing:Model"}), "task.schema: cannot import 'schemas.missing'"),
         (dict(task={"schema": "subprocess:Popen"}), "task.schema: module 'subprocess' is not allowed"),
-        (dict(model={"source": "models/does-not-exist"}), "model.source: no model folder at models/does-not-exist"),
+        (dict(model={"source": "./models/does-not-exist"}), "model.source: no model folder at ./models/does-not-exist"),
     ],
     ids=["unknown-key", "bad-value", "missing-column", "missing-id-column", "no-such-class", "no-such-module",
          "untrusted-module", "missing-model"],

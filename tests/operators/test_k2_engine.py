@@ -2,6 +2,7 @@
 invalid answers, and per-row isolation when the engine refuses one request."""
 
 import asyncio
+import os
 
 import pandas as pd
 import pytest
@@ -60,10 +61,13 @@ class EngineInLoop:
 
 @pytest.fixture(scope="module")
 def engine(engine_settings):
+    saved = dict(os.environ)  # the engine sets its CPU settings in this process's environment
     actor = K2Engine(model=engine_settings, record_schema=RecordSchema.from_model(Word), tool_name="say",
                      system_prompt="SYS", prime=k2.TOOL_CALL_OPEN)
     yield EngineInLoop(actor)
     actor.engine.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_a_row_the_engine_refuses_becomes_a_reject_and_the_batch_carries_on(engine, tiny_model):
