@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from jobs import fingerprint
-from jobs.input_units import Unit, check_ids, filesystem_for, input_schema, list_parquet_files, plan_units
+from jobs.input_units import Unit, check_ids, filesystem_for, list_parquet_files, plan_units
 from jobs.spec import JobSpec
 from operators.render_prompt import render_system_prompt
 from schemas.arrow_types import UnsupportedSchemaError
@@ -47,17 +47,17 @@ def check_job(spec: JobSpec) -> CheckedJob:
     model_source = _resolve_model(spec.model.source)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
     files = list_parquet_files(fs, path, spec.input.uri)
-    columns = input_schema(fs, files[0])
+    units = plan_units(fs, files)  # one footer read per file gives its rows and its schema
+    columns = units[0].schema
     needed = {"input.id_column": [spec.input.id_column], "task.prompt": spec.task.prompt_columns,
               "task.response_column": [spec.task.response_column] if spec.task.response_column else []}
     for field, names in needed.items():
         absent = [n for n in names if n not in columns.names]
         if absent:
             raise JobSpecError(f"{field}: column(s) {absent} are not in the input (it has {columns.names})")
-    read_columns = [spec.input.id_column, *spec.task.prompt_columns, *([spec.task.response_column] if spec.task.response_column else [])]
-    read_schema = unified_read_schema(fs, files, read_columns, spec.input.id_column)
+    read_columns = [name for names in needed.values() for name in names]
+    read_schema = unified_read_schema({u.path: u.schema for u in units}, read_columns, spec.input.id_column)
     check_ids(fs, files, spec.input.id_column)
-    units = plan_units(fs, files)
     prints = {
         "model": fingerprint.model_fingerprint(spec, model_source),
         "prompt": fingerprint.prompt_fingerprint(spec, system_prompt),
@@ -72,13 +72,12 @@ def check_job(spec: JobSpec) -> CheckedJob:
     )
 
 
-def unified_read_schema(fs, files: list[str], names: list[str], id_column: str) -> pa.Schema:
+def unified_read_schema(schemas: dict[str, pa.Schema], names: list[str], id_column: str) -> pa.Schema:
     """One type per column read. Files written at different times may disagree on a text
     column (strings in one, numbers in another): such a column is read as text, since it
     only fills the prompt. The id column must agree, or ids would not compare."""
     seen: dict[str, dict[pa.DataType, str]] = {n: {} for n in names}  # column -> type -> first file with it
-    for path in files:
-        schema = input_schema(fs, path)
+    for path, schema in schemas.items():
         for name in names:
             if name not in schema.names:
                 raise JobSpecError(f"input: {path} has no column {name!r}, which the spec reads")

@@ -2,7 +2,7 @@
 decides whether an earlier run's output for it can be reused."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import fsspec
 import pyarrow as pa
@@ -23,6 +23,7 @@ class Unit:
     size: int
     version: str  # ETag on object stores, mtime on file systems
     rows: int
+    schema: pa.Schema = field(compare=False, repr=False)  # read from the same footer as `rows`
 
     def key(self, job_fingerprint: str) -> str:
         identity = f"{job_fingerprint}\0{self.path}\0{self.size}\0{self.version}"
@@ -82,16 +83,9 @@ def _plan_unit(fs: fsspec.AbstractFileSystem, path: str) -> Unit:
     info = fs.info(path)
     version = str(info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or "")
     with fs.open(path, "rb") as f:
-        rows = pq.ParquetFile(f).metadata.num_rows
-    return Unit(path=path, size=int(info["size"]), version=version, rows=rows)
-
-
-def input_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:
-    def read() -> pa.Schema:
-        with fs.open(path, "rb") as f:
-            return pq.ParquetFile(f).schema_arrow
-
-    return retrying(read, field="input.uri", where=_where(fs, path), what="reading the input's schema")
+        footer = pq.ParquetFile(f)
+        rows, schema = footer.metadata.num_rows, footer.schema_arrow
+    return Unit(path=path, size=int(info["size"]), version=version, rows=rows, schema=schema)
 
 
 def check_ids(fs: fsspec.AbstractFileSystem, files: list[str], id_column: str, limit: int = 10) -> None:
