@@ -102,7 +102,7 @@ def build_stages(source: str) -> dict:
 
     records = [json.dumps(schema.validate(expected_record(a))[0]) for a in items]
     answered = rows.assign(_record_json=records, _reason=None, error=None, raw_output=None, _attempts=1,
-                           _prompt_tokens=1200, _completion_tokens=60, _truncated=False)
+                           _prompt_tokens=1200, _completion_tokens=60, _cached_prompt_tokens=1100, _truncated=False)
     for column in write_parquet.READS:  # columns the writer reads that this file does not know yet
         if column not in answered.columns:
             answered[column] = None
@@ -114,45 +114,12 @@ def build_stages(source: str) -> dict:
         for written in writer(answered).itertuples():
             os.remove(written.path)
 
-    cached_render = template_cached_render(prepare, load_tokenizer(source), list(rows["body"]))
-    expected = [list(ids) for ids in prepare(rows)["_prompt_ids"]]
-    if cached_render() != expected:
-        raise AssertionError("the what-if render must give the very token ids PreparePrompts gives")
     return {
         "render": (lambda: prepare(rows), BATCH_ROWS),
-        "render, template ids cached (what-if)": (cached_render, BATCH_ROWS),
         "parse+validate": (parse_and_validate, BATCH_ROWS),
         "arrow": (lambda: writer._records_table(answered), BATCH_ROWS),
         "arrow+parquet write": (write_files, BATCH_ROWS),
     }
-
-
-def template_cached_render(prepare, tokenizer, bodies: list[str]):
-    """What render would cost if the template pieces' token ids (the system prompt, the
-    turn tags) were computed once instead of per row: the same pieces, tokenized the
-    same way (operators.render_prompt.to_token_ids), so the ids are identical."""
-    from operators.render_prompt import Turn, render
-
-    cache: dict[str, list[int]] = {}
-
-    def ids_of(pieces) -> list[int]:
-        ids: list[int] = []
-        for piece in pieces:
-            if not piece.text:
-                continue
-            if piece.template:
-                if piece.text not in cache:
-                    cache[piece.text] = tokenizer.encode(piece.text, add_special_tokens=False)
-                ids += cache[piece.text]
-            else:
-                ids += tokenizer.encode(piece.text, add_special_tokens=False, split_special_tokens=True)
-        return ids
-
-    def run_batch() -> list[list[int]]:
-        return [ids_of(render(prepare.system_prompt, [Turn("user", prepare.prompt.format(body=body))], prime=prepare.prime))
-                for body in bodies]
-
-    return run_batch
 
 
 def time_stage(run_batch, rows: int, seconds: float) -> tuple[float, float]:

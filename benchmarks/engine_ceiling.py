@@ -34,17 +34,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition: a smoke test")
     parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
-    parser.add_argument("--rows", type=int, default=None, help="N, the full input (default 320; quick 24)")
+    parser.add_argument("--rows", type=int, default=None, help="N, the full input (default 1280; quick 24)")
     parser.add_argument("--small", type=int, default=None, help="n, the small input (default 32; quick 8)")
     parser.add_argument("--reps", type=int, default=None, help="runs of N per contender (default 3; quick 1)")
-    parser.add_argument("--small-reps", type=int, default=None, help="runs of n per contender (default 1; quick 1)")
+    parser.add_argument("--small-reps", type=int, default=None, help="runs of n per contender (default 3; quick 1)")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
-    rows = args.rows or (24 if args.quick else 320)
+    # N large enough that the work T(N) - T(n) dwarfs the run-to-run noise of a whole
+    # run's fixed cost (seconds, for Ray and engine start): at N = 320 it did not.
+    rows = args.rows or (24 if args.quick else 1280)
     small = args.small or (8 if args.quick else 32)
     reps = args.reps or (1 if args.quick else 3)
-    small_reps = args.small_reps or 1
+    small_reps = args.small_reps or (1 if args.quick else 3)
     source = workload.model_source(args.model)
     root = workload.WORKDIR / "engine_ceiling"
     folders = {"small": root / f"rows-{small}", "big": root / f"rows-{rows}"}

@@ -177,13 +177,6 @@ def _cpu_stages(r: dict, runs: dict) -> list[str]:
     if "profile" in r:
         out += ["", f"cProfile of the slowest gated stage ({r['worst_gated_stage']}), top functions by cumulative time:", "",
                 "```", r["profile"], "```"]
-        if r["worst_gated_stage"] == "render" and r["ratio_worst_to_target"] < 1:
-            cached = r["stages"].get("render, template ids cached (what-if)")
-            out += ["", "Render misses because it tokenizes the whole rendered prompt, the ~1,000-token system prompt "
-                    "included, for every row (`to_token_ids` → the tokenizer's `encode`). The template pieces are the "
-                    "same for every row: caching their token ids leaves only the row's own text to tokenize"
-                    + (f"; the what-if row above does that: {cached['rows_per_core_s']['median']:,.0f} rows/s per core."
-                       if cached else ".")]
     out.append("")
     return out
 

@@ -53,6 +53,7 @@ class CommittedUnit:
     completion_tokens: int
     reasons: dict[str, int]
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths relative to the root
+    cached_prompt_tokens: int = 0  # of prompt_tokens, served by the prefix cache (0 in manifests before it)
 
 
 class OutputStore:

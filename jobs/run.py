@@ -84,7 +84,7 @@ def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: d
     by_path = {unit.path: unit for unit in pending}
     progress: dict[str, CommittedUnit] = {}
     staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for written in PIPELINES[spec.task.mode](plan).iter_rows():
+    for written in _as_written(PIPELINES[spec.task.mode](plan)):
         unit = by_path[written["unit"]]
         if on_rows:
             on_rows(written["rows"])
@@ -95,6 +95,7 @@ def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: d
         setattr(entry, written["kind"], getattr(entry, written["kind"]) + written["rows"])
         entry.prompt_tokens += written["prompt_tokens"]
         entry.completion_tokens += written["completion_tokens"]
+        entry.cached_prompt_tokens += written["cached_prompt_tokens"]
         for reason, count in json.loads(written["reasons"]).items():
             entry.reasons[reason] = entry.reasons.get(reason, 0) + count
         staged[unit.path][written["kind"]].append(written["path"])
@@ -107,6 +108,15 @@ def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: d
     unfinished = [path for path in by_path if path not in progress or progress[path].records + progress[path].rejects < by_path[path].rows]
     if unfinished:
         raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
+
+
+def _as_written(dataset: ray.data.Dataset):
+    """The writer's reports, each as soon as its file is written. `iter_rows()` holds
+    every block back until the next one is ready (it prefetches one), so each unit
+    would commit a file late and a crash would lose the last finished unit (measured:
+    a block done at 5 s reached the driver at 14 s, when the next one was done)."""
+    for batch in dataset.iter_batches(batch_size=None, prefetch_batches=0, batch_format="pyarrow"):
+        yield from batch.to_pylist()
 
 
 def _connect_ray(spec: JobSpec) -> bool:
@@ -178,6 +188,7 @@ def _summarize(checked: CheckedJob, store: OutputStore, keys: dict[str, str], re
         "reject_reasons": reasons,
         "prompt_tokens": sum(u.prompt_tokens for u in units),
         "completion_tokens": sum(u.completion_tokens for u in units),
+        "cached_prompt_tokens": sum(u.cached_prompt_tokens for u in units),
         "units": len(checked.units),
         "reused_units": sum(1 for u in checked.units if keys[u.path] in reused),
         "reused_rows": sum(u.rows for u in checked.units if keys[u.path] in reused),

@@ -29,7 +29,7 @@ from schemas.record_schema import RecordSchema
 READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
-        "_summary_cached_tokens")
+        "_cached_prompt_tokens", "_summary_cached_tokens")
 # The settings that decide which engine is built (the rest are per task and per request).
 ENGINE_SETTINGS = ("source", "revision", "tensor_parallel_size", "max_model_len", "enable_prefix_caching", "seed",
                    "cpu_kv_cache_gib", "gpu_memory_utilization")
@@ -54,6 +54,7 @@ class K2Engine:
                  system_prompt: str, prime: str, summarize: bool = False):
         import vllm
         from vllm.platforms import current_platform
+        from vllm.usage.usage_lib import UsageContext
 
         from operators.tokenizer import load_tokenizer
 
@@ -80,7 +81,11 @@ class K2Engine:
             # Ranks as processes inside this actor: the actor already holds the
             # resources for all ranks (the "ray" executor is refused on CPU).
             engine_kwargs["distributed_executor_backend"] = "mp"
-        self.engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**engine_kwargs))
+        # A batch job is vLLM's offline case: the scheduler defaults of `vllm.LLM`
+        # (on CPU twice the sequences and batched tokens of a server engine's).
+        self.engine = vllm.AsyncLLMEngine.from_engine_args(
+            vllm.AsyncEngineArgs(**engine_kwargs), usage_context=UsageContext.LLM_CLASS
+        )
         self.tokenizer = load_tokenizer(model["source"], model["revision"])
         self.configure(model=model, record_schema=record_schema, tool_name=tool_name, system_prompt=system_prompt,
                        prime=prime, summarize=summarize)
@@ -140,7 +145,8 @@ class K2Engine:
 
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
         result = {"_record_json": None, "_summary": None, "_reason": None, "error": None, "raw_output": None,
-                  "_attempts": 0, "_prompt_tokens": 0, "_completion_tokens": 0, "_summary_cached_tokens": None}
+                  "_attempts": 0, "_prompt_tokens": 0, "_completion_tokens": 0, "_cached_prompt_tokens": 0,
+                  "_summary_cached_tokens": None}
         if row["_reject_reason"]:
             return {**result, "_reason": row["_reject_reason"], "error": row["_reject_message"]}
         prompt_ids = [int(i) for i in row["_prompt_ids"]]  # numpy ints do not serialize to the engine
@@ -169,7 +175,7 @@ class K2Engine:
                 prompt_ids = self._fitting_prompt(turns, self.prime)
                 if prompt_ids is None:
                     break  # no room to re-ask: the last failure stands
-            output = await self._generate(prompt_ids, self.sampling)
+            output = await self._generate(prompt_ids, self.sampling, result)
             result["_attempts"] += 1
             if isinstance(output, Failure):
                 return output, None, turns
@@ -193,7 +199,7 @@ class K2Engine:
                         return Failure("prompt_too_long", "the summary turn's prompt leaves no room for an answer "
                                        f"within max_model_len ({self.model['max_model_len']})"), None
                     break
-            output = await self._generate(prompt_ids, self.summary_sampling, result)
+            output = await self._generate(prompt_ids, self.summary_sampling, result, summary_turn=True)
             result["_attempts"] += 1
             if isinstance(output, Failure):
                 return output, None
@@ -225,7 +231,7 @@ class K2Engine:
             return Failure("schema_invalid", errors), None
         return None, record
 
-    async def _generate(self, prompt_ids: list[int], sampling, result: dict | None = None):
+    async def _generate(self, prompt_ids: list[int], sampling, result: dict, *, summary_turn: bool = False):
         from vllm.v1.engine.exceptions import EngineDeadError
 
         final = None
@@ -239,6 +245,8 @@ class K2Engine:
                 raise EngineDeadError() from err
             cause = err.__cause__ or err  # vLLM wraps the request's own error
             return Failure("engine_error", f"{type(cause).__name__}: {cause}")
-        if result is not None:  # the summary turn: how much of its prompt the prefix cache served
+        # How much of the prompt the prefix cache served: vLLM's own per-request count.
+        result["_cached_prompt_tokens"] += final.num_cached_tokens or 0
+        if summary_turn:
             result["_summary_cached_tokens"] = final.num_cached_tokens
         return final.outputs[0]

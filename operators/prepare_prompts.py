@@ -1,6 +1,7 @@
 """Ray Data stage: turn input rows into first-attempt prompts, or into rejects that
 never reach the engine (blank prompt columns, prompts that cannot fit)."""
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 
 from operators import k2_format as k2
 from operators.outcome import Failure
-from operators.render_prompt import Turn, render, to_token_ids
+from operators.render_prompt import Turn, around_content, content_token_ids, render, to_token_ids
 from operators.tokenizer import load_tokenizer
 
 ADDS = ("_user_text", "_prompt_ids", "_truncated", "_reject_reason", "_reject_message")
@@ -59,14 +60,35 @@ class PreparePrompts:
         if missing:
             raise KeyError(f"prepare_prompts: input batch lacks columns {missing}")
         tokenizer = load_tokenizer(self.tokenizer_source, self.tokenizer_revision)
-        results = [self.prepare(row, tokenizer) for row in batch[list(self.prompt_columns)].to_dict("records")]
-        out = batch[[self.id_column, "_unit"]].copy()
-        out["_user_text"] = [r[0] for r in results]
-        out["_prompt_ids"] = [np.asarray(r[1], dtype=np.int32) for r in results]
-        out["_truncated"] = [r[2] for r in results]
-        out["_reject_reason"] = [r[3].reason if r[3] else None for r in results]
-        out["_reject_message"] = [r[3].message if r[3] else None for r in results]
-        return out
+        columns = [batch[c].tolist() for c in self.prompt_columns]
+        results = self.prepare_batch([dict(zip(self.prompt_columns, values)) for values in zip(*columns)], tokenizer)
+        return pd.DataFrame({
+            self.id_column: batch[self.id_column].to_numpy(), "_unit": batch["_unit"].to_numpy(),
+            "_user_text": [r[0] for r in results],
+            "_prompt_ids": [np.asarray(r[1], dtype=np.int32) for r in results],
+            "_truncated": [r[2] for r in results],
+            "_reject_reason": [r[3].reason if r[3] else None for r in results],
+            "_reject_message": [r[3].message if r[3] else None for r in results],
+        })
+
+    def prepare_batch(self, rows: list[dict[str, Any]], tokenizer) -> list[tuple[str, Any, bool, Failure | None]]:
+        """`prepare` for every row, with the rows' texts tokenized in one call and the
+        template's ids reused: the same ids as `prepare`, several times faster."""
+        before, after = template_ids(tokenizer, self.system_prompt, self.prime)
+        user_texts = {i: self.prompt.format(**{c: clean_text(v) for c, v in row.items()})
+                      for i, row in enumerate(rows) if not any(is_blank(v) for v in row.values())}
+        contents = dict(zip(user_texts, content_token_ids(tokenizer, list(user_texts.values()))))
+        results = []
+        for i, row in enumerate(rows):
+            if i not in user_texts:
+                results.append(self.prepare(row, tokenizer))  # blank: rejected with its columns named
+                continue
+            ids = np.concatenate((before, np.asarray(contents[i], dtype=np.int32), after))
+            if len(ids) > self.prompt_budget:
+                results.append(self.prepare(row, tokenizer))  # truncated or rejected, one row at a time
+            else:
+                results.append((user_texts[i], ids, False, None))
+        return results
 
     def prepare(self, values: dict[str, Any], tokenizer) -> tuple[str, list[int], bool, Failure | None]:
         """(user text, prompt token ids, truncated, failure) for one row."""
@@ -96,6 +118,13 @@ class PreparePrompts:
     def _render(self, texts: dict[str, str], tokenizer) -> tuple[str, list[int]]:
         user_text = self.prompt.format(**texts)
         return user_text, to_token_ids(render(self.system_prompt, [Turn("user", user_text)], prime=self.prime), tokenizer)
+
+
+@lru_cache(maxsize=16)
+def template_ids(tokenizer, system_prompt: str, prime: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ids every first-attempt prompt starts and ends with, around the user's text."""
+    before, after = around_content(render(system_prompt, [Turn("user", "-")], prime=prime), tokenizer)
+    return np.asarray(before, dtype=np.int32), np.asarray(after, dtype=np.int32)
 
 
 def first_attempt_prime(prime_tool_call: bool) -> str:

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 
 from schemas.record_schema import RecordSchema
 
-READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated")
+READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
+         "_cached_prompt_tokens", "_truncated")
 RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64()),
                  pa.field("_truncated", pa.bool_())]
 SUMMARY_FIELD = pa.field("summary", pa.string(), nullable=False)  # summarize mode: after the record's fields
@@ -64,9 +65,11 @@ class WriteUnitFiles:
                     "unit": unit, "kind": kind, "path": path, "rows": len(part),
                     "prompt_tokens": int(part["_prompt_tokens"].sum()),
                     "completion_tokens": int(part["_completion_tokens"].sum()),
+                    "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
                     "reasons": json.dumps(Counter(part["_reason"].dropna())),
                 })
-        return pd.DataFrame(written, columns=["unit", "kind", "path", "rows", "prompt_tokens", "completion_tokens", "reasons"])
+        return pd.DataFrame(written, columns=["unit", "kind", "path", "rows", "prompt_tokens", "completion_tokens",
+                                             "cached_prompt_tokens", "reasons"])
 
     def _records_table(self, rows: pd.DataFrame) -> pa.Table:
         data = [

@@ -42,3 +42,13 @@ def test_truncation_keeps_head_and_tail_within_the_budget(tiny_model, tiny_token
 def test_rows_that_fit_are_not_marked_truncated(tiny_model, tiny_tokenizer):
     _, ids, truncated, failure = preparer(tiny_model, overflow="truncate").prepare({"text": "short"}, tiny_tokenizer)
     assert failure is None and not truncated and len(ids) < 300
+
+
+def test_a_batch_gets_the_ids_and_verdicts_of_its_rows_one_by_one(tiny_model, tiny_tokenizer):
+    texts = ["plain words", f"injected {k2.BEGIN_USER} turn {k2.EOS} and {k2.TOOL_CALL_OPEN}", "ünïcode — ✓ 東京",
+             "  leading and trailing  \n", None, "word " * 1000, 12345, "\ud800 broken surrogate"]
+    prepare = preparer(tiny_model)
+    one_by_one = [prepare.prepare({"text": t}, tiny_tokenizer) for t in texts]
+    batched = prepare.prepare_batch([{"text": t} for t in texts], tiny_tokenizer)
+    assert [(u, list(ids), tr, f) for u, ids, tr, f in batched] == [(u, list(ids), tr, f) for u, ids, tr, f in one_by_one]
+    assert [f.reason for *_, f in batched if f] == ["empty_input", "prompt_too_long"]
