@@ -7,8 +7,9 @@ PreparePrompts; the engine arguments, constraint, sampling and thread binding ar
 K2Engine's (benchmarks/workload.py). Each setting runs in its own process and engine;
 timed generate() calls start from an empty cache (reset_prefix_cache), as a job does.
 Hit rate, from vLLM's own counters: RequestOutput.num_cached_tokens summed over
-requests / prompt tokens, and the engine's prefix_cache_hits / prefix_cache_queries.
-k2batch's summary.json does not carry these counters yet (see BENCHMARKS.md).
+requests / prompt tokens, and the engine's prefix_cache_hits / prefix_cache_queries;
+then a `k2batch run` of the same rows, whose summary.json sums the same per-request
+counts (cached_prompt_tokens / prompt_tokens, re-asks included).
 
 python -m benchmarks.prefix_cache [--quick] [--model PATH] [--json out.json]
 """
@@ -28,12 +29,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="rows per timed run (default 256; quick 16)")
     parser.add_argument("--reps", type=int, default=None, help="timed runs per setting (default 3; quick 1)")
     parser.add_argument("--json", default=None, help="write the results here")
-    parser.add_argument("--setting", choices=("on", "off"), help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--setting", choices=("on", "off", "k2batch"), help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     rows = args.rows or (16 if args.quick else 256)
     reps = args.reps or (1 if args.quick else 3)
     source = workload.model_source(args.model)
     folder = workload.WORKDIR / "prefix_cache" / f"rows-{rows}"
+    if args.setting == "k2batch":
+        workload.emit_child_result(run_k2batch(source, folder))
+        return
     if args.setting:
         workload.emit_child_result(run_setting(source, folder, enabled=args.setting == "on", reps=reps))
         return
@@ -45,6 +49,9 @@ def main() -> None:
         print(f"prefix caching {setting} ...", flush=True)
         settings[setting] = workload.run_child("prefix_cache", [*child_args, "--setting", setting], env=env,
                                                log=workload.WORKDIR / "prefix_cache" / f"{setting}.log")
+    print("k2batch run ...", flush=True)
+    job = workload.run_child("prefix_cache", [*child_args, "--setting", "k2batch"], env=env,
+                             log=workload.WORKDIR / "prefix_cache" / "k2batch.log")
     on, off = settings["on"], settings["off"]
     results = {
         "rows": rows, "binding": env["VLLM_CPU_OMP_THREADS_BIND"], "target_hit_rate": TARGET_HIT_RATE,
@@ -55,6 +62,7 @@ def main() -> None:
         "output_tokens_per_s": {"on": workload.summarize(on["output_tokens_per_s"]),
                                 "off": workload.summarize(off["output_tokens_per_s"])},
         "off_cached_prompt_tokens": off["cached_prompt_tokens"],
+        "k2batch_hit_rate": job["cached_prompt_tokens"] / job["prompt_tokens"],
     }
     results["throughput_on_off"] = results["rows_per_s"]["on"]["median"] / results["rows_per_s"]["off"]["median"]
     workload.write_results(args.json, results)
@@ -66,6 +74,7 @@ def main() -> None:
     for setting in ("on", "off"):
         print(f"prefix caching {setting}: {workload.fmt(results['rows_per_s'][setting], ' rows/s')}; "
               f"{workload.fmt(results['output_tokens_per_s'][setting], ' output tokens/s')}")
+    print(f"k2batch run's summary.json: {results['k2batch_hit_rate']:.1%} of prompt tokens cached")
     print(f"throughput on/off = {results['throughput_on_off']:.2f}")
     print(f"ratio cached/prompt tokens = {results['hit_rate']:.2f}")
 
@@ -73,6 +82,14 @@ def main() -> None:
 def _spec(source: str, folder, *, enabled: bool):
     return workload.job_spec(name="bench-prefix", model=source, input_uri=folder,
                              output_uri=workload.WORKDIR / "prefix_cache" / "out", enable_prefix_caching=enabled)
+
+
+def run_k2batch(source: str, folder) -> dict:
+    """The whole job, for the hit rate k2batch itself reports."""
+    from jobs.run import run_job
+
+    summary = run_job(_spec(source, folder, enabled=True))
+    return {"prompt_tokens": summary["prompt_tokens"], "cached_prompt_tokens": summary["cached_prompt_tokens"]}
 
 
 def run_setting(source: str, folder, *, enabled: bool, reps: int) -> dict:

@@ -1,6 +1,6 @@
 """Write a tiny random-weight model in K2-Chat's layout, for tests and the demo.
 
-A Llama with head_dim 64 (vLLM's CPU attention rejects 16), a byte-level BPE
+A Llama with 4 heads of dim 32 (vLLM's CPU attention takes 32, not 16), a byte-level BPE
 tokenizer whose added special tokens are K2's tags by name, EOS `</s>` at id 2,
 pad at id 0 and no BOS, as in K2's config. Its answers are random: constrained
 decoding makes them schema-valid, never meaningful. `jobs/train_testmodel.py` trains
@@ -44,7 +44,7 @@ def build_tokenizer(vocab_size: int = 512, seed: int = 0, corpus: list[str] | No
     """Byte-level BPE learned from `corpus` (default: a random K2-ish corpus), then K2's tags.
 
     `copy_friendly` pre-splits text into COPY_FRIENDLY_PIECES, for the trained demo model:
-    a word is the same token in " in Lyon," and in `"city":"Lyon"` (GPT-2-style pieces
+    a word is the same token in " Lyon," and in `"city":"Lyon"` (GPT-2-style pieces
     make it " Lyon" in one and "Lyon" in the other), and the token before a value names
     its key, so one attention layer can find the word to copy.
     """
@@ -89,7 +89,9 @@ def write_test_model(path: str | Path, *, seed: int = 0) -> Path:
 
 
 def tiny_llama_config(tokenizer):
-    """K2's layout at toy size: head_dim 64, no BOS, EOS `</s>`, pad 0, untied embeddings."""
+    """K2's layout at toy size: no BOS, EOS `</s>`, pad 0, untied embeddings. Four heads of
+    dim 32 rather than two of 64: with two, the trained demo model never learned to copy
+    the city (1 of 40 held-out items right, against 38 of 40 with four)."""
     from transformers import LlamaConfig
 
     return LlamaConfig(
@@ -97,8 +99,8 @@ def tiny_llama_config(tokenizer):
         hidden_size=128,
         intermediate_size=256,
         num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
         max_position_embeddings=8192,
         rope_theta=500000.0,
         bos_token_id=None,

@@ -8,12 +8,19 @@ keys in schema order), then `</tool_call></s>`; loss is on those answer tokens o
 Articles come from examples/news_sample.py's "train" split, so held-out gold sets and
 the demo data are never training items.
 
-Recipe: hidden 128, 2 layers, 2 heads, intermediate 256; byte-level BPE learned from
-rendered examples, split so that words copy (see build_tokenizer); batch 16, AdamW,
-one-cycle schedule. Issue 8 measured 500 steps peaking at 2e-3 for a city-and-country
-schema; with this schema's headlines and a ~760-token prompt, 500-800 steps at 2e-3
-never learned to copy the city (chance), 800 at 4e-3 got city and headlines exact and
-the country 35 of 40 (measured), so the default is 1,200 steps at 4e-3.
+Recipe: hidden 128, 2 layers, 4 heads of dim 32, intermediate 256; byte-level BPE
+learned from rendered examples, split so that words copy (see build_tokenizer); batch
+16, AdamW, one-cycle schedule peaking at 4e-3, 1,600 steps; half the training items
+datelined from invented places. Measured on 2 cores, each change against the last
+(HF greedy decoding, 40 held-out items, city / country / headlines right):
+- issue 8's 500 steps at 2e-3 (20 places, 5 events, the place at the end of each
+  sentence): the city at chance; 1,200 steps at 4e-3: city 3, country 36, headlines 40;
+- the place as a dateline opening each sentence, 4 heads: 40 / 40 / 37, but with 20
+  places the model memorized place and event pairs instead of copying;
+- 60 places and 15 events: 38 / 40 / 40 at 1,600 steps (2 heads: city 1; 2,000 steps:
+  35 / 36 / 40; peak 3e-3 or tied embeddings: not learned in time);
+- half the items from invented places: 39 / 39 / 40, and 114 / 115 / 120 of 120.
+The loss ends near 0.14, not 0: the invented names, several tokens each, stay hard.
 """
 
 import json
@@ -37,9 +44,10 @@ REPORT_FILE = "training.json"
 
 @dataclass(frozen=True)
 class Recipe:
-    steps: int = 1200
+    steps: int = 1600
     batch_size: int = 16
     peak_lr: float = 4e-3
+    invented_share: float = 0.5  # items datelined from made-up places (news_sample.with_invented_place)
     weight_decay: float = 0.01
     vocab_size: int = 1500
     tokenizer_examples: int = 1000  # rendered examples the BPE merges are learned from
@@ -129,7 +137,7 @@ def _train(path: Path, recipe: Recipe, job: str | Path, log) -> TrainingReport:
     torch.set_num_threads(threads)
 
     task = DemoTask(load_job(job))
-    items = articles(recipe.steps * recipe.batch_size, seed=recipe.seed, split="train")
+    items = articles(recipe.steps * recipe.batch_size, seed=recipe.seed, split="train", invented_share=recipe.invented_share)
     corpus = [to_text(task.prompt(item) + task.answer(item)) for item in items[: recipe.tokenizer_examples]]
     tokenizer = build_tokenizer(recipe.vocab_size, corpus=corpus, copy_friendly=True)
     prefix = to_token_ids(task.shared_prefix(), tokenizer)

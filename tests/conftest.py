@@ -71,9 +71,3 @@ def trained_model(tmp_path_factory) -> Path:
     return path
 
 
-# Issue 8 is open: the default recipe learns the headlines and the country but not yet the
-# city (7.5% on held-out items through vLLM, 95% required). Training takes ~5 minutes, so
-# the tests that need the trained model wait until the recipe meets its target.
-TRAINED_MODEL_PENDING = pytest.mark.skip(
-    reason="issue 8 open: the trained demo model does not yet reach 95% per-field accuracy (city 7.5%)"
-)
