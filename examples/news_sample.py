@@ -98,8 +98,8 @@ SYLLABLES = ["ka", "lo", "mi", "ter", "van", "sul", "dor", "pe", "ri", "no", "be
 def with_invented_place(item: dict, rng: random.Random) -> dict:
     """The same article datelined from a made-up city and country ("Marsordor, Novan").
     Mixed into the demo model's training, names it cannot have memorized teach it to
-    copy the place from the text rather than recall a pair it has seen: 114 of 120
-    held-out cities right with half the items invented, against 38 of 40 with none."""
+    copy the place from the text rather than recall a pair it has seen (held-out cities
+    right: 38 of 40 with none invented, 120 of 120 with half; jobs/train_testmodel.py)."""
     city, country = _invented_name(rng, rng.randint(2, 3)), _invented_name(rng, rng.randint(2, 3))
     body = item["body"].replace(f"{item['city']}, {item['country']}: ", f"{city}, {country}: ")
     return {**item, "city": city, "country": country, "body": body}

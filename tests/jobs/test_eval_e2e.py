@@ -62,8 +62,8 @@ def test_demo_job_on_the_trained_model_extracts_the_known_answers(tmp_path, trai
         got_headlines = [{"title": h["title"], "topic": h["topic"]} for h in row["headlines"]]
         want_headlines = [dict(h) for h in expected["headlines"]]
         right += (row["city"], row["country"], got_headlines) == (expected["city"], expected["country"], want_headlines)
-    # Measured 44 of 48 whole records (every field right); the eval test holds each field to 95%.
-    assert right >= 0.9 * len(known), f"{right} of {len(known)} records are exactly right"
+    # Measured 47 of 48 whole records (every field right).
+    assert right >= 0.95 * len(known), f"{right} of {len(known)} records are exactly right"
 
     # What `make demo` prints: records beside their articles.
     shown = show(str(news_data), str(out), rows=2, id_column="doc_id", text_column="body")
