@@ -23,7 +23,7 @@ def test_cpu_stages_quick_measures_every_stage_and_ends_with_its_ratio(tmp_path,
     results = json.loads(results_file.read_text())
     assert set(results["stages"]) >= {"render", "parse+validate", "arrow", "arrow+parquet write"}
     assert all(stage["rows_per_core_s"]["median"] > 0 for stage in results["stages"].values())
-    assert "to_token_ids" in results["profile"] or "parse_tool_call" in results["profile"]
+    assert "prepare_prompts.py" in results["profile"] or "parse_tool_call" in results["profile"]
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("ratio ") and float(last.rsplit("=", 1)[1]) == round(results["ratio_worst_to_target"], 2)
 
