@@ -24,7 +24,8 @@ def clean_text(value: Any) -> str:
 
 
 def is_blank(value: Any) -> bool:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    # None, NaN and pd.NA (what an Arrow-backed column's tolist() gives for a null)
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return True
     return not clean_text(value).strip()
 

@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 
 from operators import k2_format as k2
@@ -15,7 +16,7 @@ def preparer(tiny_model, **changes) -> PreparePrompts:
     return PreparePrompts(**{**settings, **changes})
 
 
-@pytest.mark.parametrize("value", [None, math.nan, "", "  \n\t "])
+@pytest.mark.parametrize("value", [None, math.nan, pd.NA, "", "  \n\t "])
 def test_blank_values_are_rejected_before_the_engine(tiny_model, tiny_tokenizer, value):
     _, ids, truncated, failure = preparer(tiny_model).prepare({"text": value}, tiny_tokenizer)
     assert failure.reason == "empty_input" and "text" in failure.message and ids == [] and not truncated
