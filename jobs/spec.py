@@ -135,9 +135,11 @@ class ModelSpec(_Strict):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     seed: int = Field(default=0, description="Sampling seed, per request.")
     max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per row, re-asking on an invalid answer.")
-    batch_size: int = Field(default=32, ge=1, description="Rows per Ray Data batch sent to an engine actor.")
+    batch_size: int = Field(default=64, ge=1, description="Rows per Ray Data batch sent to an engine actor.")
     max_batches_in_flight: int = Field(
-        default=4, ge=1, description="Batches an engine actor works on at once, so the engine never idles between them."
+        default=8, ge=1,
+        description="Batches of an input block an engine actor works on at once (twice that while one block ends and "
+        "the next starts): batch_size x this should exceed the engine's max_num_seqs, so it never waits for rows.",
     )
     device: Literal["auto", "cpu", "gpu"] = Field(
         default="auto", description="What an engine's ranks ask Ray for; auto: GPUs when the cluster has them, else CPU cores."

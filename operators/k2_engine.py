@@ -16,6 +16,7 @@ import os
 import uuid
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from operators import k2_format as k2
@@ -67,6 +68,9 @@ class K2Engine:
             enable_prefix_caching=model["enable_prefix_caching"],
             seed=model["seed"],
             structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
+            # vllm.LLM's default: the per-step stats feed only a server's metrics endpoint,
+            # and computing them costs the engine's cores CPU time on every step.
+            disable_log_stats=True,
         )
         if current_platform.is_cpu():
             os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(model["cpu_kv_cache_gib"])
@@ -94,7 +98,7 @@ class K2Engine:
                   system_prompt: str, prime: str, summarize: bool = False) -> None:
         """Set the task this engine answers: the same engine serves any task whose
         `ENGINE_SETTINGS` match the ones it was built with."""
-        from vllm.sampling_params import SamplingParams, StructuredOutputsParams
+        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
 
         from schemas.tool_call import tool_call_json_schema
 
@@ -107,7 +111,10 @@ class K2Engine:
         self.system_prompt = system_prompt
         self.prime = prime
         self.summarize = summarize
-        common = dict(max_tokens=model["max_tokens"], temperature=model["temperature"], seed=model["seed"])
+        # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
+        # queue a partial output for every request at every step (what vllm.LLM does too).
+        common = dict(max_tokens=model["max_tokens"], temperature=model["temperature"], seed=model["seed"],
+                      output_kind=RequestOutputKind.FINAL_ONLY)
         if tool_name is not None:
             self.sampling = SamplingParams(
                 **common,
@@ -149,7 +156,7 @@ class K2Engine:
                   "_summary_cached_tokens": None}
         if row["_reject_reason"]:
             return {**result, "_reason": row["_reject_reason"], "error": row["_reject_message"]}
-        prompt_ids = [int(i) for i in row["_prompt_ids"]]  # numpy ints do not serialize to the engine
+        prompt_ids = np.asarray(row["_prompt_ids"]).tolist()  # Python ints: numpy ints do not serialize to the engine
         if isinstance(row.get("_response_json"), str):
             # The JSON to summarize is the row's own: the prepared prompt already ends with it.
             record, turns = {}, standalone_turns(row["_user_text"], row["_response_json"])
