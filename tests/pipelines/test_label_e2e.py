@@ -52,9 +52,13 @@ def test_every_label_is_declared_and_the_distribution_is_in_the_summary(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["input_rows"] == len(articles) == summary["records"] + summary["rejects"]
-    # Rejects come only from the random model's free-text rationale (cut off, or broken
-    # by a stop string it happens to spell out); the label itself is always in the set.
-    assert set(summary["reject_reasons"]) <= {"truncated", "invalid_json"}
+    # Rejects come only from the random model's free-text rationale (cut off, broken by a
+    # stop string it happens to spell out, or holding a lone surrogate escape such as
+    # "\ud800", which JSON allows and a valid string does not); the label is always in the set.
+    assert set(summary["reject_reasons"]) <= {"truncated", "invalid_json", "schema_invalid"}
+    if "schema_invalid" in summary["reject_reasons"]:
+        rejects = pd.read_parquet(tmp_path / "out/rejects")
+        assert rejects.loc[rejects["reason"] == "schema_invalid", "error"].str.contains("unicode").all()
 
     records = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/records/*.parquet"), split="train")
     assert len(records) == summary["records"] > 0
