@@ -161,10 +161,12 @@ def engine_actors(session: int) -> set[int]:
 # The kill must land while the engine still has rows to answer, or the job can finish
 # without the restarted actor and nothing is tested. Neither the order the engine takes
 # rows in nor the moment a unit commits is fixed (on a fast machine every unit committed
-# after the engine's last row), so the kill comes at the first sign of engine output, a
-# staged file, with the engine answering two rows at a time and most of them to go.
-SERIAL_ENGINE = {"batch_size": 2, "max_batches_in_flight": 1}
-KILL_ROWS = 32 * FILES
+# after the engine's last row; in one CI run the writer, waiting for a CPU, staged its
+# first file 7 s after the engine had answered 64 of 192 rows, and the engine finished
+# first), so the kill comes at the first sign of engine output, a staged file, with the
+# engine answering one row per input block at a time (two blocks at once) and most to go.
+SERIAL_ENGINE = {"batch_size": 1, "max_batches_in_flight": 1}
+KILL_ROWS = 48 * FILES
 
 
 @pytest.mark.engine
