@@ -109,7 +109,7 @@ def _summary(runs: dict, misses: list[dict]) -> list[str]:
 def _engine_ceiling(r: dict, runs: dict) -> list[str]:
     from jobs.spec import ModelSpec
 
-    model = ModelSpec(source="-")
+    batch_size, in_flight = (ModelSpec.model_fields[f].default for f in ("batch_size", "max_batches_in_flight"))
     c = r["contenders"]
     out = [f"N = {r['rows']} rows, n = {r['small_rows']} rows (4 Parquet files each), the demo extract job "
            "(schemas.examples.news:NewsHeadlines), the same token-id prompts (k2batch's PreparePrompts), the same "
@@ -137,8 +137,8 @@ def _engine_ceiling(r: dict, runs: dict) -> list[str]:
             f"the invalid ones ({rejects} rejects over its full runs) and writes typed Parquet with a commit per file; "
             "(c) writes the raw generated text. (c) runs with its chat-template, tokenize and detokenize stages off, "
             "because it receives k2batch's token ids and vLLM already returns the text.", "",
-            f"(b) runs with the job spec's defaults, batch_size {model.batch_size} and max_batches_in_flight "
-            f"{model.max_batches_in_flight}: up to {model.batch_size * model.max_batches_in_flight} rows in the engine at "
+            f"(b) runs with the job spec's defaults, batch_size {batch_size} and max_batches_in_flight "
+            f"{in_flight}: up to {batch_size * in_flight} rows in the engine at "
             "once, more than the 256 sequences the CPU engine schedules per step, so a finished row's slot is refilled at "
             "the next step rather than when its whole batch ends (pipelines/extract.py answer_rows).", ""]
     if r["ratio_b_a"] < 0.85 or r["ratio_b_c"] < 1.0:

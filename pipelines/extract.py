@@ -75,6 +75,11 @@ def engine_arguments(plan: ExtractPlan, *, prime: str, summarize: bool = False) 
     )
 
 
+# Input blocks an engine actor works on at once: the next block starts while the last
+# batches of one finish.
+ENGINE_TASKS_PER_ACTOR = 2
+
+
 def answer_rows(prompts: ray.data.Dataset, plan: ExtractPlan, *, prime: str, summarize: bool = False) -> ray.data.Dataset:
     """The engine stage. `max_batches_in_flight` batches of one input block go to the
     engine together, and the next block's task waits queued at the actor, so that the
@@ -87,8 +92,8 @@ def answer_rows(prompts: ray.data.Dataset, plan: ExtractPlan, *, prime: str, sum
         fn_constructor_kwargs=engine_arguments(plan, prime=prime, summarize=summarize),
         batch_size=model.batch_size,
         batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=model.replicas, max_tasks_in_flight_per_actor=2),
-        max_concurrency=2,  # the next block starts while the last batches of one finish
+        compute=ray.data.ActorPoolStrategy(size=model.replicas, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
+        max_concurrency=ENGINE_TASKS_PER_ACTOR,
         **engine_resources(model.tensor_parallel_size, plan.use_gpus),
     )
 

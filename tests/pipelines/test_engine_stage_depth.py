@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import ray
 
-from pipelines.extract import async_batches_per_block
+from pipelines.extract import ENGINE_TASKS_PER_ACTOR, async_batches_per_block
 
 BATCH = 8
 
@@ -45,7 +45,8 @@ def test_max_batches_in_flight_batches_of_one_block_reach_the_udf_together(local
     one_block = ray.data.range(BATCH * 12, override_num_blocks=1)
     out = one_block.map_batches(
         HoldsBatchesUntilAllArrive, fn_constructor_kwargs={"expected": in_flight}, batch_size=BATCH,
-        compute=ray.data.ActorPoolStrategy(size=1, max_tasks_in_flight_per_actor=2), max_concurrency=2,
+        compute=ray.data.ActorPoolStrategy(size=1, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
+        max_concurrency=ENGINE_TASKS_PER_ACTOR,
     ).take_all()
     assert len(out) == BATCH * 12
     assert max(r["together"] for r in out) == in_flight
