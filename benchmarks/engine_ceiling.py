@@ -22,12 +22,17 @@ import functools
 import json
 import os
 import shutil
+import statistics
 import time
 from pathlib import Path
 
 from benchmarks import workload
+from benchmarks.processes import GROUPS, ProcessSampler
 
 CONTENDERS = ("vllm", "k2batch", "raydata")
+# psutil samples of every process of a run, for the CPU seconds each part of it took:
+# rare enough that the sampling itself costs well under 1% of a core.
+SAMPLE_SECONDS = 0.5
 
 
 def main() -> None:
@@ -98,10 +103,13 @@ def run_vllm(source: str, folders: dict, root: Path, *, reps: int, small_reps: i
     runs = []
     for size in _schedule(small_reps, reps):
         llm.reset_prefix_cache()  # each run starts cold, like a fresh k2batch or Ray Data run
+        sampler = ProcessSampler(interval=SAMPLE_SECONDS)  # no thread: the engine's processes outlive the call
         started = time.monotonic()
         outputs = llm.generate(prompts[size], params, use_tqdm=False)
+        seconds = time.monotonic() - started
+        sampler.sample()
         runs.append({
-            "size": size, "seconds": time.monotonic() - started, "rows": len(outputs),
+            "size": size, "seconds": seconds, "rows": len(outputs), "cpu_seconds": sampler.cpu_seconds(),
             "output_tokens": sum(len(o.outputs[0].token_ids) for o in outputs),
             "prompt_tokens": sum(len(o.prompt_token_ids) for o in outputs),
             "cached_prompt_tokens": sum(o.num_cached_tokens or 0 for o in outputs),
@@ -118,9 +126,11 @@ def run_k2batch(source: str, folders: dict, root: Path, *, reps: int, small_reps
     for size in _schedule(small_reps, reps):
         spec = _spec(source, folders[size], root / "out-k2batch")
         started = time.monotonic()
-        summary = run_job(spec)
+        with ProcessSampler(interval=SAMPLE_SECONDS) as sampler:
+            summary = run_job(spec)
         runs.append({
             "size": size, "seconds": time.monotonic() - started, "rows": summary["input_rows"],
+            "cpu_seconds": sampler.cpu_seconds(),
             "output_tokens": summary["completion_tokens"], "prompt_tokens": summary["prompt_tokens"],
             "records": summary["records"], "rejects": summary["rejects"], "reject_reasons": summary["reject_reasons"],
         })
@@ -148,8 +158,7 @@ def run_raydata(source: str, folders: dict, root: Path, *, reps: int, small_reps
     """(c) ray.data.llm: chat-template and tokenize stages off (the prompt arrives as
     k2batch's token ids), detokenize off (vLLM already returns the text)."""
     import pyarrow.parquet as pq
-    import ray
-    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+    from ray.data.llm import vLLMEngineProcessorConfig
 
     from jobs.check_job import check_job
     from operators.prepare_prompts import first_attempt_prime
@@ -162,34 +171,43 @@ def run_raydata(source: str, folders: dict, root: Path, *, reps: int, small_reps
         columns=spec.task.prompt_columns, prime=first_attempt_prime(spec.task.prime_tool_call), source=source,
         sampling=sampling, id_column=spec.input.id_column,
     )
+    config = vLLMEngineProcessorConfig(
+        # batch_size 64 and concurrency 1: the values of ray.data.llm.build_processor's own example
+        model_source=source, engine_kwargs=workload.engine_kwargs(spec, source), batch_size=64, concurrency=1,
+        placement_group_config={"bundles": [{"CPU": 1}]}, log_engine_metrics=False,
+        chat_template_stage=False, tokenize_stage=False, detokenize_stage=False,
+    )
     runs = []
     for size in _schedule(small_reps, reps):
         out = root / "out-raydata" / size
         shutil.rmtree(out, ignore_errors=True)
         started = time.monotonic()
-        # The same local cluster k2batch starts (jobs/run.py): all cores as Ray CPUs.
-        ray.init(address="local", num_cpus=max(os.cpu_count() or 1, 2), include_dashboard=False,
-                 runtime_env={"env_vars": workload.engine_env(spec)})
-        try:
-            config = vLLMEngineProcessorConfig(
-                # batch_size 64 and concurrency 1: the values of ray.data.llm.build_processor's own example
-                model_source=source, engine_kwargs=workload.engine_kwargs(spec, source), batch_size=64, concurrency=1,
-                placement_group_config={"bundles": [{"CPU": 1}]}, log_engine_metrics=False,
-                chat_template_stage=False, tokenize_stage=False, detokenize_stage=False,
-            )
-            processor = build_processor(config, preprocess=preprocess, postprocess=_raydata_postprocess)
-            columns = [spec.input.id_column, *spec.task.prompt_columns]
-            processor(ray.data.read_parquet(str(folders[size]), columns=columns)).write_parquet(str(out))
-        finally:
-            ray.shutdown()
+        with ProcessSampler(interval=SAMPLE_SECONDS) as sampler:
+            _raydata_run(config, preprocess, spec, folders[size], out)
         seconds = time.monotonic() - started
         table = pq.read_table(out)
         runs.append({
-            "size": size, "seconds": seconds, "rows": table.num_rows,
+            "size": size, "seconds": seconds, "rows": table.num_rows, "cpu_seconds": sampler.cpu_seconds(),
             "output_tokens": int(sum(table["num_generated_tokens"].to_pylist())),
             "prompt_tokens": int(sum(table["num_input_tokens"].to_pylist())),
         })
     return {"runs": runs}
+
+
+def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
+    """One whole ray.data.llm run, from a fresh local cluster to the written Parquet."""
+    import ray
+    from ray.data.llm import build_processor
+
+    # The same local cluster k2batch starts (jobs/run.py): all cores as Ray CPUs.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, 2), include_dashboard=False,
+             runtime_env={"env_vars": workload.engine_env(spec)})
+    try:
+        processor = build_processor(config, preprocess=preprocess, postprocess=_raydata_postprocess)
+        columns = [spec.input.id_column, *spec.task.prompt_columns]
+        processor(ray.data.read_parquet(str(folder), columns=columns)).write_parquet(str(out))
+    finally:
+        ray.shutdown()
 
 
 CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
@@ -197,6 +215,7 @@ CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
 
 def _results(raw: dict, *, rows: int, small: int, env: dict) -> dict:
     results = {"rows": rows, "small_rows": small, "binding": env["VLLM_CPU_OMP_THREADS_BIND"],
+               "cores": len(os.sched_getaffinity(0)),
                "kv_cache_gib": env["VLLM_CPU_KVCACHE_SPACE"], "contenders": {}}
     for name, data in raw.items():
         smalls = [r for r in data["runs"] if r["size"] == "small"]
@@ -213,12 +232,18 @@ def _results(raw: dict, *, rows: int, small: int, env: dict) -> dict:
                 f"{name}: a full run took no longer than the median small run ({fixed['median']:.1f} s): the noise of "
                 "the fixed cost exceeds the work, so its rates mean nothing; use a larger --rows or a quiet machine")
         rates = [(rows - small) / (r["seconds"] - fixed["median"]) for r in bigs]
+        # CPU seconds per 1,000 rows of each part of the run, by the same subtraction as
+        # rows/s, from the full run of median rows/s: its CPU and its wall time go together.
+        fixed_cpu = {g: statistics.median(r["cpu_seconds"][g] for r in smalls) for g in GROUPS}
+        median_run = sorted(zip(rates, bigs), key=lambda pair: pair[0])[(len(bigs) - 1) // 2]
+        cpu_per_1000 = {g: (median_run[1]["cpu_seconds"][g] - fixed_cpu[g]) * 1000 / (rows - small) for g in GROUPS}
         token_rates = [(r["output_tokens"] - fixed_tokens) / (r["seconds"] - fixed["median"]) for r in bigs]
         entry = {
             "rows_per_s": workload.summarize(rates), "output_tokens_per_s": workload.summarize(token_rates),
             "full_run_seconds": workload.summarize([r["seconds"] for r in bigs]), "small_run_seconds": fixed,
             "output_tokens_per_row": sum(r["output_tokens"] for r in bigs) / sum(r["rows"] for r in bigs),
             "prompt_tokens_per_row": sum(r["prompt_tokens"] for r in bigs) / sum(r["rows"] for r in bigs),
+            "cpu_seconds_per_1000_rows": cpu_per_1000, "cpu_run_rows_per_s": median_run[0],
             "runs": data["runs"],
         }
         if "startup_seconds" in data:
@@ -242,6 +267,10 @@ def _report(results: dict) -> None:
               f"{c['output_tokens_per_row']:.0f} output / {c['prompt_tokens_per_row']:.0f} prompt tokens per row; "
               f"fixed cost T(n) {workload.fmt(c['small_run_seconds'], ' s')}")
     print(f"(a) engine start-up: {results['contenders']['vllm']['engine_startup_seconds']:.1f} s")
+    print("CPU seconds per 1000 rows, (a) / (b) / (c):")
+    for group in GROUPS:
+        print(f"  {group}: " + " / ".join(f"{results['contenders'][n]['cpu_seconds_per_1000_rows'][group]:.1f}"
+                                        for n in CONTENDERS))
     print(f"ratio b/c = {results['ratio_b_c']:.2f}")
     print(f"ratio b/a = {results['ratio_b_a']:.2f}")
 

@@ -4,8 +4,8 @@ python -m benchmarks.run_all            # the full run (`make bench`), writes BE
 python -m benchmarks.run_all --quick    # smoke sizes, writes $K2BATCH_BENCH_DIR/BENCHMARKS.quick.md
 
 Each benchmark runs in its own process, one after the other (they share the cores).
-If the worst missed target is a ratio against k2batch (engine ceiling), one more k2batch
-run is profiled with py-spy; CPU-stage misses carry their own cProfile.
+The engine ceiling reports where each contender's CPU went (benchmarks/processes.py);
+the CPU stages carry their own cProfile.
 """
 
 import argparse
@@ -35,7 +35,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="every benchmark in --quick mode (a smoke test)")
     parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these benchmarks")
-    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile of a missed ratio")
     parser.add_argument("--output", default=None, help="the Markdown file (default BENCHMARKS.md; quick: in the work dir)")
     args = parser.parse_args()
     output = Path(args.output) if args.output else (
@@ -50,8 +49,6 @@ def main() -> None:
             continue
         runs[name] = run_benchmark(name, [*options, *extra], results_dir)
     misses = report.missed_targets(runs)
-    if misses and not args.no_profile and misses[0]["benchmark"] == "engine_ceiling":
-        runs["profile_k2batch"] = run_benchmark("profile_k2batch", extra, results_dir)
     machine["load_average_after"] = os.getloadavg()
     machine["total_minutes"] = (time.monotonic() - started) / 60
     output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))

@@ -4,9 +4,10 @@ input grows 10x (N vs 10N rows, the same rows per file, 10x the files).
 A label-like job keeps generation short (a one-field schema, small max_tokens), so
 the run measures the framework's memory, not the engine's answers. Each size runs
 `k2batch run` (jobs.run.run_job) in a fresh process, which samples every process of
-its local Ray cluster (psutil, every 0.1 s) and keeps per-group peaks: the driver,
-the engine actor and its vLLM engine core, the other Ray Data workers (read, prepare,
-write), and Ray's own daemons (raylet with the object store, GCS).
+its local Ray cluster every 0.1 s (benchmarks/processes.py) and keeps per-group peaks:
+the driver, the engine actor, its vLLM engine core and model worker, the other Ray
+Data workers (read, prepare, write), and Ray's own daemons (raylet with the object
+store, GCS).
 
 python -m benchmarks.streaming_memory [--quick] [--model PATH] [--json out.json]
 """
@@ -14,17 +15,14 @@ python -m benchmarks.streaming_memory [--quick] [--model PATH] [--json out.json]
 import argparse
 import os
 import resource
-import threading
 import time
 from pathlib import Path
 
 from benchmarks import workload
+from benchmarks.processes import GROUPS, ProcessSampler
 
 TARGET_RATIO = 1.3
 ROWS_PER_FILE = 50
-# Ray's own processes, by title: the rest of "ray::..." are workers that run tasks or actors.
-RAY_DAEMONS = ("raylet", "gcs_server", "DashboardAgent", "RuntimeEnvAgent", "dashboard", "monitor.py", "log_monitor")
-GROUPS = ("driver", "engine actor", "vllm engine core", "ray data workers", "ray daemons")
 
 
 def main() -> None:
@@ -83,60 +81,19 @@ def _spec(source: str, folder: Path, root: Path):
     )
 
 
-def group_of(process) -> str:
-    """Which part of the run a process is, from its title (Ray and vLLM set them)."""
-    text = " ".join(process.cmdline()) or process.name()
-    if any(daemon in text for daemon in RAY_DAEMONS):
-        return "ray daemons"
-    if "EngineCore" in text or "VLLM::" in text:
-        return "vllm engine core"
-    if "K2Engine" in text:
-        return "engine actor"
-    if text.startswith("ray::"):
-        return "ray data workers"
-    return "ray daemons"
-
-
 def run_measured(spec) -> dict:
-    """Run the job while sampling RSS of this process and all its descendants."""
-    import psutil
-
+    """Run the job while sampling the RSS of this process and all its descendants."""
     from jobs.run import run_job
 
-    me = psutil.Process()
-    peaks = {g: 0.0 for g in GROUPS}
-    peak_workers_total = 0.0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak_workers_total
-        while not done.is_set():
-            totals = {g: 0.0 for g in GROUPS}
-            totals["driver"] = me.memory_info().rss
-            for child in me.children(recursive=True):
-                try:
-                    totals[group_of(child)] += child.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue  # a worker that ended between the listing and the read
-            for group, value in totals.items():
-                peaks[group] = max(peaks[group], value)
-            peak_workers_total = max(peak_workers_total, sum(v for g, v in totals.items() if g != "driver"))
-            done.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     started = time.monotonic()
-    try:
+    with ProcessSampler(interval=0.1) as sampler:
         summary = run_job(spec)
-    finally:
-        done.set()
-        sampler.join()
     mib = 1024 * 1024
     return {
         "rows": summary["input_rows"], "records": summary["records"], "rejects": summary["rejects"],
         "seconds": time.monotonic() - started, "max_tokens": spec.model.max_tokens,
-        "peak_mib": {g: v / mib for g, v in peaks.items()},
-        "peak_workers_total_mib": peak_workers_total / mib,
+        "peak_mib": {g: v / mib for g, v in sampler.peak_rss.items()},
+        "peak_workers_total_mib": sampler.peak_rss_workers_total / mib,
         "driver_ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pid": os.getpid(),
     }

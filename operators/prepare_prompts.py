@@ -23,11 +23,18 @@ def clean_text(value: Any) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def is_blank(value: Any) -> bool:
-    # None, NaN and pd.NA (what an Arrow-backed column's tolist() gives for a null)
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return True
-    return not clean_text(value).strip()
+def clean_texts(values: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """A row's prompt columns as valid text, and the columns that are null or blank."""
+    texts, blank = {}, []
+    for column, value in values.items():
+        # None, NaN and pd.NA (what an Arrow-backed column's tolist() gives for a null)
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+            blank.append(column)
+            continue
+        texts[column] = clean_text(value)
+        if not texts[column].strip():
+            blank.append(column)
+    return texts, blank
 
 
 def keep_head_and_tail(text: str, tokenizer, drop_tokens: int) -> str:
@@ -76,8 +83,8 @@ class PreparePrompts:
         """`prepare` for every row, with the rows' texts tokenized in one call and the
         template's ids reused: the same ids as `prepare`, several times faster."""
         before, after = template_ids(tokenizer, self.system_prompt, self.prime)
-        user_texts = {i: self.prompt.format(**{c: clean_text(v) for c, v in row.items()})
-                      for i, row in enumerate(rows) if not any(is_blank(v) for v in row.values())}
+        cleaned = [clean_texts(row) for row in rows]
+        user_texts = {i: self.prompt.format(**texts) for i, (texts, blank) in enumerate(cleaned) if not blank}
         contents = dict(zip(user_texts, content_token_ids(tokenizer, list(user_texts.values()))))
         results = []
         for i, row in enumerate(rows):
@@ -93,10 +100,9 @@ class PreparePrompts:
 
     def prepare(self, values: dict[str, Any], tokenizer) -> tuple[str, list[int], bool, Failure | None]:
         """(user text, prompt token ids, truncated, failure) for one row."""
-        blank = [c for c, v in values.items() if is_blank(v)]
+        texts, blank = clean_texts(values)
         if blank:
             return "", [], False, Failure("empty_input", f"prompt column(s) {blank} are null or blank")
-        texts = {c: clean_text(v) for c, v in values.items()}
         user_text, ids = self._render(texts, tokenizer)
         truncated = False
         if len(ids) > self.prompt_budget and self.overflow == "truncate":
