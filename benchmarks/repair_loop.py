@@ -6,13 +6,15 @@ constrained decoding cannot prevent).
 With 1 attempt, 30% of rows become rejects; with 3, a refused row is re-asked (its
 prompt grows by the answer and the error), so about 1/(1 - 0.3) = 1.43 generations per
 row and 0.3^3 = 2.7% rejects are expected. Start-up is excluded as in engine_ceiling:
-one small run (n rows, max_attempts 1) measures the fixed cost, and
-rows/s = (N - n) / (T(N) - T(n)) for each setting.
+small runs (n rows, max_attempts 1; the median of 3, between and around the full runs)
+measure the fixed cost, and rows/s = (N - n) / (T(N) - T(n)) for each setting. N is
+large enough that T(N) - T(n) is many times the noise of a whole run's fixed cost.
 
 python -m benchmarks.repair_loop [--quick] [--model PATH] [--json out.json]
 """
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -24,8 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
-    parser.add_argument("--rows", type=int, default=None, help="N (default 192; quick 24)")
-    parser.add_argument("--small", type=int, default=None, help="n, the fixed-cost run (default 32; quick 8)")
+    parser.add_argument("--rows", type=int, default=None, help="N (default 1280; quick 24)")
+    parser.add_argument("--small", type=int, default=None, help="n, the fixed-cost runs (default 32; quick 8)")
+    parser.add_argument("--small-reps", type=int, default=None, help="fixed-cost runs (default 3; quick 1)")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--folder", help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--attempts", type=int, help=argparse.SUPPRESS)
@@ -35,18 +38,28 @@ def main() -> None:
     if args.folder:
         workload.emit_child_result(run_once(_spec(source, Path(args.folder), root, args.attempts)))
         return
-    rows = args.rows or (24 if args.quick else 192)
+    rows = args.rows or (24 if args.quick else 1280)
     small = args.small or (8 if args.quick else 32)
+    small_reps = args.small_reps or (1 if args.quick else 3)
     folders = {n: workload.write_news_rows(root / f"rows-{n}", rows=n, files=4) for n in (small, rows)}
     env = workload.engine_env(_spec(source, folders[rows], root, 1))
     model_args = ["--model", args.model] if args.model else []
-    runs = {}
-    for label, count, attempts in (("fixed", small, 1), ("attempts 1", rows, 1), ("attempts 3", rows, 3)):
+    runs, fixed_runs = {}, []
+    # the fixed cost measured before, between and after the full runs
+    fixed_run = ("fixed", small, 1)
+    schedule = [fixed_run, ("attempts 1", rows, 1), *[fixed_run][:small_reps - 1], ("attempts 3", rows, 3),
+                *[fixed_run] * (small_reps - 2)]
+    for i, (label, count, attempts) in enumerate(schedule):
         print(f"{label}: {count} rows, max_attempts {attempts} ...", flush=True)
-        runs[label] = workload.run_child("repair_loop", ["--folder", str(folders[count]), "--attempts", str(attempts), *model_args],
-                                         env=env, log=root / f"{label.replace(' ', '-')}.log")
-    fixed = runs["fixed"]["seconds"]
+        run = workload.run_child("repair_loop", ["--folder", str(folders[count]), "--attempts", str(attempts), *model_args],
+                                 env=env, log=root / f"{i}-{label.replace(' ', '-')}.log")
+        if label == "fixed":
+            fixed_runs.append(run["seconds"])
+        else:
+            runs[label] = run
+    fixed = statistics.median(fixed_runs)
     results = {"rows": rows, "small_rows": small, "rejected_share": REJECTED_SHARE, "fixed_seconds": fixed,
+               "fixed_runs_seconds": fixed_runs,
                "binding": env["VLLM_CPU_OMP_THREADS_BIND"], "settings": {}}
     for label in ("attempts 1", "attempts 3"):
         run = runs[label]
@@ -68,7 +81,8 @@ def main() -> None:
     workload.write_results(args.json, results)
     for warning in results.get("warnings", []):
         print(f"warning: {warning}")
-    print(f"N = {rows}, n = {small}; the rule refuses {REJECTED_SHARE:.0%} of answers; fixed cost T(n) = {fixed:.1f} s")
+    print(f"N = {rows}, n = {small}; the rule refuses {REJECTED_SHARE:.0%} of answers; fixed cost T(n) = {fixed:.1f} s "
+          f"(median of {len(fixed_runs)}: {', '.join(f'{t:.1f}' for t in fixed_runs)})")
     for label in ("attempts 1", "attempts 3"):
         s = results["settings"][label]
         print(f"max_{label.replace(' ', '_')}: {s['rows_per_s']:.1f} rows/s, {s['records_per_s']:.1f} records/s, "

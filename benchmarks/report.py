@@ -234,7 +234,8 @@ def _streaming_memory(r: dict, runs: dict) -> list[str]:
 def _repair_loop(r: dict, runs: dict) -> list[str]:
     out = [f"The demo extract job with benchmarks/bench_schemas.py:EveryThirdRejected, a rule that refuses exactly "
            f"{r['rejected_share']:.0%} of the answers it sees. N = {r['rows']}, fixed cost T(n = {r['small_rows']}) = "
-           f"{r['fixed_seconds']:.1f} s subtracted.", "",
+           f"{r['fixed_seconds']:.1f} s subtracted (median of {len(r['fixed_runs_seconds'])} runs: "
+           f"{', '.join(f'{t:.1f}' for t in r['fixed_runs_seconds'])} s).", "",
            *[f"> **Warning:** {warning}" for warning in r.get("warnings", [])],
            "| max_attempts | rows/s | records/s | generations per row | rejects |", "|---|---|---|---|---|"]
     for label, s in r["settings"].items():

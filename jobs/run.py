@@ -15,7 +15,7 @@ from jobs.input_units import filesystem_for
 from jobs.output_store import CommittedUnit, OutputStore
 from jobs.redact import redact
 from jobs.spec import JobSpec
-from pipelines.extract import ExtractPlan, build_extract
+from pipelines.extract import ExtractPlan, build_extract, engine_stage_depth
 from pipelines.label import build_label, label_distribution
 from pipelines.summarize import build_summarize
 from schemas.labels import label_column
@@ -82,9 +82,16 @@ def _stream_and_commit(checked: CheckedJob, store: OutputStore, pending, keys: d
         metadata=provenance(checked), use_gpus=_use_gpus(spec), read_schema=checked.read_schema,
     )
     by_path = {unit.path: unit for unit in pending}
+    with engine_stage_depth(spec.model.max_batches_in_flight):
+        _commit_as_written(PIPELINES[spec.task.mode](plan), checked, store, by_path, keys, on_rows)
+
+
+def _commit_as_written(dataset: ray.data.Dataset, checked: CheckedJob, store: OutputStore, by_path: dict, keys: dict[str, str],
+                       on_rows=None) -> None:
+    """Commit each unit as soon as its last file is written."""
     progress: dict[str, CommittedUnit] = {}
     staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for written in _as_written(PIPELINES[spec.task.mode](plan)):
+    for written in _as_written(dataset):
         unit = by_path[written["unit"]]
         if on_rows:
             on_rows(written["rows"])

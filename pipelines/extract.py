@@ -4,6 +4,7 @@ read Parquet -> prepare prompts -> K2 engine (generate, parse, validate, re-ask)
 -> write unit files. The result is a small dataset of written files, one row each.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -84,9 +85,9 @@ def answer_rows(prompts: ray.data.Dataset, plan: ExtractPlan, *, prime: str, sum
     """The engine stage. `max_batches_in_flight` batches of one input block go to the
     engine together, and the next block's task waits queued at the actor, so that the
     engine always holds more rows than one step schedules (measured on the CPU engine,
-    which schedules 256: 128 rows in flight ran 15-20% slower than 512)."""
+    which schedules 256: 128 rows in flight ran 15-20% slower than 512). The depth takes
+    effect only while the caller iterates inside `engine_stage_depth` (jobs/run.py)."""
     model = plan.spec.model
-    async_batches_per_block(model.max_batches_in_flight)
     return prompts.map_batches(
         K2Engine,
         fn_constructor_kwargs=engine_arguments(plan, prime=prime, summarize=summarize),
@@ -98,17 +99,26 @@ def answer_rows(prompts: ray.data.Dataset, plan: ExtractPlan, *, prime: str, sum
     )
 
 
-def async_batches_per_block(count: int) -> None:
-    """How many batches of one block Ray Data feeds an async UDF at once. Ray reads it
-    from a module constant (default 4, env RAY_DATA_DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY
-    at import) when the driver plans the dataset; map_batches has no argument for it in
-    ray 2.60, which pyproject pins."""
+@contextmanager
+def engine_stage_depth(batches: int):
+    """Within this block, Ray Data feeds an async UDF (K2Engine) `batches` batches of one
+    block at once. Ray reads this from a module constant (default 4, env
+    RAY_DATA_DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY at import) when the driver plans the
+    dataset, that is when iteration starts, so the block must hold the iteration;
+    map_batches has no argument for it in ray 2.60, which pyproject pins. The constant
+    is restored after, so that a notebook's own async UDFs keep Ray's default."""
     from ray.data._internal.planner import plan_udf_map_op
 
-    if not hasattr(plan_udf_map_op, "DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY"):
-        raise RuntimeError("this Ray version has no DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY: "
-                           "model.max_batches_in_flight cannot be applied (ray 2.60 is the version pinned)")
-    plan_udf_map_op.DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY = count
+    name = "DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY"
+    if not hasattr(plan_udf_map_op, name):
+        raise RuntimeError(f"this Ray version has no {name}: model.max_batches_in_flight cannot be applied "
+                           "(ray 2.60 is the version pinned)")
+    before = getattr(plan_udf_map_op, name)
+    setattr(plan_udf_map_op, name, batches)
+    try:
+        yield
+    finally:
+        setattr(plan_udf_map_op, name, before)
 
 
 def write_rows(answers: ray.data.Dataset, plan: ExtractPlan, *, summary: bool = False) -> ray.data.Dataset:

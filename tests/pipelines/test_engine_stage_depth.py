@@ -1,14 +1,16 @@
-"""The engine stage's depth: Ray Data feeds an async UDF `max_batches_in_flight` batches
-of one block at once (pipelines/extract.py async_batches_per_block), not its own default
-of 4. A stand-in for K2Engine holds every batch until `expected` batches have arrived
-together, so the count it reports is how many Ray Data let in at once."""
+"""The engine stage's depth: within engine_stage_depth (pipelines/extract.py), which
+jobs/run.py holds around a job's iteration, Ray Data feeds an async UDF
+`max_batches_in_flight` batches of one block at once, not its own default of 4; after
+it, Ray's default holds again (a notebook's own async UDFs). A stand-in for K2Engine
+holds every batch until `expected` batches have arrived together, so the count it
+reports is how many Ray Data let in at once."""
 
 import asyncio
 
 import pytest
 import ray
 
-from pipelines.extract import ENGINE_TASKS_PER_ACTOR, async_batches_per_block
+from pipelines.extract import ENGINE_TASKS_PER_ACTOR, engine_stage_depth
 
 BATCH = 8
 
@@ -39,14 +41,19 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.mark.parametrize("in_flight", [3, 8])
-def test_max_batches_in_flight_batches_of_one_block_reach_the_udf_together(local_ray, in_flight):
-    async_batches_per_block(in_flight)
+def batches_together(expected: int) -> int:
     one_block = ray.data.range(BATCH * 12, override_num_blocks=1)
     out = one_block.map_batches(
-        HoldsBatchesUntilAllArrive, fn_constructor_kwargs={"expected": in_flight}, batch_size=BATCH,
+        HoldsBatchesUntilAllArrive, fn_constructor_kwargs={"expected": expected}, batch_size=BATCH,
         compute=ray.data.ActorPoolStrategy(size=1, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
         max_concurrency=ENGINE_TASKS_PER_ACTOR,
     ).take_all()
     assert len(out) == BATCH * 12
-    assert max(r["together"] for r in out) == in_flight
+    return max(r["together"] for r in out)
+
+
+@pytest.mark.parametrize("in_flight", [3, 8])
+def test_max_batches_in_flight_batches_of_one_block_reach_the_udf_together(local_ray, in_flight):
+    with engine_stage_depth(in_flight):
+        assert batches_together(in_flight) == in_flight
+    assert batches_together(4) == 4  # Ray's own default again, once the job is over
