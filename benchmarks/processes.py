@@ -50,7 +50,12 @@ class ProcessSampler:
         self.peak_rss = dict.fromkeys(GROUPS, 0.0)
         self.peak_rss_workers_total = 0.0
         self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (group, CPU seconds at the last sample)
-        self._baseline = {p.pid: _cpu_seconds(p) for p in self._processes()}  # what ran before counts from here
+        self._baseline: dict[int, float] = {}  # what ran before the sampler counts from here
+        for process in self._processes():
+            try:
+                self._baseline[process.pid] = _cpu_seconds(process)
+            except GONE:
+                continue
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
