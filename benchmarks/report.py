@@ -164,9 +164,9 @@ def _cpu_by_part(r: dict) -> list[str]:
             f"| cores × wall ({r['cores']} × s per 1,000 rows) | "
             + " | ".join(f"{r['cores'] * wall[n]:.1f}" for n in names) + " |",
             "| unused | " + " | ".join(f"{r['cores'] * wall[n] - total[n]:.1f}" for n in names) + " |", ""]
-    if any(r["cores"] * wall[n] < total[n] for n in names):
-        out += ["A negative *unused* is the noise of the subtraction (the small runs' idle time differs from the full "
-                "run's), not CPU that was not there.", ""]
+    if any(r["cores"] * wall[n] < total[n] or min(cpu[n].values()) < 0 for n in names):
+        out += ["A negative figure is the noise of the subtraction (a small run's start-up took more CPU, or sat "
+                "idle longer, than the full run's), not CPU given back.", ""]
     engine = {n: sum(cpu[n][g] for g in ENGINE_PARTS) for n in names}
     out += [f"Against (a), (b) took {wall['k2batch'] - wall['vllm']:+.1f} s of wall time per 1,000 rows. Its engine "
             f"processes (engine core and model worker) used {engine['k2batch'] - engine['vllm']:+.1f} CPU s, and its "
