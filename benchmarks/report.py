@@ -146,9 +146,9 @@ ENGINE_PARTS = ("vllm engine core", "vllm model worker")
 
 def _cpu_by_part(r: dict) -> list[str]:
     """Where each contender's CPU went, per 1,000 rows: the profile behind the ratios."""
+    from benchmarks.engine_ceiling import CONTENDERS as names
     from benchmarks.processes import GROUPS
 
-    names = ("vllm", "k2batch", "raydata")
     cpu = {n: r["contenders"][n]["cpu_seconds_per_1000_rows"] for n in names}
     wall = {n: 1000 / r["contenders"][n]["cpu_run_rows_per_s"] for n in names}
     total = {n: sum(cpu[n].values()) for n in names}
