@@ -68,27 +68,23 @@ def build_stages(source: str) -> dict:
     from fsspec.implementations.local import LocalFileSystem
 
     from examples.news_sample import articles, expected_record
-    from jobs.check_job import check_job
+    from jobs.plan.resolve import resolve_job
     from operators import k2_format as k2
     from operators.parse_tool_call import parse_tool_call
-    from operators.prepare_prompts import PreparePrompts, first_attempt_prime
+    from jobs.plan.flow_plan import prompt_settings
+    from operators.prepare_prompts import PreparePrompts
     from operators import write_parquet
     from operators.tokenizer import load_tokenizer
     from operators.write_parquet import WriteUnitFiles
 
     folder = workload.write_news_rows(workload.WORKDIR / "cpu_stages" / "rows", rows=BATCH_ROWS, files=1)
-    checked = check_job(workload.job_spec(name="bench-cpu", model=source, input_uri=folder,
+    checked = resolve_job(workload.job_spec(name="bench-cpu", model=source, input_uri=folder,
                                           output_uri=workload.WORKDIR / "cpu_stages" / "out"))
     spec, schema = checked.spec, checked.record_schema
     items = articles(BATCH_ROWS, seed=0, split="heldout")
     ids = [f"doc-{i:05d}" for i in range(BATCH_ROWS)]
     rows = pd.DataFrame({"doc_id": ids, "body": [a["body"] for a in items], "_unit": "part-0.parquet"})
-    prepare = PreparePrompts(
-        id_column="doc_id", prompt=spec.task.prompt, prompt_columns=spec.task.prompt_columns,
-        system_prompt=checked.system_prompt, prime=first_attempt_prime(spec.task.prime_tool_call),
-        tokenizer_source=source, tokenizer_revision=None, max_model_len=spec.model.max_model_len,
-        max_tokens=spec.model.max_tokens,
-    )
+    prepare = PreparePrompts.from_settings(prompt_settings(checked))
     # what the engine hands the parser: the prime, then the compact JSON the constraint writes
     answers = [k2.TOOL_CALL_OPEN + json.dumps({"name": spec.task.tool_name, "arguments": expected_record(a)},
                                               separators=(",", ":")) for a in items]
@@ -111,8 +107,8 @@ def build_stages(source: str) -> dict:
                             record_schema=schema, metadata={"k2batch.bench": "1"})
 
     def write_files():
-        for written in writer(answered).itertuples():
-            os.remove(written.path)
+        for path in writer(answered).column("path").to_pylist():
+            os.remove(path)
 
     return {
         "render": (lambda: prepare(rows), BATCH_ROWS),

@@ -4,7 +4,7 @@ Same rows, same rendered prompts (k2batch's PreparePrompts), same constraint and
 sampling (benchmarks/workload.py), same engine arguments, same cores and
 VLLM_CPU_OMP_THREADS_BIND (all cores, the binding k2batch picks) for all three:
   (a) vllm: one `vllm.LLM.generate` over all prompts, in one process;
-  (b) k2batch: `jobs.run.run_job` over the rows as Parquet, read to committed write;
+  (b) k2batch: `jobs.driver.run.run_job` over the rows as Parquet, read to committed write;
   (c) raydata: `ray.data.llm` vLLMEngineProcessorConfig + build_processor, read_parquet
       to write_parquet, CPU settings from its docs (one {"CPU": 1} bundle, no engine metrics).
 
@@ -91,9 +91,9 @@ def run_vllm(source: str, folders: dict, root: Path, *, reps: int, small_reps: i
     """(a) the engine alone: LLM.generate over token-id prompts."""
     import vllm
 
-    from jobs.check_job import check_job
+    from jobs.plan.resolve import resolve_job
 
-    checked = {k: check_job(_spec(source, f, root / "out-vllm")) for k, f in folders.items()}
+    checked = {k: resolve_job(_spec(source, f, root / "out-vllm")) for k, f in folders.items()}
     prompts = {k: [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(c)] for k, c in checked.items()}
     started = time.monotonic()
     llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
@@ -120,7 +120,7 @@ def run_vllm(source: str, folders: dict, root: Path, *, reps: int, small_reps: i
 
 def run_k2batch(source: str, folders: dict, root: Path, *, reps: int, small_reps: int) -> dict:
     """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary."""
-    from jobs.run import run_job
+    from jobs.driver.run import run_job
 
     runs = []
     for size in _schedule(small_reps, reps):
@@ -160,10 +160,10 @@ def run_raydata(source: str, folders: dict, root: Path, *, reps: int, small_reps
     import pyarrow.parquet as pq
     from ray.data.llm import vLLMEngineProcessorConfig
 
-    from jobs.check_job import check_job
+    from jobs.plan.resolve import resolve_job
     from operators.prepare_prompts import first_attempt_prime
 
-    checked = check_job(_spec(source, folders["big"], root / "out-raydata"))
+    checked = resolve_job(_spec(source, folders["big"], root / "out-raydata"))
     spec = checked.spec
     sampling = {**workload.sampling_kwargs(spec), "structured_outputs": {"json": json.dumps(workload.constraint(checked))}}
     preprocess = functools.partial(
@@ -258,7 +258,7 @@ def _results(raw: dict, *, rows: int, small: int, env: dict) -> dict:
 
 def _report(results: dict) -> None:
     print(f"N = {results['rows']} rows, n = {results['small_rows']} rows; all contenders: "
-          f"VLLM_CPU_OMP_THREADS_BIND={results['binding']} (every core, operators.k2_engine.cpu_threads_bind), "
+          f"VLLM_CPU_OMP_THREADS_BIND={results['binding']} (every core, operators.engine_settings.cpu_threads_bind), "
           f"VLLM_CPU_KVCACHE_SPACE={results['kv_cache_gib']}")
     print("start-up excluded by subtraction: rows/s = (N - n) / (T(N) - T(n)), same for all three")
     for name, label in (("vllm", "(a) vllm.LLM.generate"), ("k2batch", "(b) k2batch run"), ("raydata", "(c) ray.data.llm")):

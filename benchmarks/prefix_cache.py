@@ -86,7 +86,7 @@ def _spec(source: str, folder, *, enabled: bool):
 
 def run_k2batch(source: str, folder) -> dict:
     """The whole job, for the hit rate k2batch itself reports."""
-    from jobs.run import run_job
+    from jobs.driver.run import run_job
 
     summary = run_job(_spec(source, folder, enabled=True))
     return {"prompt_tokens": summary["prompt_tokens"], "cached_prompt_tokens": summary["cached_prompt_tokens"]}
@@ -95,12 +95,12 @@ def run_k2batch(source: str, folder) -> dict:
 def run_setting(source: str, folder, *, enabled: bool, reps: int) -> dict:
     import vllm
 
-    from jobs.check_job import check_job
+    from jobs.plan.resolve import resolve_job
 
-    checked = check_job(_spec(source, folder, enabled=enabled))
+    checked = resolve_job(_spec(source, folder, enabled=enabled))
     prompts = [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(checked)]
     # disable_log_stats=False: the engine keeps the prefix-cache counters get_metrics() reads
-    llm = vllm.LLM(**workload.engine_kwargs(checked.spec, source), disable_log_stats=False)
+    llm = vllm.LLM(**{**workload.engine_kwargs(checked.spec, source), "disable_log_stats": False})
     params = workload.sampling_params(checked)
     llm.generate(prompts[:4], params, use_tqdm=False)  # warm-up: first-request compilation, grammar cache
     result = {"rows_per_s": [], "output_tokens_per_s": []}

@@ -104,7 +104,7 @@ def _spec(source: str, folder: Path, root: Path, attempts: int):
 def run_once(spec) -> dict:
     import pandas as pd
 
-    from jobs.run import run_job
+    from jobs.driver.run import run_job
 
     started = time.monotonic()
     summary = run_job(spec)

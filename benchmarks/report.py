@@ -111,7 +111,7 @@ def _engine_ceiling(r: dict, runs: dict) -> list[str]:
     out = [f"N = {r['rows']} rows, n = {r['small_rows']} rows (4 Parquet files each), the demo extract job "
            "(schemas.examples.news:NewsHeadlines), the same token-id prompts (k2batch's PreparePrompts), the same "
            "constraint, sampling and engine arguments. Every contender ran with "
-           f"`VLLM_CPU_OMP_THREADS_BIND={r['binding']}` (every core: operators.k2_engine.cpu_threads_bind) and "
+           f"`VLLM_CPU_OMP_THREADS_BIND={r['binding']}` (every core: operators.engine_settings.cpu_threads_bind) and "
            f"`VLLM_CPU_KVCACHE_SPACE={r['kv_cache_gib']}`.", "",
            "Start-up is excluded by subtraction, the same way for all three: rows/s = (N − n) / (T(N) − T(n)). For (a), "
            "T is one `generate()` call on a started, warmed engine with the prefix cache reset first; for (b) and (c), T is "

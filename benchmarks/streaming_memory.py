@@ -3,7 +3,7 @@ input grows 10x (N vs 10N rows, the same rows per file, 10x the files).
 
 A label-like job keeps generation short (a one-field schema, small max_tokens), so
 the run measures the framework's memory, not the engine's answers. Each size runs
-`k2batch run` (jobs.run.run_job) in a fresh process, which samples every process of
+`k2batch run` (jobs.driver.run.run_job) in a fresh process, which samples every process of
 its local Ray cluster every 0.1 s (benchmarks/processes.py) and keeps per-group peaks:
 the driver, the engine actor, its vLLM engine core and model worker, the other Ray
 Data workers (read, prepare, write), and Ray's own daemons (raylet with the object
@@ -83,7 +83,7 @@ def _spec(source: str, folder: Path, root: Path):
 
 def run_measured(spec) -> dict:
     """Run the job while sampling the RSS of this process and all its descendants."""
-    from jobs.run import run_job
+    from jobs.driver.run import run_job
 
     started = time.monotonic()
     with ProcessSampler(interval=0.1) as sampler:

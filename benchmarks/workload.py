@@ -2,8 +2,9 @@
 
 One model (the tiny random-weight K2-layout model, or `--model` for a real one), news
 rows as Parquet (examples/news_sample.py), the demo job's spec, and the engine settings
-K2Engine uses: the same engine arguments, the same sampling, the same structured-output
-constraint and the same CPU thread binding for every contender.
+K2Engine uses, from the same builders (operators/engine_settings.py via jobs/plan/flow_plan.py):
+the same engine arguments, the same sampling, the same structured-output constraint and
+the same CPU thread binding for every contender.
 """
 
 import json
@@ -32,7 +33,7 @@ def model_source(model: str | None) -> str:
         return str(path.resolve()) if path.exists() else model
     path = WORKDIR / "models" / "k2-tiny"
     if not (path / "config.json").exists():
-        from jobs.testmodel import write_test_model
+        from jobs.devtools.testmodel import write_test_model
 
         write_test_model(path)
     return str(path)
@@ -62,30 +63,18 @@ def job_spec(*, name: str, model: str, input_uri: Path, output_uri: Path, task: 
 
 def engine_env(spec) -> dict[str, str]:
     """The environment every contender's engine runs with: all cores bound for compute
-    (operators.k2_engine.cpu_threads_bind, the binding k2batch picks) and the same KV cache."""
-    from operators.k2_engine import cpu_threads_bind
+    and the same KV cache, from the builder K2Engine uses (EngineSettings.cpu_environment)."""
+    from jobs.plan.flow_plan import engine_settings
 
-    cores = sorted(os.sched_getaffinity(0))
-    return {
-        "VLLM_CPU_OMP_THREADS_BIND": cpu_threads_bind(spec.model.tensor_parallel_size, cores),
-        "VLLM_CPU_KVCACHE_SPACE": str(spec.model.cpu_kv_cache_gib),
-    }
+    settings = engine_settings(spec, spec.model.source)
+    return settings.cpu_environment(sorted(os.sched_getaffinity(0)))
 
 
 def engine_kwargs(spec, source: str) -> dict[str, Any]:
-    """The vLLM engine arguments K2Engine builds (operators/k2_engine.py), CPU case."""
-    kwargs = dict(
-        model=source,
-        revision=spec.model.revision,
-        tensor_parallel_size=spec.model.tensor_parallel_size,
-        max_model_len=spec.model.max_model_len,
-        enable_prefix_caching=spec.model.enable_prefix_caching,
-        seed=spec.model.seed,
-        structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
-    )
-    if spec.model.tensor_parallel_size > 1:
-        kwargs["distributed_executor_backend"] = "mp"
-    return kwargs
+    """The vLLM engine arguments K2Engine builds (EngineSettings.vllm_engine_kwargs), CPU case."""
+    from jobs.plan.flow_plan import engine_settings
+
+    return engine_settings(spec, source).vllm_engine_kwargs(cpu=True)
 
 
 def constraint(checked) -> dict:
@@ -96,19 +85,19 @@ def constraint(checked) -> dict:
 
 
 def sampling_kwargs(spec) -> dict[str, Any]:
-    """SamplingParams fields K2Engine sets, without the constraint."""
-    from operators import k2_format as k2
+    """SamplingParams fields K2Engine sets (SamplingSettings.answer_fields), without the constraint."""
+    from jobs.plan.flow_plan import sampling_settings
 
-    return dict(
-        max_tokens=spec.model.max_tokens, temperature=spec.model.temperature, seed=spec.model.seed,
-        skip_special_tokens=False, stop=list(k2.SAFETY_STOPS),
-    )
+    fields = sampling_settings(spec).answer_fields(constraint={})
+    del fields["structured_outputs"]
+    return fields
 
 
 def sampling_params(checked):
-    from vllm.sampling_params import SamplingParams, StructuredOutputsParams
+    from jobs.plan.flow_plan import sampling_settings
+    from operators.engine_settings import sampling_params as build
 
-    return SamplingParams(**sampling_kwargs(checked.spec), structured_outputs=StructuredOutputsParams(json=constraint(checked)))
+    return build(sampling_settings(checked.spec).answer_fields(constraint(checked)))
 
 
 def prompt_token_ids(checked) -> list[list[int]]:
@@ -116,17 +105,13 @@ def prompt_token_ids(checked) -> list[list[int]]:
     own stage (operators.prepare_prompts.PreparePrompts), in doc_id order."""
     import pandas as pd
 
-    from operators.prepare_prompts import PreparePrompts, first_attempt_prime
+    from jobs.plan.flow_plan import prompt_settings
+    from operators.prepare_prompts import PreparePrompts
 
     spec = checked.spec
     frames = [pd.read_parquet(path, filesystem=None).assign(_unit=path) for path in checked.input_files]
     batch = pd.concat(frames, ignore_index=True).sort_values(spec.input.id_column, ignore_index=True)
-    prepare = PreparePrompts(
-        id_column=spec.input.id_column, prompt=spec.task.prompt, prompt_columns=spec.task.prompt_columns,
-        system_prompt=checked.system_prompt, prime=first_attempt_prime(spec.task.prime_tool_call),
-        tokenizer_source=checked.model_source, tokenizer_revision=spec.model.revision,
-        max_model_len=spec.model.max_model_len, max_tokens=spec.model.max_tokens,
-    )
+    prepare = PreparePrompts.from_settings(prompt_settings(checked))
     prepared = prepare(batch)
     if prepared["_reject_reason"].notna().any():
         raise ValueError(f"benchmark rows must all be valid prompts: {prepared['_reject_reason'].value_counts().to_dict()}")

@@ -13,7 +13,8 @@ it. `run()` stops it first, because a machine holds one model copy: the run's ow
 engine needs the same cores or GPUs.
 
 This module starts Ray itself (a local cluster, or RAY_ADDRESS), so `run_job` leaves
-it running between calls and the warm engine survives.
+it running between calls and the warm engine survives. Preview and run build their flow
+from the same plan and mode registry as `k2batch run` (pipelines/registry.py).
 """
 
 import hashlib
@@ -27,15 +28,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import ray
 
-from jobs.check_job import CheckedJob, check_job
-from jobs.input_units import filesystem_for
-from jobs.output_store import committed_files, read_committed
-from jobs.run import _connect_ray, _use_gpus, run_job
+from jobs.driver.ray_session import connect_ray, session_uses_gpus
+from jobs.driver.run import run_job
+from jobs.plan.flow_plan import flow_plan
+from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
-from operators.prepare_prompts import PreparePrompts, first_attempt_prime
-from operators.prepare_summary_prompts import PrepareSummaryPrompts
-from pipelines.extract import ExtractPlan, engine_arguments, engine_resources, prompt_settings
-from schemas.labels import declared_labels, label_column
+from jobs.storage.committed import committed_files, read_committed
+from jobs.storage.filesystem import filesystem_for
+from operators.engine_settings import replica_resources
+from pipelines.flow_plan import FlowPlan
+from pipelines.registry import MODES
+from schemas.labels import declared_labels
 
 PREVIEW_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
 LARGE_OUTPUT_ROWS = 500_000  # above this, result tables are Ray Datasets instead of DataFrames
@@ -49,39 +52,32 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     row with its record fields (and `summary`), or its reject `reason` and `error`."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    checked = check_job(job)
-    _connect_ray(job)
-    plan = _plan(checked)
-    task = job.task
-    rows = first_rows(checked, n)
-    if task.response_column:
-        prime, stage = "", PrepareSummaryPrompts(response_column=task.response_column, **prompt_settings(plan))
-    else:
-        prime = first_attempt_prime(task.prime_tool_call)
-        stage = PreparePrompts(prime=prime, **prompt_settings(plan))
-    arguments = engine_arguments(plan, prime=prime, summarize=task.mode == "summarize")
-    engine = warm_engine(arguments, plan)
-    ray.get(engine.configure.remote(**arguments))
+    resolved = resolve_job(job)
+    connect_ray(job)
+    plan = flow_plan(resolved, input_files=resolved.input_files, use_gpus=session_uses_gpus(job))
+    rows = first_rows(resolved, n)
+    stage = MODES[plan.mode].prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
+    engine = warm_engine(plan)
+    ray.get(engine.configure.remote(plan.task))
     answered = ray.get(engine.answer.remote(stage(rows)))
-    return _preview_frame(checked, rows, answered)
+    return _preview_frame(resolved, rows, answered)
 
 
-def warm_engine(arguments: dict[str, Any], plan: ExtractPlan):
-    """The session's preview engine, started only if none runs with these model settings."""
-    from operators.k2_engine import ENGINE_SETTINGS, K2Engine
+def warm_engine(plan: FlowPlan):
+    """The session's preview engine, started only if none runs with this engine identity."""
+    from operators.k2_engine import K2Engine
 
-    wanted = {key: arguments["model"][key] for key in ENGINE_SETTINGS}
     try:
         engine = ray.get_actor(PREVIEW_ENGINE)
     except ValueError:
         engine = None
-    if engine is not None and ray.get(engine.settings.remote()) == wanted:
+    if engine is not None and ray.get(engine.identity.remote()) == plan.engine.identity:
         return engine
     release_engine()
-    model = plan.spec.model
     _session["engine"] = ray.remote(K2Engine).options(
-        name=PREVIEW_ENGINE, max_concurrency=64, **engine_resources(model.tensor_parallel_size, plan.use_gpus),
-    ).remote(**arguments)
+        name=PREVIEW_ENGINE, max_concurrency=64,
+        **replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus),
+    ).remote(engine=plan.engine, task=plan.task)
     return _session["engine"]
 
 
@@ -99,9 +95,9 @@ def release_engine() -> None:
 def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
     """Run the whole job (resume, commits, summary.json: as `k2batch run` does) and load
     its results. The preview engine is stopped first, to free the machine for the run."""
-    _connect_ray(job)
+    connect_ray(job)
     release_engine()
-    bar = _progress_bar(total=sum(u.rows for u in check_job(job).units), desc=job.name) if progress else None
+    bar = _progress_bar(total=sum(u.rows for u in resolve_job(job).units), desc=job.name) if progress else None
     context = ray.data.DataContext.get_current()
     ray_bars = context.enable_progress_bars
     context.enable_progress_bars = False  # one bar per stage would scroll the notebook; ours counts rows
@@ -146,7 +142,7 @@ class JobResult:
         plt.close(figure)  # shown once, as the returned value, not again when the cell ends
         if labels:
             axes[0].bar(list(labels), list(labels.values()), color="tab:blue")
-            axes[0].set(title=f"{label_column(self.job.task)} distribution", ylabel="records")
+            axes[0].set(title=f"{self.job.task.label_column} distribution", ylabel="records")
             axes[0].tick_params(axis="x", labelrotation=30)
         outcome = {"records": self.summary["records"], **{f"reject: {r}": c for r, c in self.summary["reject_reasons"].items()}}
         axes[-1].bar(list(outcome), list(outcome.values()), color=["tab:green"] + ["tab:red"] * (len(outcome) - 1))
@@ -173,15 +169,12 @@ def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = N
     return InputSpec(uri=str(root), id_column=id_column)
 
 
-def first_rows(checked: CheckedJob, n: int) -> pd.DataFrame:
+def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
     """The first `n` rows of the input (the columns the job reads), with `_unit`."""
-    task = checked.spec.task
-    columns = list(dict.fromkeys([checked.spec.input.id_column, *task.prompt_columns,
-                                  *([task.response_column] if task.response_column else [])]))
     frames, left = [], n
-    for path in checked.input_files:
-        with checked.input_fs.open(path, "rb") as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=left, columns=columns):
+    for path in resolved.input_files:
+        with resolved.input_fs.open(path, "rb") as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=left, columns=resolved.read_columns):
                 frames.append(batch.to_pandas().head(left).assign(_unit=path))
                 left -= len(frames[-1])
                 if not left:
@@ -189,26 +182,19 @@ def first_rows(checked: CheckedJob, n: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _plan(checked: CheckedJob) -> ExtractPlan:
-    return ExtractPlan(
-        spec=checked.spec, record_schema=checked.record_schema, system_prompt=checked.system_prompt,
-        model_source=checked.model_source, input_files=checked.input_files, input_filesystem=checked.input_fs,
-        output_filesystem=None, staging_dir="", id_field=checked.id_field, metadata={}, use_gpus=_use_gpus(checked.spec),
-    )
-
-
-def _preview_frame(checked: CheckedJob, rows: pd.DataFrame, answered: pd.DataFrame) -> pd.DataFrame:
-    spec = checked.spec
-    fields = checked.record_schema.arrow_schema.names
+def _preview_frame(resolved: ResolvedJob, rows: pd.DataFrame, answered: pd.DataFrame) -> pd.DataFrame:
+    spec = resolved.spec
+    fields = resolved.record_schema.arrow_schema.names
     records = [json.loads(r) if isinstance(r, str) else {} for r in answered["_record_json"]]
     frame = pd.DataFrame({spec.input.id_column: rows[spec.input.id_column].to_list()})
     for name in fields:
         frame[name] = [r.get(name) for r in records]
     if spec.task.mode == "label":
-        column = label_column(spec.task)
-        frame[column] = pd.Categorical(frame[column], categories=declared_labels(checked.record_schema, column))
+        column = spec.task.label_column
+        frame[column] = pd.Categorical(frame[column], categories=declared_labels(resolved.record_schema, column))
     if spec.task.mode == "summarize":
         frame["summary"] = answered["_summary"].to_list()
+        # the summary turn's prefix-cache hit: a preview shows whether the extraction prompt was reused
         frame["_summary_cached_tokens"] = answered["_summary_cached_tokens"].to_list()
     frame["reason"] = answered["_reason"].to_list()
     frame["error"] = answered["error"].to_list()

@@ -1,13 +1,13 @@
 """Ray Data actor stage: one vLLM engine replica and every row's attempts.
 
 Re-asking happens here, inside the actor that owns the engine: a second engine pool
-would load the model twice. `_answer` reads top to bottom: extract (generate, parse,
-validate, and on failure append the answer and the error as new turns), then, in
-summarize mode, the summary turn (operators/summarize_turn.py) in the same engine.
-`_attempts` counts every generation of the row, extraction and summary together.
+would load the model twice. `_answer` reads top to bottom: extract (operators/reask.py
+with the extraction turn's judge and repair), then, in summarize mode, the summary turn
+(operators/summarize_turn.py) in the same engine through the same loop. `_attempts`
+counts every generation of the row, extraction and summary together.
 
-The engine (model settings) and the task (schema, prompts, sampling) are set apart, so
-the notebook preview (jobs/notebook.py) can keep one engine warm across jobs.
+The engine (`EngineSettings`) and the task (`TaskSettings`) are set apart, so the
+notebook preview (jobs/notebook.py) can keep one engine warm across jobs.
 """
 
 import asyncio
@@ -19,121 +19,53 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from operators import k2_format as k2
+from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings, sampling_params
+from operators.extraction_turn import judge_answer, repair_turns
 from operators.outcome import Failure
-from operators.parse_tool_call import parse_tool_call
-from operators.render_prompt import Turn, render, to_token_ids
-from operators.repair_turn import repair_message
+from operators.reask import Attempts, Generation, reask
+from operators.render_prompt import Turn, render_within
 from operators.summarize_turn import judge_summary, standalone_turns, summary_repair_turns, summary_turns
-from schemas.record_schema import RecordSchema
 
 READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
         "_cached_prompt_tokens", "_summary_cached_tokens")
-# The settings that decide which engine is built (the rest are per task and per request).
-ENGINE_SETTINGS = ("source", "revision", "tensor_parallel_size", "max_model_len", "enable_prefix_caching", "seed",
-                   "cpu_kv_cache_gib", "gpu_memory_utilization")
-
-
-def cpu_threads_bind(tensor_parallel_size: int, cores: list[int]) -> str:
-    """VLLM_CPU_OMP_THREADS_BIND: every core for the engine, split evenly over the ranks.
-
-    vLLM's `auto` keeps a core for its front end, which on a 2-core machine halves the
-    compute (1.45x slower, measured in dev-environment.md); TP on CPU needs one
-    explicit core group per rank or vLLM stops with "Not enough allowed NUMA nodes".
-    """
-    if len(cores) < tensor_parallel_size:
-        raise ValueError(f"tensor_parallel_size {tensor_parallel_size} needs at least that many cores, this node has {len(cores)}")
-    per_rank = len(cores) // tensor_parallel_size
-    groups = [cores[r * per_rank:(r + 1) * per_rank] for r in range(tensor_parallel_size)]
-    return "|".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
 
 
 class K2Engine:
-    def __init__(self, *, model: dict[str, Any], record_schema: RecordSchema, tool_name: str | None,
-                 system_prompt: str, prime: str, summarize: bool = False):
+    def __init__(self, *, engine: EngineSettings, task: TaskSettings):
         import vllm
         from vllm.platforms import current_platform
         from vllm.usage.usage_lib import UsageContext
 
         from operators.tokenizer import load_tokenizer
 
-        self.engine_settings = {key: model[key] for key in ENGINE_SETTINGS}
-        engine_kwargs: dict[str, Any] = dict(
-            model=model["source"],
-            revision=model["revision"],
-            tensor_parallel_size=model["tensor_parallel_size"],
-            max_model_len=model["max_model_len"],
-            enable_prefix_caching=model["enable_prefix_caching"],
-            seed=model["seed"],
-            structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
-            # vllm.LLM's default: the per-step stats feed only a server's metrics endpoint,
-            # and computing them costs the engine's cores CPU time on every step.
-            disable_log_stats=True,
-        )
-        if current_platform.is_cpu():
-            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(model["cpu_kv_cache_gib"])
-            # Always set, never inherited: a binding left in the environment by an earlier
-            # engine of another tensor_parallel_size would give the ranks the wrong groups.
-            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = model.get("cpu_threads_bind") or cpu_threads_bind(
-                model["tensor_parallel_size"], sorted(os.sched_getaffinity(0))
-            )
-        else:
-            engine_kwargs["gpu_memory_utilization"] = model["gpu_memory_utilization"]
-        if model["tensor_parallel_size"] > 1:
-            # Ranks as processes inside this actor: the actor already holds the
-            # resources for all ranks (the "ray" executor is refused on CPU).
-            engine_kwargs["distributed_executor_backend"] = "mp"
+        self.engine_settings = engine
+        cpu = current_platform.is_cpu()
+        if cpu:
+            os.environ.update(engine.cpu_environment(sorted(os.sched_getaffinity(0))))
         # A batch job is vLLM's offline case: the scheduler defaults of `vllm.LLM`
         # (on CPU twice the sequences and batched tokens of a server engine's).
         self.engine = vllm.AsyncLLMEngine.from_engine_args(
-            vllm.AsyncEngineArgs(**engine_kwargs), usage_context=UsageContext.LLM_CLASS
+            vllm.AsyncEngineArgs(**engine.vllm_engine_kwargs(cpu=cpu)), usage_context=UsageContext.LLM_CLASS
         )
-        self.tokenizer = load_tokenizer(model["source"], model["revision"])
-        self.configure(model=model, record_schema=record_schema, tool_name=tool_name, system_prompt=system_prompt,
-                       prime=prime, summarize=summarize)
+        self.tokenizer = load_tokenizer(engine.identity.source, engine.identity.revision)
+        self.configure(task)
 
-    def configure(self, *, model: dict[str, Any], record_schema: RecordSchema, tool_name: str | None,
-                  system_prompt: str, prime: str, summarize: bool = False) -> None:
-        """Set the task this engine answers: the same engine serves any task whose
-        `ENGINE_SETTINGS` match the ones it was built with."""
-        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
-
+    def configure(self, task: TaskSettings) -> None:
+        """Set the task this engine answers: the same engine serves any task (the engine's
+        identity is checked by whoever hands it a new task: jobs/notebook.py)."""
         from schemas.tool_call import tool_call_json_schema
 
-        changed = {k for k in ENGINE_SETTINGS if model[k] != self.engine_settings[k]}
-        if changed:
-            raise ValueError(f"k2_engine: model settings {sorted(changed)} differ from the running engine's; start a new one")
-        self.model = model
-        self.record_schema = record_schema
-        self.tool_name = tool_name
-        self.system_prompt = system_prompt
-        self.prime = prime
-        self.summarize = summarize
-        # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
-        # queue a partial output for every request at every step (what vllm.LLM does too).
-        common = dict(max_tokens=model["max_tokens"], temperature=model["temperature"], seed=model["seed"],
-                      output_kind=RequestOutputKind.FINAL_ONLY)
-        if tool_name is not None:
-            self.sampling = SamplingParams(
-                **common,
-                skip_special_tokens=False,  # or the <tool_call> tags vanish from the text
-                stop=list(k2.SAFETY_STOPS),
-                structured_outputs=StructuredOutputsParams(
-                    json=tool_call_json_schema(name=tool_name, parameters=record_schema.json_schema)
-                ),
-            )
-        # A summary is free text: no constraint, and special tokens left out of it. Stop
-        # strings would never match text without special tokens, so stop on their ids.
-        self.summary_sampling = SamplingParams(
-            **common, skip_special_tokens=True,
-            stop_token_ids=[self.tokenizer.convert_tokens_to_ids(tag) for tag in k2.SAFETY_STOPS],
-        )
+        self.task = task
+        if task.tool_name is not None:
+            constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.json_schema)
+            self.sampling = sampling_params(task.sampling.answer_fields(constraint))
+        self.summary_sampling = sampling_params(task.sampling.summary_fields(self.tokenizer))
 
-    def settings(self) -> dict[str, Any]:
-        """The `ENGINE_SETTINGS` this engine was built with (a warm engine's identity)."""
-        return dict(self.engine_settings)
+    def identity(self) -> EngineIdentity:
+        """What this engine was built with: a warm engine serves a job of the same identity."""
+        return self.engine_settings.identity
 
     async def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         return await self.answer(batch)
@@ -151,94 +83,52 @@ class K2Engine:
         return out
 
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
-        result = {"_record_json": None, "_summary": None, "_reason": None, "error": None, "raw_output": None,
-                  "_attempts": 0, "_prompt_tokens": 0, "_completion_tokens": 0, "_cached_prompt_tokens": 0,
-                  "_summary_cached_tokens": None}
         if row["_reject_reason"]:
-            return {**result, "_reason": row["_reject_reason"], "error": row["_reject_message"]}
+            return _row(Attempts(failure=Failure(row["_reject_reason"], row["_reject_message"])))
         prompt_ids = np.asarray(row["_prompt_ids"]).tolist()  # Python ints: numpy ints do not serialize to the engine
         if isinstance(row.get("_response_json"), str):
             # The JSON to summarize is the row's own: the prepared prompt already ends with it.
-            record, turns = {}, standalone_turns(row["_user_text"], row["_response_json"])
+            done, record, turns = Attempts(), {}, standalone_turns(row["_user_text"], row["_response_json"])
         else:
-            failure, record, turns = await self._extract(row["_user_text"], prompt_ids, result)
-            if failure is not None:
-                return {**result, "_reason": failure.reason, "error": failure.message}
-            if not self.summarize:
-                return {**result, "_record_json": json.dumps(record, ensure_ascii=False), "raw_output": None}
+            done = await self._extract(row["_user_text"], prompt_ids)
+            if done.failure is not None or not self.task.summarize:
+                return _row(done, record=done.value)
+            record, turns = done.value, [*done.turns, *summary_turns(done.raw_output, done.value)]
             prompt_ids = None  # rendered from the turns: the extraction prompt plus the record
-        failure, summary = await self._summarize_turn(turns, prompt_ids, result)
-        if failure is not None:
-            return {**result, "_reason": failure.reason, "error": failure.message}
-        return {**result, "_record_json": json.dumps(record, ensure_ascii=False), "_summary": summary, "raw_output": None}
+        summary = await self._summarize(turns, prompt_ids)
+        return _row(done.then(summary), record=record, summary=summary.value, summary_cached=summary.last_cached_tokens)
 
-    async def _extract(self, user_text: str, prompt_ids: list[int], result: dict) -> tuple[Failure | None, dict | None, list[Turn]]:
-        """Generate, parse, validate; re-ask with the error until a valid record or
-        `max_attempts`. Returns the record and the conversation ending with its call."""
-        turns = [Turn("user", user_text)]
-        failure = None
-        for attempt in range(1, self.model["max_attempts"] + 1):
-            if attempt > 1:
-                prompt_ids = self._fitting_prompt(turns, self.prime)
-                if prompt_ids is None:
-                    break  # no room to re-ask: the last failure stands
-            output = await self._generate(prompt_ids, self.sampling, result)
-            result["_attempts"] += 1
-            if isinstance(output, Failure):
-                return output, None, turns
-            result["_prompt_tokens"] += len(prompt_ids)
-            result["_completion_tokens"] += len(output.token_ids)
-            result["raw_output"] = self.prime + output.text
-            failure, record = self._judge(output)
-            if failure is None:
-                return None, record, turns + summary_turns(self.prime + output.text, record)
-            turns += [Turn("tool_call", output.text), Turn("user", repair_message(failure, tool_name=self.tool_name))]
-        return failure, None, turns
+    async def _extract(self, user_text: str, prompt_ids: list[int]) -> Attempts:
+        """Generate, parse, validate; re-ask with the error until a valid record or `max_attempts`."""
+        task, sampling = self.task, self.task.sampling
+        return await reask(
+            lambda ids: self._generate(ids, self.sampling), turns=[Turn("user", user_text)], prompt_ids=prompt_ids,
+            fit=lambda turns: self._fitting_prompt(turns, task.prime), prime=task.prime, max_attempts=sampling.max_attempts,
+            judge=lambda out: judge_answer(task.prime + out.text, out.finish_reason, tool_name=task.tool_name,
+                                           record_schema=task.record_schema, max_tokens=sampling.max_tokens),
+            repair=lambda out, failure, _: repair_turns(out.text, failure, tool_name=task.tool_name),
+            no_room=Failure("prompt_too_long", "the re-ask leaves no room for an answer"),  # never: attempt 1 has its prompt
+        )
 
-    async def _summarize_turn(self, turns: list[Turn], prompt_ids: list[int] | None, result: dict) -> tuple[Failure | None, str | None]:
+    async def _summarize(self, turns: list[Turn], prompt_ids: list[int] | None) -> Attempts:
         """Ask for the summary; re-ask on a cut-off or blank one, up to `max_attempts`."""
-        failure = None
-        for attempt in range(1, self.model["max_attempts"] + 1):
-            if prompt_ids is None:
-                prompt_ids = self._fitting_prompt(turns, "")
-                if prompt_ids is None:
-                    if failure is None:
-                        return Failure("prompt_too_long", "the summary turn's prompt leaves no room for an answer "
-                                       f"within max_model_len ({self.model['max_model_len']})"), None
-                    break
-            output = await self._generate(prompt_ids, self.summary_sampling, result, summary_turn=True)
-            result["_attempts"] += 1
-            if isinstance(output, Failure):
-                return output, None
-            result["_prompt_tokens"] += len(prompt_ids)
-            result["_completion_tokens"] += len(output.token_ids)
-            failure, summary = judge_summary(output.text, output.finish_reason, max_tokens=self.model["max_tokens"])
-            if failure is None:
-                return None, summary
-            result["raw_output"] = output.text
-            turns = turns + summary_repair_turns(summary, failure)
-            prompt_ids = None
-        return failure, None
+        sampling = self.task.sampling
+        return await reask(
+            lambda ids: self._generate(ids, self.summary_sampling), turns=turns, prompt_ids=prompt_ids,
+            fit=lambda turns: self._fitting_prompt(turns, ""), max_attempts=sampling.max_attempts,
+            judge=lambda out: judge_summary(out.text, out.finish_reason, max_tokens=sampling.max_tokens),
+            repair=lambda out, failure, summary: summary_repair_turns(summary, failure),
+            no_room=Failure("prompt_too_long", "the summary turn's prompt leaves no room for an answer "
+                            f"within max_model_len ({self.engine_settings.identity.max_model_len})"),
+        )
 
     def _fitting_prompt(self, turns: list[Turn], prime: str) -> list[int] | None:
         """The conversation's token ids, or None if it leaves no room for an answer."""
-        prompt_ids = to_token_ids(render(self.system_prompt, turns, prime=prime), self.tokenizer)
-        if len(prompt_ids) + self.model["max_tokens"] > self.model["max_model_len"]:
-            return None
-        return prompt_ids
+        budget = self.engine_settings.identity.max_model_len - self.task.sampling.max_tokens
+        ids, fits = render_within(self.task.system_prompt, turns, prime=prime, tokenizer=self.tokenizer, budget=budget)
+        return ids if fits else None
 
-    def _judge(self, output) -> tuple[Failure | None, dict | None]:
-        if output.finish_reason == "length":
-            return Failure("truncated", f"the answer reached max_tokens ({self.model['max_tokens']}) before it ended"), None
-        arguments = parse_tool_call(self.prime + output.text, tool_name=self.tool_name)
-        if isinstance(arguments, Failure):
-            return arguments, None
-        record, errors = self.record_schema.validate(arguments)
-        if errors:
-            return Failure("schema_invalid", errors), None
-        return None, record
-
-    async def _generate(self, prompt_ids: list[int], sampling, result: dict, *, summary_turn: bool = False):
+    async def _generate(self, prompt_ids: list[int], sampling) -> Generation | Failure:
         from vllm.v1.engine.exceptions import EngineDeadError
 
         final = None
@@ -252,8 +142,22 @@ class K2Engine:
                 raise EngineDeadError() from err
             cause = err.__cause__ or err  # vLLM wraps the request's own error
             return Failure("engine_error", f"{type(cause).__name__}: {cause}")
+        output = final.outputs[0]
         # How much of the prompt the prefix cache served: vLLM's own per-request count.
-        result["_cached_prompt_tokens"] += final.num_cached_tokens or 0
-        if summary_turn:
-            result["_summary_cached_tokens"] = final.num_cached_tokens
-        return final.outputs[0]
+        return Generation(text=output.text, token_ids=tuple(output.token_ids), finish_reason=output.finish_reason,
+                          cached_tokens=final.num_cached_tokens or 0, output=output)
+
+
+def _row(done: Attempts, *, record: dict | None = None, summary: str | None = None,
+         summary_cached: int | None = None) -> dict[str, Any]:
+    """The columns `ADDS` of one row; a record's row keeps no raw output. `summary_cached`:
+    the last summary generation's prefix-cache hit (the preview shows it)."""
+    failed = done.failure is not None
+    return {
+        "_record_json": None if failed or record is None else json.dumps(record, ensure_ascii=False),
+        "_summary": None if failed else summary, "_reason": done.failure.reason if failed else None,
+        "error": done.failure.message if failed else None, "raw_output": done.raw_output if failed else None,
+        "_attempts": done.attempts, "_prompt_tokens": done.prompt_tokens, "_completion_tokens": done.completion_tokens,
+        "_cached_prompt_tokens": done.cached_prompt_tokens,
+        "_summary_cached_tokens": summary_cached,
+    }

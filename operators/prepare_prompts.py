@@ -9,7 +9,8 @@ import pandas as pd
 
 from operators import k2_format as k2
 from operators.outcome import Failure
-from operators.render_prompt import Turn, around_content, content_token_ids, render, to_token_ids
+from operators.engine_settings import PromptSettings
+from operators.render_prompt import Turn, around_content, content_token_ids, render, render_within
 from operators.tokenizer import load_tokenizer
 
 ADDS = ("_user_text", "_prompt_ids", "_truncated", "_reject_reason", "_reject_message")
@@ -63,6 +64,10 @@ class PreparePrompts:
         self.prompt_budget = max_model_len - max_tokens
         self.overflow = overflow
 
+    @classmethod
+    def from_settings(cls, settings: PromptSettings) -> "PreparePrompts":
+        return cls(**vars(settings))
+
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in (self.id_column, "_unit", *self.prompt_columns) if c not in batch.columns]
         if missing:
@@ -103,28 +108,30 @@ class PreparePrompts:
         texts, blank = clean_texts(values)
         if blank:
             return "", [], False, Failure("empty_input", f"prompt column(s) {blank} are null or blank")
-        user_text, ids = self._render(texts, tokenizer)
+        user_text, ids, fits = self._render(texts, tokenizer)
         truncated = False
-        if len(ids) > self.prompt_budget and self.overflow == "truncate":
+        if not fits and self.overflow == "truncate":
             longest = max(texts, key=lambda c: len(texts[c]))
             # Cutting tokens out of one column can shift the tokens at the cut: retry a
             # few times, asking for a little more each time.
             for extra in (0, 8, 32):
                 texts[longest] = keep_head_and_tail(texts[longest], tokenizer, len(ids) - self.prompt_budget + extra)
-                user_text, ids = self._render(texts, tokenizer)
-                if len(ids) <= self.prompt_budget:
+                user_text, ids, fits = self._render(texts, tokenizer)
+                if fits:
                     break
             truncated = True
-        if len(ids) > self.prompt_budget:
+        if not fits:
             return user_text, [], False, Failure(
                 "prompt_too_long",
                 f"the prompt is {len(ids)} tokens; max_model_len - max_tokens allows {self.prompt_budget}",
             )
         return user_text, ids, truncated, None
 
-    def _render(self, texts: dict[str, str], tokenizer) -> tuple[str, list[int]]:
+    def _render(self, texts: dict[str, str], tokenizer) -> tuple[str, list[int], bool]:
         user_text = self.prompt.format(**texts)
-        return user_text, to_token_ids(render(self.system_prompt, [Turn("user", user_text)], prime=self.prime), tokenizer)
+        ids, fits = render_within(self.system_prompt, [Turn("user", user_text)], prime=self.prime, tokenizer=tokenizer,
+                                  budget=self.prompt_budget)
+        return user_text, ids, fits
 
 
 @lru_cache(maxsize=16)

@@ -11,7 +11,8 @@ import pandas as pd
 
 from operators.outcome import Failure
 from operators.prepare_prompts import PreparePrompts
-from operators.render_prompt import render, to_token_ids
+from operators.engine_settings import PromptSettings
+from operators.render_prompt import render_within
 from operators.summarize_turn import response_json, standalone_turns
 from operators.tokenizer import load_tokenizer
 
@@ -21,9 +22,9 @@ ADDS = ("_response_json",)  # besides PreparePrompts.ADDS
 class PrepareSummaryPrompts:
     """Reads what PreparePrompts reads plus `response_column`; adds its columns and `ADDS`."""
 
-    def __init__(self, *, response_column: str, **prepare_prompts):
+    def __init__(self, *, response_column: str, prompts: PromptSettings):
         self.response_column = response_column
-        self.prompts = PreparePrompts(prime="", **prepare_prompts)
+        self.prompts = PreparePrompts.from_settings(prompts)  # prime "": the answer is plain text
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         if self.response_column not in batch.columns:
@@ -45,8 +46,9 @@ class PrepareSummaryPrompts:
         text = response_json(value, column=self.response_column, row_id=row_id)
         if isinstance(text, Failure):
             return None, [], text
-        ids = to_token_ids(render(self.prompts.system_prompt, standalone_turns(user_text, text)), tokenizer)
-        if len(ids) > self.prompts.prompt_budget:
+        ids, fits = render_within(self.prompts.system_prompt, standalone_turns(user_text, text), prime="",
+                                  tokenizer=tokenizer, budget=self.prompts.prompt_budget)
+        if not fits:
             return None, [], Failure(
                 "prompt_too_long",
                 f"the prompt with {self.response_column!r} is {len(ids)} tokens; max_model_len - max_tokens allows "

@@ -115,3 +115,10 @@ def around_content(pieces: list[Piece], tokenizer) -> tuple[list[int], list[int]
     batch of rows needs only its own texts tokenized."""
     (index,) = [i for i, piece in enumerate(pieces) if not piece.template]
     return to_token_ids(pieces[:index], tokenizer), to_token_ids(pieces[index + 1:], tokenizer)
+
+
+def render_within(system: str | None, turns: list[Turn], *, prime: str, tokenizer, budget: int) -> tuple[list[int], bool]:
+    """The conversation's token ids and whether they fit `budget` (max_model_len -
+    max_tokens): the one place a prompt is rendered, tokenized and checked for room."""
+    ids = to_token_ids(render(system, turns, prime=prime), tokenizer)
+    return ids, len(ids) <= budget

@@ -2,7 +2,8 @@
 into the run's staging folder, one file per unit and kind, and report what it wrote.
 
 Files are committed (moved out of staging, listed in the manifest) by the driver
-once every row of their unit is written: see jobs/output_store.py.
+once every row of their unit is written: see jobs/storage/output_store.py. The report is
+typed Arrow (`WRITTEN_SCHEMA`): reason counts stay integers all the way to the manifest.
 """
 
 import json
@@ -20,12 +21,18 @@ READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts",
 RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64()),
                  pa.field("_truncated", pa.bool_())]
 SUMMARY_FIELD = pa.field("summary", pa.string(), nullable=False)  # summarize mode: after the record's fields
+# One row per file written: what the driver needs to commit its unit.
+WRITTEN_SCHEMA = pa.schema([
+    pa.field("unit", pa.string()), pa.field("kind", pa.string()), pa.field("path", pa.string()), pa.field("rows", pa.int64()),
+    pa.field("prompt_tokens", pa.int64()), pa.field("completion_tokens", pa.int64()),
+    pa.field("cached_prompt_tokens", pa.int64()), pa.field("reasons", pa.map_(pa.string(), pa.int64())),
+])
 REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32())]
 
 
 def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str],
-                         summary: bool = False) -> pa.Schema:
-    return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary else []), *RECORD_EXTRAS],
+                         summary_column: bool = False) -> pa.Schema:
+    return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary_column else []), *RECORD_EXTRAS],
                      metadata=metadata)
 
 
@@ -35,17 +42,17 @@ def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Sch
 
 class WriteUnitFiles:
     def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
-                 metadata: dict[str, str], summary: bool = False):
+                 metadata: dict[str, str], summary_column: bool = False):
         self.fs = filesystem
-        self.summary = summary  # reads `_summary` and writes it as the `summary` column
+        self.summary_column = summary_column  # reads `_summary` and writes it as the `summary` column
         self.staging_dir = staging_dir.rstrip("/")
         self.id_column = id_field.name
         self.record_schema = record_schema
-        self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary)
+        self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary else [])) if c not in batch.columns]
+    def __call__(self, batch: pd.DataFrame) -> pa.Table:
+        missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary_column else [])) if c not in batch.columns]
         if missing:
             raise KeyError(f"write_parquet: input batch lacks columns {missing}")
         written = []
@@ -66,10 +73,9 @@ class WriteUnitFiles:
                     "prompt_tokens": int(part["_prompt_tokens"].sum()),
                     "completion_tokens": int(part["_completion_tokens"].sum()),
                     "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
-                    "reasons": json.dumps(Counter(part["_reason"].dropna())),
+                    "reasons": list(Counter(part["_reason"].dropna()).items()),
                 })
-        return pd.DataFrame(written, columns=["unit", "kind", "path", "rows", "prompt_tokens", "completion_tokens",
-                                             "cached_prompt_tokens", "reasons"])
+        return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)
 
     def _records_table(self, rows: pd.DataFrame) -> pa.Table:
         data = [
@@ -80,7 +86,7 @@ class WriteUnitFiles:
                 rows[self.id_column], rows["_record_json"], rows["_attempts"], rows["_prompt_tokens"],
                 rows["_completion_tokens"], rows["_truncated"])
         ]
-        if self.summary:
+        if self.summary_column:
             for row, summary in zip(data, rows["_summary"]):
                 row["summary"] = summary
         return pa.Table.from_pylist(data, schema=self.records_schema)

@@ -6,23 +6,17 @@ read Parquet -> prepare prompts (+ the column's JSON) -> K2 engine (extract, re-
 summary turn, re-ask) -> write unit files with a `summary` column.
 """
 
-import ray
-
-from operators.prepare_prompts import PreparePrompts, first_attempt_prime
+from operators.prepare_prompts import PreparePrompts
 from operators.prepare_summary_prompts import PrepareSummaryPrompts
-from pipelines.extract import ExtractPlan, answer_rows, prompt_settings, read_rows, write_rows
+from pipelines.flow_plan import FlowPlan
+from pipelines.mode import Mode
 
 
-def build_summarize(plan: ExtractPlan) -> ray.data.Dataset:
-    task = plan.spec.task
-    if task.response_column:
-        prime = ""  # no call to open: the model answers the tool response in plain text
-        rows = read_rows(plan, [*task.prompt_columns, task.response_column])
-        stage = PrepareSummaryPrompts(response_column=task.response_column, **prompt_settings(plan))
-    else:
-        prime = first_attempt_prime(task.prime_tool_call)
-        rows = read_rows(plan, task.prompt_columns)
-        stage = PreparePrompts(prime=prime, **prompt_settings(plan))
-    prompts = rows.map_batches(stage, batch_format="pandas")
-    answers = answer_rows(prompts, plan, prime=prime, summarize=True)
-    return write_rows(answers, plan, summary=True)
+def prepare_summary(plan: FlowPlan):
+    if plan.response_column:  # the plan's prime is "": the model answers the tool response in plain text
+        return PrepareSummaryPrompts(response_column=plan.response_column, prompts=plan.prompts)
+    return PreparePrompts.from_settings(plan.prompts)
+
+
+SUMMARIZE = Mode(name="summarize", description="a record, then a bullet-point summary of it", prepare=prepare_summary,
+                 summary_column=True)

@@ -59,8 +59,3 @@ def declared_labels(record_schema: RecordSchema, column: str) -> list[str]:
         node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
     variants = node.get("anyOf") or [node]
     return [value for variant in variants for value in variant.get("enum", [variant.get("const")]) if value is not None]
-
-
-def label_column(task) -> str:
-    """The output column that holds the label of a label-mode job."""
-    return task.label_field or LABEL_COLUMN

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from jobs.testmodel import write_test_model
+    from jobs.devtools.testmodel import write_test_model
 
     return write_test_model(tmp_path_factory.mktemp("models") / "k2-tiny")
 
@@ -64,7 +64,7 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path
 def trained_model(tmp_path_factory) -> Path:
     """The tiny model trained on the demo task (jobs/train_testmodel.py), once per session:
     a few minutes on 2 cores."""
-    from jobs.train_testmodel import train_test_model
+    from jobs.devtools.train_testmodel import train_test_model
 
     path = tmp_path_factory.mktemp("models") / "k2-trained"
     train_test_model(path, log=None)

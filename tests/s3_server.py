@@ -160,7 +160,7 @@ def _handler(upstream_host: str, upstream_port: int, faults: Faults):
 def committed_ids(uri: str, storage_options: dict, id_column: str = "doc_id") -> list[str]:
     """Every id in the committed records and rejects (as the manifest lists them), sorted,
     duplicates kept: a test compares it with the input's ids."""
-    from jobs.output_store import read_committed
+    from jobs.storage.committed import read_committed
 
     ids = []
     for kind in ("records", "rejects"):

@@ -3,13 +3,16 @@ invalid answers, and per-row isolation when the engine refuses one request."""
 
 import asyncio
 import os
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.spec import ModelSpec
+from jobs.plan.flow_plan import engine_settings, sampling_settings
+from jobs.spec import JobSpec
 from operators import k2_format as k2
+from operators.engine_settings import TaskSettings
 from operators.k2_engine import K2Engine
 from operators.prepare_prompts import PreparePrompts
 from schemas.record_schema import RecordSchema
@@ -35,9 +38,11 @@ class Word(BaseModel):
 
 
 @pytest.fixture(scope="module")
-def engine_settings(tiny_model):
-    return {**ModelSpec(source=str(tiny_model), max_model_len=512, max_tokens=64, max_attempts=3).model_dump(),
-            "source": str(tiny_model)}
+def spec(tiny_model):
+    from tests.conftest import job_spec
+
+    return JobSpec.model_validate(job_spec(model={"source": str(tiny_model), "max_model_len": 512, "max_tokens": 64,
+                                                  "max_attempts": 3}))
 
 
 def batch_for(tiny_model, texts: list[str]) -> pd.DataFrame:
@@ -60,10 +65,11 @@ class EngineInLoop:
 
 
 @pytest.fixture(scope="module")
-def engine(engine_settings):
+def engine(spec, tiny_model):
     saved = dict(os.environ)  # the engine sets its CPU settings in this process's environment
-    actor = K2Engine(model=engine_settings, record_schema=RecordSchema.from_model(Word), tool_name="say",
-                     system_prompt="SYS", prime=k2.TOOL_CALL_OPEN)
+    task = TaskSettings(record_schema=RecordSchema.from_model(Word), tool_name="say", system_prompt="SYS",
+                        prime=k2.TOOL_CALL_OPEN, summarize=False, sampling=sampling_settings(spec))
+    actor = K2Engine(engine=engine_settings(spec, str(tiny_model)), task=task)
     yield EngineInLoop(actor)
     actor.engine.shutdown()
     os.environ.clear()
@@ -82,11 +88,12 @@ def test_a_row_the_engine_refuses_becomes_a_reject_and_the_batch_carries_on(engi
 
 
 def test_invalid_answers_are_re_asked_up_to_max_attempts(engine, tiny_model):
-    engine.actor.record_schema = RecordSchema.from_model(NeverValid)
+    task = engine.actor.task
+    engine.actor.configure(replace(task, record_schema=RecordSchema.from_model(NeverValid)))
     try:
         out = engine(batch_for(tiny_model, ["a", "b"]))
     finally:
-        engine.actor.record_schema = RecordSchema.from_model(Word)
+        engine.actor.configure(task)
     assert (out["_attempts"] == 3).all()
     assert (out["_reason"] == "schema_invalid").all()
     assert out["error"].str.contains("this schema accepts no word").all()

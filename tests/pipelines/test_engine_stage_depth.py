@@ -10,7 +10,7 @@ import asyncio
 import pytest
 import ray
 
-from pipelines.extract import ENGINE_TASKS_PER_ACTOR, engine_stage_depth
+from pipelines.stages import ENGINE_TASKS_PER_ACTOR, engine_stage_depth
 
 BATCH = 8
 

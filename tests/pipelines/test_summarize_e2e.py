@@ -62,7 +62,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
     import ray
 
     from jobs import notebook
-    from jobs.check_job import check_job
+    from jobs.plan.resolve import resolve_job
 
     data = tmp_path / "orders"
     data.mkdir()
@@ -82,7 +82,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
         task={"mode": "summarize", "prompt": "Extract the headlines from: {customer}"},
         model={"source": str(tiny_model), **SUMMARY_MODEL}, output={"uri": str(tmp_path / "unused")},
     ))
-    system_prompt = check_job(with_extraction).system_prompt
+    system_prompt = resolve_job(with_extraction).system_prompt
     try:
         extracted = notebook.preview(with_extraction, n=4)
         engine = notebook._session["engine"]

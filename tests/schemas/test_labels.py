@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from jobs.check_job import compile_constraint
+from jobs.plan.constraint import compile_constraint
 from jobs.spec import JobSpec
 from schemas.examples.news import Headline, NewsHeadlines
 from schemas.labels import declared_labels, label_field_error, label_json_schema, label_record_schema

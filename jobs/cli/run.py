@@ -1,0 +1,39 @@
+"""Run a job: records and rejects as Parquet, and summary.json, under output.uri."""
+
+import json
+import sys
+
+from jobs import exit_codes
+from jobs.cli.errors import fail, fail_with
+from jobs.cli.job_arguments import add_job_arguments, load_job_arguments
+
+
+def add_arguments(parser) -> None:
+    add_job_arguments(parser)
+
+
+def run(args) -> int:
+    from jobs.driver.run import run_job
+
+    try:
+        job = load_job_arguments(args)
+    except Exception as err:  # every failure becomes one line and an exit code
+        return fail_with(err, reading_spec=True)
+    try:
+        summary = run_job(job.spec, run_id=job.run_id)
+    except Exception as err:
+        return fail_with(err)
+    print(
+        f"{summary['name']}: {summary['input_rows']} rows -> {summary['records']} records, {summary['rejects']} rejects "
+        f"in {summary['wall_seconds']:.1f} s; outputs under {summary['output']['records'].rsplit('/', 2)[0]}/",
+        file=sys.stderr,
+    )
+    code = exit_codes.OK
+    limit = job.spec.output.max_reject_rate
+    rate = summary["rejects"] / summary["input_rows"] if summary["input_rows"] else 0.0
+    if rate > limit:
+        code = fail(f"reject rate {rate:.1%} ({summary['rejects']} of {summary['input_rows']} rows) exceeds "
+                    f"output.max_reject_rate {limit:.1%}; see reject_reasons in summary.json", exit_codes.REJECT_RATE_EXCEEDED)
+    print(json.dumps(summary, sort_keys=True), flush=True)  # the last stdout line, for log scrapers
+    return code
+

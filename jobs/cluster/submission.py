@@ -1,0 +1,120 @@
+"""Submitting a job to a Ray cluster: the job server's address, the runtime
+environment (the repository as working_dir), the checks that must pass before
+anything is uploaded, and the job's final status as one of our exit codes.
+
+The submitted entrypoint is `python -m jobs.cli run - ...`, the same code path as a
+local run: Ray's job supervisor sets RAY_ADDRESS for the entrypoint, and jobs/run.py
+joins that cluster instead of starting one (jobs/driver/ray_session.py). The spec travels as text in the runtime
+environment (K2BATCH_JOB_SPEC), so a spec kept outside the repository works too.
+"""
+
+import os
+import shlex
+from pathlib import Path
+
+from jobs import exit_codes
+from jobs.driver.ray_session import READ_SETTINGS
+from jobs.plan.replica_fit import NodeCapacity
+from jobs.spec import JobSpec, JobSpecError
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8265"
+SPEC_ENV_VAR = "K2BATCH_JOB_SPEC"
+# Never uploaded: environments, weights, data and results are large, and a cluster
+# has its own. Anchored at the repository root ("/data/" is not "tests/data/").
+UPLOAD_EXCLUDES = [
+    "/.git/", "/.venv/", "/venv/", "/models/", "/data/", "/out/", "/build/", "*.egg-info/",
+    "__pycache__/", ".pytest_cache/", ".hypothesis/",
+]
+LOCAL_ONLY_FOLDERS = ("models", "data", "out")
+
+
+def job_server_address(address: str | None) -> str:
+    """--address, else RAY_API_SERVER_ADDRESS or RAY_ADDRESS (when it is an http URL), else the local default."""
+    if address:
+        return address
+    for name in ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS"):
+        value = os.environ.get(name, "")
+        if value.startswith(("http://", "https://")):
+            return value
+    return DEFAULT_ADDRESS
+
+
+def repository_root() -> Path:
+    """The source checkout this code runs from: what gets uploaded as working_dir."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").exists() or not (root / "jobs" / "cli" / "__init__.py").exists():
+        raise JobSpecError(f"k2batch submit uploads its source checkout, but {root} is not one; run it from a clone")
+    return root
+
+
+def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
+    """working_dir = the repository; the spec as an env var; pip packages only when
+    the cluster's image lacks them (each node then installs them per job)."""
+    env = {
+        "working_dir": str(repository_root()),
+        "excludes": UPLOAD_EXCLUDES,
+        "env_vars": {SPEC_ENV_VAR: spec_text, **READ_SETTINGS},
+    }
+    if pip:
+        env["pip"] = list(pip)
+    return env
+
+
+def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | None) -> str:
+    """The shell command the cluster runs; every --set/--param is passed on unchanged so
+    the cluster loads exactly the spec the client checked."""
+    args = ["python", "-m", "jobs.cli", "run", "-"]
+    for override in overrides:
+        args += ["--set", override]
+    for name, value in params.items():
+        args += ["--param", f"{name}={value}"]
+    if run_id:
+        args += ["--run-id", run_id]
+    return f'printf "%s" "${SPEC_ENV_VAR}" | ' + shlex.join(args)
+
+
+def check_paths_travel(spec: JobSpec) -> None:
+    """A submitted job runs in a temporary copy of the repository without models/,
+    data/ or out/: relative paths there would not exist, and a relative output would
+    vanish with the copy. Refuse them before uploading anything."""
+    paths = {"input.uri": spec.input.uri, "model.source": spec.model.source}
+    for field, value in paths.items():
+        if _is_relative_local(value) and Path(value).parts[0] in LOCAL_ONLY_FOLDERS:
+            raise JobSpecError(
+                f"{field}: {value} is under {Path(value).parts[0]}/, which is not uploaded with a submitted job; "
+                "use an absolute path every node can read, or an object-store URI"
+            )
+    if _is_relative_local(spec.output.uri):
+        raise JobSpecError(
+            f"output.uri: {spec.output.uri} is relative, so a submitted job would write it into its temporary copy "
+            "of the repository; use an absolute path on storage the nodes share, or an object-store URI"
+        )
+
+
+def _is_relative_local(uri: str) -> bool:
+    return "://" not in uri and not uri.startswith(("/", "~"))
+
+
+def cluster_nodes(address: str) -> list[NodeCapacity]:
+    """The alive nodes and their total resources, from the dashboard's state API."""
+    from ray.util.state import list_nodes
+
+    nodes = [
+        NodeCapacity(node_id=n.node_id, cpus=n.resources_total.get("CPU", 0.0), gpus=n.resources_total.get("GPU", 0.0))
+        for n in list_nodes(address=address, detail=True)
+        if n.state == "ALIVE"
+    ]
+    if not nodes:  # a head still starting, or a cluster that lost its nodes: retry later
+        raise ConnectionError(f"the Ray cluster at {address} reports no alive nodes")
+    return nodes
+
+
+def exit_code_of(status: str, driver_exit_code: int | None) -> int:
+    """A finished job's status as a scheduler reads our exit codes: the entrypoint's own
+    code when it is one of ours, infrastructure error for anything else (stopped,
+    killed, runtime env setup failed)."""
+    if status == "SUCCEEDED":
+        return exit_codes.OK
+    if status == "FAILED" and driver_exit_code in exit_codes.JOB_CODES:
+        return driver_exit_code
+    return exit_codes.INFRASTRUCTURE_ERROR

@@ -1,0 +1,1 @@
+"""Tools for developing and judging jobs: scoring against a gold sample, the tiny test model and its training."""

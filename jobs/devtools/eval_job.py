@@ -1,0 +1,49 @@
+"""`k2batch eval`'s work: run a job on a gold sample, through the same driver and mode
+registry as `k2batch run`, and score its committed output (jobs/devtools/evaluate.py)."""
+
+from pathlib import Path
+
+from jobs.devtools.evaluate import format_report, gold_expectations, score
+from jobs.driver.run import run_job
+from jobs.plan.input_units import read_parquet_table
+from jobs.plan.resolve import resolve_job
+from jobs.spec import load_job
+from jobs.storage.committed import read_committed
+
+
+def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = (), expected_column: str | None = None) -> dict:
+    """Check the gold sample, run the job on it into `workdir`, score, print the table."""
+    spec = load_job(job, overrides)
+    gold_options = {} if _is_local(gold) else spec.input.storage_options
+    spec = spec.model_copy(update={
+        "input": spec.input.model_copy(update={"uri": gold, "storage_options": gold_options}),
+        "output": spec.output.model_copy(update={"uri": str(Path(workdir) / "output"), "storage_options": {},
+                                                  "mode": "overwrite"}),
+    })
+    record_schema = resolve_job(spec).record_schema
+    fields = list(record_schema.json_schema.get("properties", {}))
+    # Read the gold before the engine starts: a bad gold file fails in a second, not a minute.
+    expected = gold_expectations(read_parquet_table(gold, gold_options), id_column=spec.input.id_column, fields=fields,
+                                 expected_column=expected_column)
+    summary = run_job(spec)
+    records = _rows(spec.output.uri, "records")
+    rejects = _rows(spec.output.uri, "rejects")
+    id_column = spec.input.id_column
+    report = score(
+        expected,
+        records={row[id_column]: {f: row.get(f) for f in fields} for row in records},
+        reject_reasons={row[id_column]: row["reason"] for row in rejects},
+        validate=lambda record: record_schema.validate(record)[1],
+    )
+    print(format_report(report))
+    return {"job": spec.name, "gold": gold, "model": spec.model.source, **report.to_dict(),
+            "wall_seconds": summary["wall_seconds"], "fingerprints": summary["fingerprints"]}
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _rows(uri: str, kind: str) -> list[dict]:
+    table = read_committed(uri, kind)
+    return table.to_pylist() if table is not None else []

@@ -1,0 +1,74 @@
+"""Commit each unit as soon as its last row is written, and check that every input
+row came back exactly once (records + rejects = input rows, per unit)."""
+
+import logging
+from collections import defaultdict
+
+import ray
+
+from jobs.plan.input_units import Unit
+from jobs.storage.output_store import CommittedUnit, OutputStore
+
+log = logging.getLogger("k2batch")
+
+
+class ConservationError(RuntimeError):
+    """Rows went missing or were duplicated: the job must not report success."""
+
+
+class UnitCommitter:
+    """Adds up the writer's reports per unit and commits a unit when its rows are all written."""
+
+    def __init__(self, store: OutputStore, units: list[Unit], keys: dict[str, str], job_fingerprint: str):
+        self.store = store
+        self.units = {unit.path: unit for unit in units}
+        self.keys = keys
+        self.job_fingerprint = job_fingerprint
+        self.progress: dict[str, CommittedUnit] = {}
+        self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self.committed: dict[str, CommittedUnit] = {}  # by key
+
+    def add(self, written: dict) -> None:
+        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
+        unit = self.units[written["unit"]]
+        entry = self.progress.setdefault(unit.path, CommittedUnit(
+            key=self.keys[unit.path], input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
+            records=0, rejects=0, prompt_tokens=0, completion_tokens=0, reasons={},
+        ))
+        setattr(entry, written["kind"], getattr(entry, written["kind"]) + written["rows"])
+        entry.prompt_tokens += written["prompt_tokens"]
+        entry.completion_tokens += written["completion_tokens"]
+        entry.cached_prompt_tokens += written["cached_prompt_tokens"]
+        for reason, count in written["reasons"]:  # an Arrow map arrives as (key, value) pairs
+            entry.reasons[reason] = entry.reasons.get(reason, 0) + count
+        self.staged[unit.path][written["kind"]].append(written["path"])
+        done = entry.records + entry.rejects
+        if done > unit.rows:
+            raise ConservationError(f"unit {unit.path}: {done} rows written for {unit.rows} input rows")
+        if done == unit.rows:
+            self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.path))
+            log.info("committed %s (%d records, %d rejects)", unit.path, entry.records, entry.rejects)
+
+    def check_finished(self) -> None:
+        unfinished = [path for path, unit in self.units.items() if self.keys[path] not in self.committed]
+        if unfinished:
+            raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
+
+
+def commit_as_written(dataset: ray.data.Dataset, committer: UnitCommitter, on_rows=None) -> dict[str, CommittedUnit]:
+    """Commit each unit as soon as its last file is written; the committed units by key."""
+    for written in as_written(dataset):
+        if on_rows:
+            on_rows(written["rows"])
+        committer.add(written)
+    committer.check_finished()
+    return committer.committed
+
+
+def as_written(dataset: ray.data.Dataset):
+    """The writer's reports, each as soon as its file is written. `iter_rows()` holds
+    every block back until the next one is ready (it prefetches one), so each unit
+    would commit a file late and a crash would lose the last finished unit (measured:
+    a block done at 5 s reached the driver at 14 s, when the next one was done)."""
+    for batch in dataset.iter_batches(batch_size=None, prefetch_batches=0, batch_format="pyarrow"):
+        yield from batch.to_pylist()

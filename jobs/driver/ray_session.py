@@ -1,0 +1,57 @@
+"""The driver's Ray session: join a submitted job's cluster or start a local one, and
+what that cluster can hold (GPUs or not, whether one engine replica fits)."""
+
+import logging
+import os
+
+import ray
+
+from jobs.plan.replica_fit import NodeCapacity, check_replicas_fit, uses_gpus
+from jobs.spec import JobSpec
+
+log = logging.getLogger("k2batch")
+
+# Ray Data packs small Parquet files into one read block of up to 128 MiB. A unit (one
+# input file) commits only when its last row is written, so a block holding every file
+# would commit them all at the very end and a crash would lose them all. Blocks of about
+# 1 MiB of Parquet keep units finishing one after another; rows are costly to generate,
+# so the extra read tasks cost nothing that shows.
+READ_SETTINGS = {"RAY_DATA_PARQUET_BIN_PACKING_BYTES": os.environ.get("RAY_DATA_PARQUET_BIN_PACKING_BYTES", str(1 << 20))}
+
+
+def connect_ray(spec: JobSpec) -> bool:
+    """Join the cluster a submitted job runs on; otherwise start a local one sized so
+    that the engine replicas leave a core for reading and writing. True if connected
+    here (then shut down after: on a cluster that only disconnects this driver)."""
+    if ray.is_initialized():
+        return False
+    os.environ.update(READ_SETTINGS)  # before ray.init: a local cluster's workers inherit it
+    if os.environ.get("RAY_ADDRESS"):  # Ray's job supervisor sets it for a submitted job
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        return True
+    engine_cpus = spec.model.tensor_parallel_size * spec.model.replicas
+    # address="local": a new cluster even when another `ray start` on this machine left
+    # /tmp/ray/ray_current_cluster behind, which a bare ray.init() would join.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False,
+             log_to_driver=True)
+    return True
+
+
+def session_uses_gpus(spec: JobSpec) -> bool:
+    """Whether this session's engines ask for GPUs (connected Ray required)."""
+    return uses_gpus(spec.model.device, ray.cluster_resources().get("GPU", 0))
+
+
+def check_replica_fits(spec: JobSpec) -> None:
+    """Fail in seconds, not at an engine's start, when no node can hold one replica.
+    A local cluster counts this machine's cores: its logical CPUs are raised above
+    them so that reading and writing tasks can run beside the engine."""
+    local = not os.environ.get("RAY_ADDRESS")
+    nodes = [
+        NodeCapacity(node_id=n["NodeID"], cpus=float(os.cpu_count() or 1) if local else n["Resources"].get("CPU", 0.0),
+                     gpus=n["Resources"].get("GPU", 0.0))
+        for n in ray.nodes() if n["Alive"]
+    ]
+    warning = check_replicas_fit(spec, nodes, "this machine" if local else "the cluster")
+    if warning:
+        log.warning(warning)

@@ -1,0 +1,60 @@
+"""`k2batch run`: resolve the spec, skip committed units, stream the rest through the
+mode's flow, commit each unit as its last row is written, and write the summary."""
+
+import logging
+import time
+
+import ray
+
+from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
+from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
+from jobs.driver.summary import build_summary, provenance
+from jobs.plan.flow_plan import flow_plan
+from jobs.plan.resolve import ResolvedJob, resolve_job
+from jobs.spec import JobSpec
+from jobs.storage.filesystem import filesystem_for
+from jobs.storage.output_store import CommittedUnit, OutputStore
+from pipelines.flow_plan import WriteSettings
+from pipelines.registry import build_flow
+from pipelines.stages import engine_stage_depth
+
+log = logging.getLogger("k2batch")
+
+
+def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None) -> dict:
+    """`on_rows(n)`, if given, is called as each written file's n rows arrive (a progress bar)."""
+    started = time.monotonic()
+    resolved = resolve_job(spec)
+    out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
+    store = OutputStore(out_fs, out_root)
+    job_fingerprint = resolved.fingerprints["job"]
+    keys = {unit.path: unit.key(job_fingerprint) for unit in resolved.units}
+    reused = store.prepare(mode=spec.output.mode, job_fingerprint=job_fingerprint, planned_keys=set(keys.values()))
+    pending = [unit for unit in resolved.units if keys[unit.path] not in reused]
+    log.info("%d unit(s), %d reused, %d to run", len(resolved.units), len(resolved.units) - len(pending), len(pending))
+    committed = dict(reused)
+    if pending:
+        committed.update(_run_pending(resolved, store, UnitCommitter(store, pending, keys, job_fingerprint), on_rows))
+    summary = build_summary(resolved, committed, keys, set(reused), time.monotonic() - started, run_id or spec.name)
+    store.clear_staging()
+    store.write_summary(summary)
+    if summary["records"] + summary["rejects"] != summary["input_rows"]:
+        raise ConservationError(
+            f"records ({summary['records']}) + rejects ({summary['rejects']}) != input rows ({summary['input_rows']})"
+        )
+    return summary
+
+
+def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, on_rows) -> dict[str, CommittedUnit]:
+    spec = resolved.spec
+    started_ray = connect_ray(spec)
+    try:
+        check_replica_fits(spec)
+        write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
+                              record_schema=resolved.record_schema, metadata=provenance(resolved))
+        plan = flow_plan(resolved, input_files=list(committer.units), use_gpus=session_uses_gpus(spec), write=write)
+        with engine_stage_depth(spec.model.max_batches_in_flight):
+            return commit_as_written(build_flow(plan), committer, on_rows)
+    finally:
+        if started_ray:
+            ray.shutdown()  # also stops worker log forwarding before the summary is printed

@@ -1,0 +1,67 @@
+"""summary.json, computed once from the committed units (reused and new), and the
+Parquet metadata that says how a file was made."""
+
+import json
+from collections import Counter
+
+import jobs
+from jobs.plan.resolve import ResolvedJob
+from jobs.storage.committed import read_committed
+from jobs.storage.output_store import CommittedUnit
+from jobs.storage.redact import redact
+from schemas.labels import declared_labels
+
+
+def provenance(resolved: ResolvedJob) -> dict[str, str]:
+    """Parquet metadata: how a file was made."""
+    return {
+        "k2batch.version": jobs.__version__,
+        "k2batch.job_fingerprint": resolved.fingerprints["job"],
+        "k2batch.prompt_template": resolved.spec.task.prompt,
+        "k2batch.system_prompt": resolved.system_prompt,
+        "k2batch.schema": json.dumps(resolved.record_schema.json_schema, sort_keys=True),
+        "k2batch.model": resolved.spec.model.source,
+    }
+
+
+def build_summary(resolved: ResolvedJob, committed: dict[str, CommittedUnit], keys: dict[str, str], reused: set[str],
+                  wall_seconds: float, run_id: str) -> dict:
+    """`committed`: every committed unit of this run by key; `reused`: the keys taken from an earlier run."""
+    units = [committed[keys[u.path]] for u in resolved.units if keys[u.path] in committed]
+    reasons: Counter = Counter()
+    for unit in units:
+        reasons.update(unit.reasons)
+    spec = resolved.spec
+    summary = {
+        "name": spec.name,
+        "input_rows": sum(u.rows for u in resolved.units),
+        "records": sum(u.records for u in units),
+        "rejects": sum(u.rejects for u in units),
+        "reject_reasons": dict(reasons),
+        "prompt_tokens": sum(u.prompt_tokens for u in units),
+        "completion_tokens": sum(u.completion_tokens for u in units),
+        "cached_prompt_tokens": sum(u.cached_prompt_tokens for u in units),
+        "units": len(resolved.units),
+        "reused_units": sum(1 for u in resolved.units if keys[u.path] in reused),
+        "reused_rows": sum(u.rows for u in resolved.units if keys[u.path] in reused),
+        "wall_seconds": round(wall_seconds, 3),
+        "fingerprints": resolved.fingerprints,
+        "model": spec.model.source,
+        "output": {kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")},
+        "k2batch_version": jobs.__version__,
+        "run_id": run_id,
+    }
+    if spec.task.mode == "label":
+        summary["label_distribution"] = label_distribution(resolved, spec.task.label_column)
+    return summary
+
+
+def label_distribution(resolved: ResolvedJob, column: str) -> dict[str, int]:
+    """Records per label over every committed unit (reused ones too), each declared
+    label listed, in schema order, even when no record has it."""
+    counts = Counter({label: 0 for label in declared_labels(resolved.record_schema, column)})
+    output = resolved.spec.output
+    table = read_committed(output.uri, "records", output.storage_options, columns=[column])
+    if table is not None:
+        counts.update(table.column(0).to_pylist())
+    return dict(counts)

@@ -1,0 +1,114 @@
+"""Resolve a spec into everything a run needs, checking all that can be checked before
+a Ray worker or an engine starts: the record schema and its constraint, the system
+prompt, the model folder, the input units and their columns, the fingerprints.
+
+`k2batch validate` runs only this; `k2batch run` runs it first. Each error names the
+spec field to fix.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from jobs.plan import fingerprint
+from jobs.plan.constraint import compile_constraint
+from jobs.plan.input_units import Unit, check_ids, list_parquet_files, plan_units
+from jobs.plan.read_schema import unified_read_schema
+from jobs.spec import JobSpec, JobSpecError
+from jobs.storage.filesystem import filesystem_for
+from operators.render_prompt import render_system_prompt
+from schemas.arrow_types import UnsupportedSchemaError
+from schemas.labels import label_field_error, label_record_schema
+from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
+from schemas.tool_call import tool_call_json_schema, tool_definition
+
+
+@dataclass
+class ResolvedJob:
+    spec: JobSpec
+    record_schema: RecordSchema
+    system_prompt: str
+    model_source: str  # an absolute folder or a hub id
+    input_fs: object
+    input_files: list[str]
+    units: list[Unit]
+    id_field: pa.Field
+    fingerprints: dict[str, str]
+    read_columns: list[str]  # the input columns the job reads, id first: the one list every reader uses
+    read_schema: pa.Schema | None = None
+
+
+def read_columns_by_field(spec: JobSpec) -> dict[str, list[str]]:
+    """The input columns a job reads, by the spec field that names them."""
+    task = spec.task
+    return {"input.id_column": [spec.input.id_column], "task.prompt": task.prompt_columns,
+            "task.response_column": [task.response_column] if task.response_column else []}
+
+
+def system_prompt_for(spec: JobSpec, record_schema: RecordSchema) -> str:
+    """The system prompt with the job's tool listed (none for a standalone summary)."""
+    task = spec.task
+    tools = [tool_definition(name=task.tool_name, description=task.tool_description, parameters=record_schema.json_schema)]
+    return render_system_prompt(tools if task.tool_name else [], task.system_prompt)
+
+
+def resolve_job(spec: JobSpec) -> ResolvedJob:
+    record_schema = _load_schema(spec)
+    system_prompt = system_prompt_for(spec, record_schema)
+    model_source = _resolve_model(spec.model.source)
+    fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
+    files = list_parquet_files(fs, path, spec.input.uri)
+    units = plan_units(fs, files)  # one footer read per file gives its rows and its schema
+    columns = units[0].schema
+    needed = read_columns_by_field(spec)
+    for field, names in needed.items():
+        absent = [n for n in names if n not in columns.names]
+        if absent:
+            raise JobSpecError(f"{field}: column(s) {absent} are not in the input (it has {columns.names})")
+    read_columns = list(dict.fromkeys(name for names in needed.values() for name in names))
+    read_schema = unified_read_schema({u.path: u.schema for u in units}, read_columns, spec.input.id_column)
+    check_ids(fs, files, spec.input.id_column)
+    prints = {
+        "model": fingerprint.model_fingerprint(spec, model_source),
+        "prompt": fingerprint.prompt_fingerprint(spec, system_prompt),
+        "schema": record_schema.fingerprint,
+        "sampling": fingerprint.sampling_fingerprint(spec),
+    }
+    prints["job"] = fingerprint.job_fingerprint(**prints)
+    return ResolvedJob(
+        spec=spec, record_schema=record_schema, system_prompt=system_prompt, model_source=model_source,
+        input_fs=fs, input_files=files, units=units, id_field=columns.field(spec.input.id_column), fingerprints=prints,
+        read_columns=read_columns, read_schema=read_schema,
+    )
+
+
+def _load_schema(spec: JobSpec) -> RecordSchema:
+    task = spec.task
+    if task.labels:  # label mode: the schema is synthesized from the label set
+        record_schema = label_record_schema(task.labels, rationale=task.rationale)
+    elif task.schema_ is None:  # a standalone summary: no extracted fields, no tool, no constraint
+        return RecordSchema(json_schema={"type": "object", "properties": {}}, source="none")
+    else:
+        try:
+            record_schema = load_record_schema(task.schema_, allowed_modules=tuple(task.schema_modules))
+            record_schema.arrow_schema  # noqa: B018 - fails here, not in a writer, if a field has no Arrow type
+        except (SchemaLoadError, UnsupportedSchemaError) as err:
+            raise JobSpecError(f"task.schema: {err}") from err
+    if task.label_field and (problem := label_field_error(record_schema, task.label_field)):
+        raise JobSpecError(f"task.label_field: {problem}")
+    compile_constraint(tool_call_json_schema(name=spec.task.tool_name, parameters=record_schema.json_schema))
+    return record_schema
+
+
+def _resolve_model(source: str) -> str:
+    """Local folders become absolute (Ray workers do not share the driver's cwd)."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise JobSpecError(f"model.source: {source} has no config.json: not a model folder")
+        return str(path.resolve())
+    looks_local = source.startswith((".", "/", "~")) or source.count("/") != 1 or Path(source.split("/")[0]).is_dir()
+    if looks_local:
+        raise JobSpecError(f"model.source: no model folder at {source} (write the demo model with `k2batch testmodel {source}`)")
+    return source  # a hub id, fetched by the engine

@@ -1,0 +1,188 @@
+"""The job spec's sections as pydantic models (extra fields forbidden, errors name the field)."""
+
+import string
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from operators import k2_format
+from schemas.labels import LABEL_COLUMN
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class InputSpec(_Strict):
+    uri: str = Field(description="A Parquet file, a folder of them, or a glob: local path, file:// or any fsspec URL.")
+    id_column: str = Field(description="Unique row key, carried to every output row.")
+    storage_options: dict[str, Any] = Field(default_factory=dict, description="Passed to fsspec.")
+
+
+class TaskSpec(_Strict):
+    mode: Literal["extract", "summarize", "label"] = Field(
+        default="extract",
+        description="extract: one schema-valid record per row; summarize: that record (or task.response_column's "
+        "JSON) then a bullet-point summary of it; label: one of task.labels (or task.label_field) per row.",
+    )
+    schema_: Any = Field(
+        default=None,
+        alias="schema",
+        description="module:Class of a pydantic model, a path to a JSON Schema file, or a pydantic class. Required "
+        "for extract and summarize (unless task.response_column); for label only with task.label_field.",
+    )
+    schema_modules: list[str] = Field(
+        default_factory=list, description="Modules besides the 'schemas' package that a schema may be imported from."
+    )
+    tool_name: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The tool's name in the prompt; required with task.schema (label mode defaults it).",
+    )
+    tool_description: str | None = Field(default=None, description="The tool's description in the prompt.")
+    labels: list[str] | dict[str, str] | None = Field(
+        default=None,
+        description="Label mode: the allowed labels, as a list or as {label: description}; decoding is constrained to them.",
+    )
+    label_field: str | None = Field(
+        default=None, description="Label mode with task.schema: the schema's string enum / Literal field that holds the label.",
+    )
+    rationale: bool = Field(default=False, description="Label mode with task.labels: also ask for a short `rationale`.")
+    response_column: str | None = Field(
+        default=None,
+        description="Summarize mode without extraction: the input column whose JSON text the model summarizes.",
+    )
+    prompt: str = Field(min_length=1, description="The user turn; {column} placeholders take row values.")
+    system_prompt: str = Field(
+        default=k2_format.FUNCTION_CALLING_V1,
+        description=f"System prompt template with a {{tools}} placeholder; default {k2_format.FUNCTION_CALLING_V1_NAME}.",
+    )
+    prime_tool_call: bool = Field(default=True, description="Open the answer with <tool_call> (inferred default).")
+    overflow: Literal["reject", "truncate"] = Field(
+        default="reject",
+        description="A row whose prompt would not fit max_model_len - max_tokens: reject it (prompt_too_long), or "
+        "keep the head and tail of its longest prompt column and mark the record _truncated.",
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+    @field_validator("prompt")
+    @classmethod
+    def _placeholders_are_plain(cls, prompt: str) -> str:
+        for _, field, spec, conversion in string.Formatter().parse(prompt):
+            if field is not None and (not field.isidentifier() and not field.replace("-", "_").isidentifier() or spec or conversion):
+                raise ValueError(f"placeholder {{{field}}} must be a plain column name")
+        return prompt
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _has_tools(cls, template: str) -> str:
+        if "{tools}" not in template:
+            raise ValueError("the system prompt template must contain {tools}")
+        return template
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_distinct_names(cls, labels):
+        if labels is None:
+            return labels
+        names = list(labels)
+        if not names or any(not isinstance(n, str) or not n.strip() for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"labels must be distinct non-empty names, got {names}")
+        return labels
+
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> "TaskSpec":
+        """Each mode's required fields, and no field that another mode reads (a typo'd mode
+        must not silently ignore them). Messages name the field to fix."""
+        mode, given = self.mode, {name for name in ("labels", "label_field", "response_column") if getattr(self, name)}
+        allowed = {"extract": set(), "summarize": {"response_column"}, "label": {"labels", "label_field"}}[mode]
+        for name in sorted(given - allowed):
+            raise ValueError(f"task.{name}: not used in mode {mode}")
+        if self.rationale and not self.labels:
+            raise ValueError("task.rationale: only with task.labels (mode label)")
+        if mode == "label" and len(given) != 1:
+            raise ValueError("task.labels: mode label needs task.labels, or task.label_field naming a field of task.schema (one of them)")
+        if mode == "label" and self.labels:
+            if self.schema_ is not None:
+                raise ValueError("task.schema: with task.labels the label schema is built for you; use task.label_field to label with your own schema")
+            self.tool_name = self.tool_name or "record_label"
+            self.tool_description = self.tool_description or "Record the one label that fits the input."
+        if mode == "summarize" and self.response_column and self.schema_ is not None:
+            raise ValueError("task.response_column: a summary of an existing column has no extraction turn; remove task.schema")
+        needs_schema = mode == "extract" or (mode == "summarize" and not self.response_column) or bool(self.label_field)
+        if needs_schema and self.schema_ is None:
+            hint = " (or task.response_column to summarize an existing JSON column)" if mode == "summarize" else ""
+            raise ValueError(f"task.schema: required in mode {mode}{hint}")
+        if needs_schema and not (self.tool_name and self.tool_description):
+            raise ValueError(f"task.{'tool_name' if not self.tool_name else 'tool_description'}: required with task.schema")
+        return self
+
+    @property
+    def prompt_columns(self) -> list[str]:
+        return list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None))
+
+    @property
+    def label_column(self) -> str:
+        """The output column that holds the label of a label-mode job."""
+        return self.label_field or LABEL_COLUMN
+
+
+class ModelSpec(_Strict):
+    source: str = Field(description="Local model folder or Hugging Face hub id.")
+    revision: str | None = Field(default=None, description="Hub revision; part of the fingerprint.")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="Ranks per engine replica (GPUs, or CPU cores).")
+    replicas: int = Field(default=1, ge=1, description="Engine actors.")
+    max_model_len: int = Field(default=4096, ge=16, description="Context length the engine is built with.")
+    max_tokens: int = Field(default=512, ge=1, description="Answer length limit per attempt.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    seed: int = Field(default=0, description="Sampling seed, per request.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per row, re-asking on an invalid answer.")
+    batch_size: int = Field(default=64, ge=1, description="Rows per Ray Data batch sent to an engine actor.")
+    max_batches_in_flight: int = Field(
+        default=8, ge=1,
+        description="Batches of an input block an engine actor works on at once (twice that while one block ends and "
+        "the next starts): batch_size x this should exceed the engine's max_num_seqs, so it never waits for rows.",
+    )
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        default="auto", description="What an engine's ranks ask Ray for; auto: GPUs when the cluster has them, else CPU cores."
+    )
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, description="vLLM's GPU memory share (GPU only).")
+    cpu_threads_bind: str | None = Field(
+        default=None,
+        description="VLLM_CPU_OMP_THREADS_BIND for a CPU engine, e.g. '0-3' or '0-1|2-3' (one group per rank); "
+        "default: every core the actor may use, split evenly over the ranks.",
+    )
+    cpu_kv_cache_gib: int = Field(default=2, ge=1, description="KV cache size on the CPU platform (VLLM_CPU_KVCACHE_SPACE).")
+    enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
+
+
+class OutputSpec(_Strict):
+    uri: str = Field(description="Folder for records/, rejects/ and summary.json: local path or fsspec URL.")
+    storage_options: dict[str, Any] = Field(default_factory=dict, description="Passed to fsspec.")
+    mode: Literal["resume", "overwrite", "fail_if_exists"] = Field(
+        default="resume",
+        description="resume: reuse committed units of the same job fingerprint and refuse to mix with others; "
+        "overwrite: delete earlier results first; fail_if_exists: refuse to run over earlier results.",
+    )
+    max_reject_rate: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Largest share of input rows that may be rejects; above it the run exits with code 3 "
+        "(results and summary are still written).",
+    )
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Job name; used in run ids.")
+    input: InputSpec
+    task: TaskSpec
+    model: ModelSpec
+    output: OutputSpec
+
+    @model_validator(mode="after")
+    def _room_for_an_answer(self) -> "JobSpec":
+        if self.model.max_tokens >= self.model.max_model_len:
+            raise ValueError(
+                f"model.max_tokens ({self.model.max_tokens}) must be below model.max_model_len "
+                f"({self.model.max_model_len}) to leave room for the prompt"
+            )
+        return self

@@ -1,0 +1,33 @@
+"""Reading a job's committed output: the one way every reader (the notebook, `k2batch
+eval`, the label distribution) gets records or rejects.
+
+Only files the manifest lists are read: on S3 a publish is a copy and a delete, so a
+listing of records/ may show a file whose unit never committed (jobs/storage/output_store.py).
+"""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.storage.filesystem import filesystem_for
+from jobs.storage.output_store import OutputStore
+
+
+def committed_files(uri: str, kind: str, storage_options: dict | None = None) -> list[str]:
+    """The `records` or `rejects` files a reader should use: those the manifest lists.
+    Local paths as such; object-store paths as URLs (s3://...)."""
+    fs, root = filesystem_for(uri, storage_options or {})
+    store = OutputStore(fs, root)
+    paths = sorted(store.path(p) for u in store.committed().values() for p in u.files.get(kind, []))
+    return paths if store.is_local else [fs.unstrip_protocol(p) for p in paths]
+
+
+def read_committed(uri: str, kind: str, storage_options: dict | None = None, *,
+                   columns: list[str] | None = None) -> pa.Table | None:
+    """Every committed `records` or `rejects` row (only `columns`, if given) as one table;
+    None if there is none."""
+    fs, _ = filesystem_for(uri, storage_options or {})
+    tables = []
+    for path in committed_files(uri, kind, storage_options):
+        with fs.open(path, "rb") as f:
+            tables.append(pq.read_table(f, columns=columns))
+    return pa.concat_tables(tables, promote_options="default") if tables else None

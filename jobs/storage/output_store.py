@@ -1,0 +1,182 @@
+"""The output folder: committed units, their manifest, staging and the summary.
+
+Layout under `output.uri` (a local folder or any fsspec URL, e.g. s3://bucket/prefix/):
+  records/part-<unit>-<n>.parquet, rejects/part-<unit>-<n>.parquet   committed files
+  _manifest/<unit>.json    one entry per committed unit: the commit point
+  _staging/                files of units still running, never read
+  summary.json
+
+A unit's files are moved out of staging first, then its manifest entry is written (an
+object store's PUT is atomic; locally the entry is written aside and renamed). A crash
+in between leaves files that no entry lists: the next run deletes them before it
+starts. On S3 a move is a copy and a delete, so a reader that may race a crash reads
+`committed_files()` (the manifest's list) instead of listing records/.
+
+What `output.mode` does with earlier results, whose units are keyed by the job
+fingerprint (prompt, schema, model, sampling) and the input file's identity:
+  resume          reuse units of this fingerprint whose input file is unchanged; retire
+                  (un-list, then delete) units whose input file changed or is gone;
+                  refuse to run if any unit has another fingerprint (never mix).
+  overwrite       delete every earlier result first.
+  fail_if_exists  refuse to run if there is any earlier result.
+"""
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import fsspec
+
+from jobs.storage.retry import is_permanent, retrying
+
+log = logging.getLogger("k2batch")
+KINDS = ("records", "rejects")
+
+
+class OutputConflictError(ValueError):
+    """The output folder holds results this run must not mix with."""
+
+
+@dataclass
+class CommittedUnit:
+    key: str
+    input_path: str
+    job_fingerprint: str
+    rows: int
+    records: int
+    rejects: int
+    prompt_tokens: int
+    completion_tokens: int
+    reasons: dict[str, int]
+    files: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths relative to the root
+    cached_prompt_tokens: int = 0  # of prompt_tokens, served by the prefix cache (0 in manifests before it)
+
+
+class OutputStore:
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str):
+        self.fs = fs
+        self.root = root.rstrip("/")
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        self.is_local = bool({"file", "local"} & set(protocols))
+        self.uri = self.root if self.is_local else fs.unstrip_protocol(self.root)
+
+    def path(self, *parts: str) -> str:
+        """`parts` joined under the output root."""
+        return "/".join([self.root, *parts])
+
+    def _step(self, what: str, step):
+        return retrying(step, field="output.uri", where=self.uri, what=what)
+
+    def committed(self) -> dict[str, CommittedUnit]:
+        return self._step("reading the manifest", self._read_manifest)
+
+    def _read_manifest(self) -> dict[str, CommittedUnit]:
+        manifest = self.path("_manifest")
+        self.fs.invalidate_cache(manifest)  # other processes write entries; never trust a cached listing
+        if not self.fs.exists(manifest):
+            return {}
+        units = {}
+        for path in self.fs.find(manifest):
+            if path.endswith(".json"):
+                entry = CommittedUnit(**json.loads(self.fs.cat_file(path)))
+                units[entry.key] = entry
+        return units
+
+    def prepare(self, *, mode: str, job_fingerprint: str, planned_keys: set[str]) -> dict[str, CommittedUnit]:
+        """Apply `output.mode`, clear leftovers of crashed runs, check that the output
+        is writable (before any engine starts), and return the reusable units."""
+        self.fs.invalidate_cache(self.root)
+        if mode == "overwrite":
+            self._step("deleting earlier results", self._delete_everything)
+        committed = self.committed()
+        if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self.path("summary.json")))):
+            raise OutputConflictError(f"output.uri {self.uri} already holds results and output.mode is fail_if_exists")
+        foreign = {u.job_fingerprint for u in committed.values()} - {job_fingerprint}
+        if foreign:
+            raise OutputConflictError(
+                f"output.uri {self.uri} holds results of another job fingerprint ({', '.join(sorted(foreign))}): "
+                "the prompt, schema, model or sampling changed, and output.mode resume never mixes results. "
+                "Use output.mode: overwrite, or a new output.uri"
+            )
+        for key in sorted(set(committed) - planned_keys):
+            log.info("retiring unit %s: its input file %s changed or is gone", key, committed[key].input_path)
+            self._step("retiring a unit", lambda key=key: self._remove(self.path("_manifest", f"{key}.json")))
+            del committed[key]
+        self._step("removing uncommitted files", lambda: self._remove_uncommitted(committed))
+        self._step("checking write access", lambda: self._write_bytes(self.path("_staging", ".write-check"), b""))
+        return committed
+
+    def _delete_everything(self) -> None:
+        # The manifest goes first: a crash halfway leaves un-listed files, which are strays.
+        for name in ("_manifest", *KINDS, "_staging", "summary.json"):
+            if self.fs.exists(self.path(name)):
+                self.fs.rm(self.path(name), recursive=True)
+
+    def _remove(self, path: str) -> None:
+        try:
+            self.fs.rm(path)
+        except FileNotFoundError as err:  # gone already: an earlier attempt removed it
+            if is_permanent(err):
+                raise
+
+    def _remove_uncommitted(self, committed: dict[str, CommittedUnit]) -> None:
+        listed = {path for unit in committed.values() for paths in unit.files.values() for path in paths}
+        for kind in KINDS:
+            folder = self.path(kind)
+            if self.fs.exists(folder):
+                for path in self.fs.find(folder):
+                    if path[len(self.root) + 1:] not in listed:
+                        log.info("removing %s: no manifest entry lists it (left by a crashed run)", path)
+                        self._remove(path)
+        self.clear_staging()
+
+    def clear_staging(self) -> None:
+        """Delete staged files: those of crashed runs, or of retried write tasks."""
+        def clear():
+            if self.fs.exists(self.path("_staging")):
+                self.fs.rm(self.path("_staging"), recursive=True)
+
+        self._step("clearing staging", clear)
+
+    def new_staging_dir(self) -> str:
+        return self.path("_staging", uuid.uuid4().hex)
+
+    def commit(self, unit: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
+        """Publish a finished unit's staged files, then write its manifest entry."""
+        for kind, paths in staged.items():
+            for n, path in enumerate(paths):
+                relative = f"{kind}/part-{unit.key}-{n}.parquet"
+                self._step("publishing a unit's file", lambda src=path, dst=self.path(relative): self._move(src, dst))
+                unit.files.setdefault(kind, []).append(relative)
+        self._step("writing a manifest entry", lambda: self._write_json(self.path("_manifest", f"{unit.key}.json"), unit.__dict__))
+        return unit
+
+    def _move(self, src: str, dst: str) -> None:
+        if self.is_local:
+            self.fs.makedirs(dst.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            self.fs.mv(src, dst)
+        except FileNotFoundError:
+            if not self.fs.exists(dst):  # not moved by an earlier attempt either
+                raise
+
+    def write_summary(self, summary: dict) -> None:
+        self._step("writing summary.json", lambda: self._write_json(self.path("summary.json"), summary))
+
+    def _write_json(self, path: str, data: dict) -> None:
+        text = json.dumps(data, indent=2, sort_keys=True).encode()
+        if self.is_local:
+            # Write aside then rename, so a reader never sees half an entry.
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            self._write_bytes(tmp, text)
+            self.fs.mv(tmp, path)
+        else:
+            self._write_bytes(path, text)  # an object store's PUT is atomic by itself
+
+    def _write_bytes(self, path: str, data: bytes) -> None:
+        if self.is_local:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        # No makedirs on object stores: s3fs's would try to create a missing bucket
+        # instead of failing on it.
+        self.fs.pipe_file(path, data)

@@ -1,0 +1,150 @@
+"""The typed settings a K2 engine actor is built and configured with, and the builders of
+vLLM's engine and sampling arguments (the benchmarks import the same builders).
+
+`EngineSettings` builds an engine; its `identity` decides whether a running engine can
+serve another job (the notebook's warm engine). `TaskSettings` is what one job asks of
+that engine: the schema, the prompts, the sampling. `PromptSettings` is what the
+prepare stage renders with.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from operators import k2_format as k2
+from schemas.record_schema import RecordSchema
+
+
+@dataclass(frozen=True)
+class EngineIdentity:
+    """The settings that decide which engine is built; equal identities share an engine."""
+
+    source: str  # resolved: an absolute folder or a hub id
+    revision: str | None
+    tensor_parallel_size: int
+    max_model_len: int
+    enable_prefix_caching: bool
+    seed: int
+    cpu_kv_cache_gib: int
+    gpu_memory_utilization: float
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    identity: EngineIdentity
+    # VLLM_CPU_OMP_THREADS_BIND as given by the spec; None: every core, split over the ranks.
+    # Not part of the identity: it only places the ranks' threads.
+    cpu_threads_bind: str | None = None
+
+    def vllm_engine_kwargs(self, *, cpu: bool) -> dict[str, Any]:
+        """vllm.AsyncEngineArgs' fields for this engine."""
+        e = self.identity
+        kwargs: dict[str, Any] = dict(
+            model=e.source, revision=e.revision, tensor_parallel_size=e.tensor_parallel_size,
+            max_model_len=e.max_model_len, enable_prefix_caching=e.enable_prefix_caching, seed=e.seed,
+            structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
+            # vllm.LLM's default: the per-step stats feed only a server's metrics endpoint,
+            # and computing them costs the engine's cores CPU time on every step.
+            disable_log_stats=True,
+        )
+        if not cpu:
+            kwargs["gpu_memory_utilization"] = e.gpu_memory_utilization
+        if e.tensor_parallel_size > 1:
+            # Ranks as processes inside this actor: the actor already holds the
+            # resources for all ranks (the "ray" executor is refused on CPU).
+            kwargs["distributed_executor_backend"] = "mp"
+        return kwargs
+
+    def cpu_environment(self, cores: list[int]) -> dict[str, str]:
+        """The environment a CPU engine needs, set before it starts. The binding is always
+        set, never inherited: one left by an engine of another tensor_parallel_size would
+        give the ranks the wrong groups."""
+        return {
+            "VLLM_CPU_KVCACHE_SPACE": str(self.identity.cpu_kv_cache_gib),
+            "VLLM_CPU_OMP_THREADS_BIND": self.cpu_threads_bind or cpu_threads_bind(self.identity.tensor_parallel_size, cores),
+        }
+
+
+def cpu_threads_bind(tensor_parallel_size: int, cores: list[int]) -> str:
+    """VLLM_CPU_OMP_THREADS_BIND: every core for the engine, split evenly over the ranks.
+
+    vLLM's `auto` keeps a core for its front end, which on a 2-core machine halves the
+    compute (1.45x slower, measured in dev-environment.md); TP on CPU needs one
+    explicit core group per rank or vLLM stops with "Not enough allowed NUMA nodes".
+    """
+    if len(cores) < tensor_parallel_size:
+        raise ValueError(f"tensor_parallel_size {tensor_parallel_size} needs at least that many cores, this node has {len(cores)}")
+    per_rank = len(cores) // tensor_parallel_size
+    groups = [cores[r * per_rank:(r + 1) * per_rank] for r in range(tensor_parallel_size)]
+    return "|".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
+
+
+def replica_resources(tensor_parallel_size: int, use_gpus: bool) -> dict:
+    """One replica asks for all its ranks: GPUs on a GPU cluster, else CPU cores."""
+    if use_gpus:
+        return {"num_gpus": tensor_parallel_size, "num_cpus": 1}
+    return {"num_cpus": tensor_parallel_size}
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    max_tokens: int
+    temperature: float
+    seed: int
+    max_attempts: int  # generations per turn (extraction, summary), re-asking on an invalid answer
+
+    def answer_fields(self, constraint: dict[str, Any]) -> dict[str, Any]:
+        """SamplingParams fields of a constrained tool-call answer (every attempt)."""
+        return dict(
+            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
+            skip_special_tokens=False,  # or the <tool_call> tags vanish from the text
+            stop=list(k2.SAFETY_STOPS), structured_outputs={"json": constraint},
+        )
+
+    def summary_fields(self, tokenizer) -> dict[str, Any]:
+        """SamplingParams fields of the free-text summary turn: no constraint, and special
+        tokens left out of the text. Stop strings would never match text without special
+        tokens, so it stops on their ids."""
+        return dict(
+            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed, skip_special_tokens=True,
+            stop_token_ids=[tokenizer.convert_tokens_to_ids(tag) for tag in k2.SAFETY_STOPS],
+        )
+
+
+def sampling_params(fields: dict[str, Any]):
+    """vllm.SamplingParams from these fields, with the offline engine's output kind."""
+    from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+
+    fields = dict(fields)
+    if "structured_outputs" in fields:
+        fields["structured_outputs"] = StructuredOutputsParams(**fields["structured_outputs"])
+    # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
+    # queue a partial output for every request at every step (what vllm.LLM does too).
+    return SamplingParams(**fields, output_kind=RequestOutputKind.FINAL_ONLY)
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What one job asks of an engine; a warm engine can switch tasks without restarting."""
+
+    record_schema: RecordSchema = field(compare=False)
+    tool_name: str | None  # None: no tool call is asked for (a standalone summary)
+    system_prompt: str
+    prime: str  # what the answer is opened with, e.g. `<tool_call>`
+    summarize: bool  # after a valid record (or the row's JSON), ask for a summary turn
+    sampling: SamplingSettings
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """What the prepare stage renders and budgets the first-attempt prompts with."""
+
+    id_column: str
+    prompt: str
+    prompt_columns: list[str]
+    system_prompt: str
+    prime: str
+    tokenizer_source: str
+    tokenizer_revision: str | None
+    max_model_len: int
+    max_tokens: int
+    overflow: str = "reject"
