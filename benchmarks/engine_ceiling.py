@@ -199,7 +199,7 @@ def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
     import ray
     from ray.data.llm import build_processor
 
-    # The same local cluster k2batch starts (jobs/run.py): all cores as Ray CPUs.
+    # The same local cluster k2batch starts (jobs/driver/ray_session.py): all cores as Ray CPUs.
     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, 2), include_dashboard=False,
              runtime_env={"env_vars": workload.engine_env(spec)})
     try:

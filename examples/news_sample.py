@@ -6,7 +6,7 @@ Each article is a few wire items "{city}, {country}: {headline}.", so the record
 demo job should extract (city, country, headlines with their topics) is fully
 determined by the text: the files carry it as columns, which makes them a gold set
 for `k2batch eval`. The demo model is trained on the same generator
-(jobs/train_testmodel.py), but only on the "train" split: every possible article falls
+(jobs/devtools/train_testmodel.py), but only on the "train" split: every possible article falls
 in exactly one split by a hash of its text, so the demo data and held-out gold sets
 ("heldout", the default here) are never items the model was trained on.
 """
@@ -99,7 +99,7 @@ def with_invented_place(item: dict, rng: random.Random) -> dict:
     """The same article datelined from a made-up city and country ("Marsordor, Novan").
     Mixed into the demo model's training, names it cannot have memorized teach it to
     copy the place from the text rather than recall a pair it has seen (held-out cities
-    right: 38 of 40 with none invented, 120 of 120 with half; jobs/train_testmodel.py)."""
+    right: 38 of 40 with none invented, 120 of 120 with half; docs/demo-model.md)."""
     city, country = _invented_name(rng, rng.randint(2, 3)), _invented_name(rng, rng.randint(2, 3))
     body = item["body"].replace(f"{item['city']}, {item['country']}: ", f"{city}, {country}: ")
     return {**item, "city": city, "country": country, "body": body}

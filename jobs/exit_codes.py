@@ -1,7 +1,7 @@
 """Exit codes a scheduler can act on, and which errors map to them.
 
 `k2batch run`, `validate`, `submit --wait` and `status` (of a finished job) use them;
-jobs/errors.py decides which exception is which.
+jobs/cli/errors.py decides which exception is which.
 """
 
 OK = 0

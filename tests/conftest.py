@@ -62,7 +62,7 @@ def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory) -> Path:
-    """The tiny model trained on the demo task (jobs/train_testmodel.py), once per session:
+    """The tiny model trained on the demo task (jobs/devtools/train_testmodel.py), once per session:
     a few minutes on 2 cores."""
     from jobs.devtools.train_testmodel import train_test_model
 

@@ -4,9 +4,13 @@
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from jobs.spec.params import default_run_id, parse_params
+from jobs.cli.errors import fail_with
 from jobs.spec import JobSpec, parse_job
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,3 +37,16 @@ def load_job_arguments(args) -> LoadedJob:
     text = sys.stdin.read() if args.job == "-" else Path(args.job).read_text()
     spec = parse_job(text, args.overrides, params, source=args.job)
     return LoadedJob(spec=spec, text=text, params=params, run_id=args.run_id or default_run_id(spec.name, params))
+
+
+def load_then(args, step: Callable[[LoadedJob], T]) -> tuple[LoadedJob, T] | int:
+    """Load the job (any failure is the spec's: exit 2), then `step` on it; either
+    failure is reported in one line and its exit code returned instead."""
+    try:
+        job = load_job_arguments(args)
+    except Exception as err:  # every failure becomes one line and an exit code
+        return fail_with(err, reading_spec=True)
+    try:
+        return job, step(job)
+    except Exception as err:
+        return fail_with(err)

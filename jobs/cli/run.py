@@ -4,8 +4,8 @@ import json
 import sys
 
 from jobs import exit_codes
-from jobs.cli.errors import fail, fail_with
-from jobs.cli.job_arguments import add_job_arguments, load_job_arguments
+from jobs.cli.errors import fail
+from jobs.cli.job_arguments import add_job_arguments, load_then
 
 
 def add_arguments(parser) -> None:
@@ -15,14 +15,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from jobs.driver.run import run_job
 
-    try:
-        job = load_job_arguments(args)
-    except Exception as err:  # every failure becomes one line and an exit code
-        return fail_with(err, reading_spec=True)
-    try:
-        summary = run_job(job.spec, run_id=job.run_id)
-    except Exception as err:
-        return fail_with(err)
+    outcome = load_then(args, lambda job: run_job(job.spec, run_id=job.run_id))
+    if isinstance(outcome, int):
+        return outcome
+    job, summary = outcome
     print(
         f"{summary['name']}: {summary['input_rows']} rows -> {summary['records']} records, {summary['rejects']} rejects "
         f"in {summary['wall_seconds']:.1f} s; outputs under {summary['output']['records'].rsplit('/', 2)[0]}/",

@@ -3,7 +3,7 @@ environment (the repository as working_dir), the checks that must pass before
 anything is uploaded, and the job's final status as one of our exit codes.
 
 The submitted entrypoint is `python -m jobs.cli run - ...`, the same code path as a
-local run: Ray's job supervisor sets RAY_ADDRESS for the entrypoint, and jobs/run.py
+local run: Ray's job supervisor sets RAY_ADDRESS for the entrypoint, and jobs/driver/run.py
 joins that cluster instead of starting one (jobs/driver/ray_session.py). The spec travels as text in the runtime
 environment (K2BATCH_JOB_SPEC), so a spec kept outside the repository works too.
 """
@@ -20,9 +20,10 @@ from jobs.spec import JobSpec, JobSpecError
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 SPEC_ENV_VAR = "K2BATCH_JOB_SPEC"
 # Never uploaded: environments, weights, data and results are large, and a cluster
-# has its own. Anchored at the repository root ("/data/" is not "tests/data/").
+# has its own. Anchored at the repository root ("/data/" is not "tests/data/"); "/.git"
+# without a slash: in a git worktree it is a file.
 UPLOAD_EXCLUDES = [
-    "/.git/", "/.venv/", "/venv/", "/models/", "/data/", "/out/", "/build/", "*.egg-info/",
+    "/.git", "/.venv/", "/venv/", "/models/", "/data/", "/out/", "/build/", "*.egg-info/",
     "__pycache__/", ".pytest_cache/", ".hypothesis/",
 ]
 LOCAL_ONLY_FOLDERS = ("models", "data", "out")

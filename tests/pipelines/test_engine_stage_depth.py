@@ -1,5 +1,5 @@
 """The engine stage's depth: within engine_stage_depth (pipelines/extract.py), which
-jobs/run.py holds around a job's iteration, Ray Data feeds an async UDF
+jobs/driver/run.py holds around a job's iteration, Ray Data feeds an async UDF
 `max_batches_in_flight` batches of one block at once, not its own default of 4; after
 it, Ray's default holds again (a notebook's own async UDFs). A stand-in for K2Engine
 holds every batch until `expected` batches have arrived together, so the count it
