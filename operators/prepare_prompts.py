@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from operators import k2_format as k2
-from operators.outcome import Failure
 from operators.engine_settings import PromptSettings
+from operators.outcome import Failure
 from operators.render_prompt import Turn, around_content, content_token_ids, render, render_within
 from operators.tokenizer import load_tokenizer
 

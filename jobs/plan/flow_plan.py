@@ -1,11 +1,11 @@
 """The typed plan of one run (pipelines/flow_plan.py), built once from a resolved spec:
 the only place the spec's fields are turned into what the stages and the engine take."""
 
+from jobs.plan.resolve import ResolvedJob
+from jobs.spec import JobSpec
 from operators.engine_settings import EngineIdentity, EngineSettings, PromptSettings, SamplingSettings, TaskSettings
 from operators.prepare_prompts import first_attempt_prime
 from pipelines.flow_plan import EngineStageSettings, FlowPlan, ReadSettings, WriteSettings
-from jobs.plan.resolve import ResolvedJob
-from jobs.spec import JobSpec
 
 
 def engine_settings(spec: JobSpec, model_source: str) -> EngineSettings:

@@ -1,0 +1,41 @@
+"""The typed engine boundary: what builds an engine, what makes two engines the same,
+and the vLLM arguments K2Engine and the benchmarks both take from it."""
+
+from dataclasses import replace
+
+from operators.engine_settings import EngineIdentity, EngineSettings, SamplingSettings, cpu_threads_bind, replica_resources
+
+IDENTITY = EngineIdentity(source="/models/k2", revision=None, tensor_parallel_size=2, max_model_len=4096,
+                          enable_prefix_caching=True, seed=0, cpu_kv_cache_gib=2, gpu_memory_utilization=0.9)
+
+
+def test_the_thread_binding_places_ranks_but_is_not_the_engine_identity():
+    assert EngineSettings(IDENTITY, cpu_threads_bind="0-1|2-3").identity == EngineSettings(IDENTITY).identity
+    assert replace(IDENTITY, max_model_len=2048) != IDENTITY
+
+
+def test_vllm_engine_arguments():
+    cpu = EngineSettings(IDENTITY).vllm_engine_kwargs(cpu=True)
+    assert cpu["model"] == "/models/k2" and cpu["distributed_executor_backend"] == "mp"
+    assert cpu["structured_outputs_config"] == {"backend": "xgrammar", "disable_any_whitespace": True}
+    assert "gpu_memory_utilization" not in cpu
+    single = EngineSettings(replace(IDENTITY, tensor_parallel_size=1)).vllm_engine_kwargs(cpu=False)
+    assert single["gpu_memory_utilization"] == 0.9 and "distributed_executor_backend" not in single
+
+
+def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told():
+    assert EngineSettings(IDENTITY).cpu_environment([0, 1, 2, 3]) == {
+        "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3"}
+    assert EngineSettings(IDENTITY, cpu_threads_bind="0|1").cpu_environment([0, 1, 2, 3])["VLLM_CPU_OMP_THREADS_BIND"] == "0|1"
+    assert cpu_threads_bind(1, [0]) == "0"
+
+
+def test_a_replica_asks_for_all_its_ranks():
+    assert replica_resources(2, use_gpus=False) == {"num_cpus": 2}
+    assert replica_resources(2, use_gpus=True) == {"num_gpus": 2, "num_cpus": 1}
+
+
+def test_answer_sampling_is_constrained_and_keeps_the_tag_text():
+    fields = SamplingSettings(max_tokens=64, temperature=0.0, seed=1, max_attempts=3).answer_fields({"type": "object"})
+    assert fields["structured_outputs"] == {"json": {"type": "object"}} and fields["skip_special_tokens"] is False
+    assert (fields["max_tokens"], fields["seed"]) == (64, 1)
