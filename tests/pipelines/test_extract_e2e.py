@@ -2,7 +2,8 @@
 local Ray cluster, Parquet in and out. Each test starts one engine."""
 
 import json
-import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -17,11 +18,8 @@ from tests.conftest import job_spec, run_cli, write_job
 pytestmark = pytest.mark.engine
 
 
-def run_job(tmp_path: Path, spec: dict, *, stderr: list[str] | None = None) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """`k2batch run` on `spec`; its stderr is appended to `stderr` if given."""
+def run_job(tmp_path: Path, spec: dict) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     result = run_cli("run", str(write_job(tmp_path, spec)))
-    if stderr is not None:
-        stderr.append(result.stderr)
     causes = [line for line in result.stderr.splitlines() if "Error" in line or "error" in line]
     assert result.returncode == 0, "\n".join(causes[-30:]) + "\n...\n" + result.stderr[-2000:]
     out = Path(spec["output"]["uri"])
@@ -30,6 +28,39 @@ def run_job(tmp_path: Path, spec: dict, *, stderr: list[str] | None = None) -> t
     records = pd.read_parquet(out / "records") if (out / "records").exists() else pd.DataFrame()
     rejects = pd.read_parquet(out / "rejects") if (out / "rejects").exists() else pd.DataFrame()
     return summary, records, rejects
+
+
+@contextmanager
+def processes_titled(prefix: str, *, under: str):
+    """The processes titled `prefix`... ({title: pid}) seen while the block runs, among the
+    descendants of a process whose command line names `under` (this test's own run, not
+    another one on the machine)."""
+    import psutil
+
+    seen: dict[str, int] = {}
+    stop = threading.Event()
+
+    def ours(process) -> bool:
+        try:
+            return any(under in " ".join(parent.cmdline()) for parent in process.parents())
+        except psutil.Error:
+            return False
+
+    def sample() -> None:
+        while not stop.is_set():
+            for process in psutil.process_iter(["pid", "cmdline"]):
+                title = (process.info["cmdline"] or [""])[0]
+                if title.startswith(prefix) and title not in seen and ours(process):
+                    seen[title] = process.info["pid"]
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join()
 
 
 def assert_every_row_once(input_ids: list[str], records: pd.DataFrame, rejects: pd.DataFrame, summary: dict) -> None:
@@ -75,12 +106,10 @@ def test_tensor_parallel_two_cpu_ranks(tmp_path, tiny_model, news_data):
         model={"source": str(tiny_model), "tensor_parallel_size": 2},
         output={"uri": str(tmp_path / "out")},
     )
-    log: list[str] = []
-    summary, records, rejects = run_job(tmp_path, spec, stderr=log)
-    # vLLM names each rank's process Worker_TP<rank> and prefixes its log lines with it;
-    # Ray forwards the engine actor's output, its rank processes' included, to this stderr.
-    ranks = dict(re.findall(r"\(Worker_TP(\d+) pid=(\d+)\)", log[0]))
-    assert set(ranks) == {"0", "1"} and len(set(ranks.values())) == 2, "two rank processes ran"
+    with processes_titled("VLLM::Worker_TP", under=str(tmp_path / "job.yaml")) as ranks:
+        summary, records, rejects = run_job(tmp_path, spec)
+    # vLLM titles each rank's process VLLM::Worker_TP<rank>
+    assert set(ranks) == {"VLLM::Worker_TP0", "VLLM::Worker_TP1"} and len(set(ranks.values())) == 2, ranks
     assert_every_row_once(pd.read_parquet(news_data)["doc_id"].tolist(), records, rejects, summary)
     assert len(records) >= 20
 
