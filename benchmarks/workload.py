@@ -95,20 +95,24 @@ def constraint(checked) -> dict:
     return tool_call_json_schema(name=checked.spec.task.tool_name, parameters=checked.record_schema.json_schema)
 
 
-def sampling_kwargs(spec) -> dict[str, Any]:
-    """SamplingParams fields K2Engine sets, without the constraint."""
-    from operators import k2_format as k2
+def sampling_kwargs(checked) -> dict[str, Any]:
+    """SamplingParams fields K2Engine sets (operators/sampling.py: K2's tags masked out,
+    no stop strings), the constraint included."""
+    from transformers import AutoConfig
 
-    return dict(
-        max_tokens=spec.model.max_tokens, temperature=spec.model.temperature, seed=spec.model.seed,
-        skip_special_tokens=False, stop=list(k2.SAFETY_STOPS),
-    )
+    from operators.sampling import answer_sampling
+    from operators.tokenizer import load_tokenizer
+
+    model = checked.spec.model
+    vocab_size = AutoConfig.from_pretrained(checked.model_source, revision=model.revision).vocab_size
+    return answer_sampling(load_tokenizer(checked.model_source, model.revision), vocab_size, max_tokens=model.max_tokens,
+                           temperature=model.temperature, seed=model.seed, constraint=constraint(checked))
 
 
 def sampling_params(checked):
-    from vllm.sampling_params import SamplingParams, StructuredOutputsParams
+    from operators.sampling import sampling_params
 
-    return SamplingParams(**sampling_kwargs(checked.spec), structured_outputs=StructuredOutputsParams(json=constraint(checked)))
+    return sampling_params(sampling_kwargs(checked))
 
 
 def prompt_token_ids(checked) -> list[list[int]]:

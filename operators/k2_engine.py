@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from operators import k2_format as k2
+from operators import sampling
 from operators.outcome import Failure
 from operators.parse_tool_call import parse_tool_call
 from operators.render_prompt import Turn, render, to_token_ids
@@ -34,6 +35,14 @@ ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts
 # The settings that decide which engine is built (the rest are per task and per request).
 ENGINE_SETTINGS = ("source", "revision", "tensor_parallel_size", "max_model_len", "enable_prefix_caching", "seed",
                    "cpu_kv_cache_gib", "gpu_memory_utilization")
+
+
+def with_ends(message: str, ends: list[str]) -> str:
+    """A reject's error with how each of its generations ended, so that an answer cut
+    short (by a stop token, by max_tokens) can be told apart from a wrong one."""
+    if not ends:
+        return message
+    return f"{message} [" + "; ".join(f"attempt {i}: {end}" for i, end in enumerate(ends, 1)) + "]"
 
 
 def cpu_threads_bind(tensor_parallel_size: int, cores: list[int]) -> str:
@@ -97,9 +106,8 @@ class K2Engine:
     def configure(self, *, model: dict[str, Any], record_schema: RecordSchema, tool_name: str | None,
                   system_prompt: str, prime: str, summarize: bool = False) -> None:
         """Set the task this engine answers: the same engine serves any task whose
-        `ENGINE_SETTINGS` match the ones it was built with."""
-        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
-
+        `ENGINE_SETTINGS` match the ones it was built with. Every generation's sampling
+        masks K2's tags out (operators/sampling.py)."""
         from schemas.tool_call import tool_call_json_schema
 
         changed = {k for k in ENGINE_SETTINGS if model[k] != self.engine_settings[k]}
@@ -111,25 +119,13 @@ class K2Engine:
         self.system_prompt = system_prompt
         self.prime = prime
         self.summarize = summarize
-        # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
-        # queue a partial output for every request at every step (what vllm.LLM does too).
-        common = dict(max_tokens=model["max_tokens"], temperature=model["temperature"], seed=model["seed"],
-                      output_kind=RequestOutputKind.FINAL_ONLY)
+        vocab_size = self.engine.model_config.get_vocab_size()
+        common = dict(max_tokens=model["max_tokens"], temperature=model["temperature"], seed=model["seed"])
         if tool_name is not None:
-            self.sampling = SamplingParams(
-                **common,
-                skip_special_tokens=False,  # or the <tool_call> tags vanish from the text
-                stop=list(k2.SAFETY_STOPS),
-                structured_outputs=StructuredOutputsParams(
-                    json=tool_call_json_schema(name=tool_name, parameters=record_schema.json_schema)
-                ),
-            )
-        # A summary is free text: no constraint, and special tokens left out of it. Stop
-        # strings would never match text without special tokens, so stop on their ids.
-        self.summary_sampling = SamplingParams(
-            **common, skip_special_tokens=True,
-            stop_token_ids=[self.tokenizer.convert_tokens_to_ids(tag) for tag in k2.SAFETY_STOPS],
-        )
+            constraint = tool_call_json_schema(name=tool_name, parameters=record_schema.json_schema)
+            self.sampling = sampling.sampling_params(
+                sampling.answer_sampling(self.tokenizer, vocab_size, constraint=constraint, **common))
+        self.summary_sampling = sampling.sampling_params(sampling.summary_sampling(self.tokenizer, vocab_size, **common))
 
     def settings(self) -> dict[str, Any]:
         """The `ENGINE_SETTINGS` this engine was built with (a warm engine's identity)."""
@@ -153,7 +149,7 @@ class K2Engine:
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
         result = {"_record_json": None, "_summary": None, "_reason": None, "error": None, "raw_output": None,
                   "_attempts": 0, "_prompt_tokens": 0, "_completion_tokens": 0, "_cached_prompt_tokens": 0,
-                  "_summary_cached_tokens": None}
+                  "_summary_cached_tokens": None, "_ends": []}
         if row["_reject_reason"]:
             return {**result, "_reason": row["_reject_reason"], "error": row["_reject_message"]}
         prompt_ids = np.asarray(row["_prompt_ids"]).tolist()  # Python ints: numpy ints do not serialize to the engine
@@ -163,13 +159,13 @@ class K2Engine:
         else:
             failure, record, turns = await self._extract(row["_user_text"], prompt_ids, result)
             if failure is not None:
-                return {**result, "_reason": failure.reason, "error": failure.message}
+                return {**result, "_reason": failure.reason, "error": with_ends(failure.message, result["_ends"])}
             if not self.summarize:
                 return {**result, "_record_json": json.dumps(record, ensure_ascii=False), "raw_output": None}
             prompt_ids = None  # rendered from the turns: the extraction prompt plus the record
         failure, summary = await self._summarize_turn(turns, prompt_ids, result)
         if failure is not None:
-            return {**result, "_reason": failure.reason, "error": failure.message}
+            return {**result, "_reason": failure.reason, "error": with_ends(failure.message, result["_ends"])}
         return {**result, "_record_json": json.dumps(record, ensure_ascii=False), "_summary": summary, "raw_output": None}
 
     async def _extract(self, user_text: str, prompt_ids: list[int], result: dict) -> tuple[Failure | None, dict | None, list[Turn]]:
@@ -186,6 +182,7 @@ class K2Engine:
             result["_attempts"] += 1
             if isinstance(output, Failure):
                 return output, None, turns
+            result["_ends"].append(sampling.attempt_end(output))
             result["_prompt_tokens"] += len(prompt_ids)
             result["_completion_tokens"] += len(output.token_ids)
             result["raw_output"] = self.prime + output.text
@@ -210,6 +207,7 @@ class K2Engine:
             result["_attempts"] += 1
             if isinstance(output, Failure):
                 return output, None
+            result["_ends"].append(sampling.attempt_end(output))
             result["_prompt_tokens"] += len(prompt_ids)
             result["_completion_tokens"] += len(output.token_ids)
             failure, summary = judge_summary(output.text, output.finish_reason, max_tokens=self.model["max_tokens"])
@@ -230,7 +228,9 @@ class K2Engine:
     def _judge(self, output) -> tuple[Failure | None, dict | None]:
         if output.finish_reason == "length":
             return Failure("truncated", f"the answer reached max_tokens ({self.model['max_tokens']}) before it ended"), None
-        arguments = parse_tool_call(self.prime + output.text, tool_name=self.tool_name)
+        # Under the constraint the answer is the call's JSON, whether or not the prompt
+        # was primed with <tool_call> (a tag the model can no longer write itself).
+        arguments = parse_tool_call(k2.TOOL_CALL_OPEN + output.text, tool_name=self.tool_name)
         if isinstance(arguments, Failure):
             return arguments, None
         record, errors = self.record_schema.validate(arguments)
