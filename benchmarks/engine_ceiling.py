@@ -165,7 +165,7 @@ def run_raydata(source: str, folders: dict, root: Path, *, reps: int, small_reps
 
     checked = resolve_job(_spec(source, folders["big"], root / "out-raydata"))
     spec = checked.spec
-    sampling = {**workload.sampling_kwargs(spec), "structured_outputs": {"json": json.dumps(workload.constraint(checked))}}
+    sampling = {**workload.sampling_kwargs(checked), "structured_outputs": {"json": json.dumps(workload.constraint(checked))}}
     preprocess = functools.partial(
         _raydata_preprocess, system_prompt=checked.system_prompt, prompt=spec.task.prompt,
         columns=spec.task.prompt_columns, prime=first_attempt_prime(spec.task.prime_tool_call), source=source,

@@ -84,20 +84,24 @@ def constraint(checked) -> dict:
     return tool_call_json_schema(name=checked.spec.task.tool_name, parameters=checked.record_schema.json_schema)
 
 
-def sampling_kwargs(spec) -> dict[str, Any]:
-    """SamplingParams fields K2Engine sets (SamplingSettings.answer_fields), without the constraint."""
-    from jobs.plan.flow_plan import sampling_settings
+def sampling_kwargs(checked) -> dict[str, Any]:
+    """SamplingParams fields K2Engine sets (SamplingSettings.answer_fields, built by
+    operators/sampling.py: K2's tags masked out, no stop strings), the constraint included."""
+    from transformers import AutoConfig
 
-    fields = sampling_settings(spec).answer_fields(constraint={})
-    del fields["structured_outputs"]
-    return fields
+    from jobs.plan.flow_plan import sampling_settings
+    from operators.tokenizer import load_tokenizer
+
+    model = checked.spec.model
+    vocab_size = AutoConfig.from_pretrained(checked.model_source, revision=model.revision).vocab_size
+    return sampling_settings(checked.spec).answer_fields(load_tokenizer(checked.model_source, model.revision), vocab_size,
+                                                         constraint=constraint(checked))
 
 
 def sampling_params(checked):
-    from jobs.plan.flow_plan import sampling_settings
-    from operators.engine_settings import sampling_params as build
+    from operators.sampling import sampling_params
 
-    return build(sampling_settings(checked.spec).answer_fields(constraint(checked)))
+    return sampling_params(sampling_kwargs(checked))
 
 
 def prompt_token_ids(checked) -> list[list[int]]:

@@ -10,7 +10,7 @@ prepare stage renders with.
 from dataclasses import dataclass, field
 from typing import Any
 
-from operators import k2_format as k2
+from operators import sampling
 from schemas.record_schema import RecordSchema
 
 
@@ -92,34 +92,16 @@ class SamplingSettings:
     seed: int
     max_attempts: int  # generations per turn (extraction, summary), re-asking on an invalid answer
 
-    def answer_fields(self, constraint: dict[str, Any]) -> dict[str, Any]:
-        """SamplingParams fields of a constrained tool-call answer (every attempt)."""
-        return dict(
-            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
-            skip_special_tokens=False,  # or the <tool_call> tags vanish from the text
-            stop=list(k2.SAFETY_STOPS), structured_outputs={"json": constraint},
-        )
+    def answer_fields(self, tokenizer, vocab_size: int, constraint: dict[str, Any]) -> dict[str, Any]:
+        """SamplingParams fields of a constrained tool-call answer (every attempt), K2's
+        tags masked out (operators/sampling.py)."""
+        return sampling.answer_sampling(tokenizer, vocab_size, max_tokens=self.max_tokens, temperature=self.temperature,
+                                        seed=self.seed, constraint=constraint)
 
-    def summary_fields(self, tokenizer) -> dict[str, Any]:
-        """SamplingParams fields of the free-text summary turn: no constraint, and special
-        tokens left out of the text. Stop strings would never match text without special
-        tokens, so it stops on their ids."""
-        return dict(
-            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed, skip_special_tokens=True,
-            stop_token_ids=[tokenizer.convert_tokens_to_ids(tag) for tag in k2.SAFETY_STOPS],
-        )
-
-
-def sampling_params(fields: dict[str, Any]):
-    """vllm.SamplingParams from these fields, with the offline engine's output kind."""
-    from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
-
-    fields = dict(fields)
-    if "structured_outputs" in fields:
-        fields["structured_outputs"] = StructuredOutputsParams(**fields["structured_outputs"])
-    # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
-    # queue a partial output for every request at every step (what vllm.LLM does too).
-    return SamplingParams(**fields, output_kind=RequestOutputKind.FINAL_ONLY)
+    def summary_fields(self, tokenizer, vocab_size: int) -> dict[str, Any]:
+        """SamplingParams fields of the free-text summary turn (operators/sampling.py)."""
+        return sampling.summary_sampling(tokenizer, vocab_size, max_tokens=self.max_tokens, temperature=self.temperature,
+                                         seed=self.seed)
 
 
 @dataclass(frozen=True)

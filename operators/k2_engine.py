@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings, sampling_params
+from operators import k2_format as k2
+from operators import sampling
+from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings
 from operators.extraction_turn import judge_answer, repair_turns
 from operators.outcome import Failure
 from operators.reask import Attempts, Generation, reask
@@ -30,6 +32,14 @@ READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
         "_cached_prompt_tokens", "_summary_cached_tokens")
+
+
+def with_ends(message: str, ends: tuple[str, ...]) -> str:
+    """A reject's error with how each of its generations ended, so that an answer cut
+    short (by a stop token, by max_tokens) can be told apart from a wrong one."""
+    if not ends:
+        return message
+    return f"{message} [" + "; ".join(f"attempt {i}: {end}" for i, end in enumerate(ends, 1)) + "]"
 
 
 class K2Engine:
@@ -54,14 +64,16 @@ class K2Engine:
 
     def configure(self, task: TaskSettings) -> None:
         """Set the task this engine answers: the same engine serves any task (the engine's
-        identity is checked by whoever hands it a new task: jobs/notebook.py)."""
+        identity is checked by whoever hands it a new task: jobs/notebook.py). Every
+        generation's sampling masks K2's tags out (operators/sampling.py)."""
         from schemas.tool_call import tool_call_json_schema
 
         self.task = task
+        vocab_size = self.engine.model_config.get_vocab_size()
         if task.tool_name is not None:
             constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.json_schema)
-            self.sampling = sampling_params(task.sampling.answer_fields(constraint))
-        self.summary_sampling = sampling_params(task.sampling.summary_fields(self.tokenizer))
+            self.answer_params = sampling.sampling_params(task.sampling.answer_fields(self.tokenizer, vocab_size, constraint))
+        self.summary_params = sampling.sampling_params(task.sampling.summary_fields(self.tokenizer, vocab_size))
 
     def identity(self) -> EngineIdentity:
         """What this engine was built with: a warm engine serves a job of the same identity."""
@@ -100,23 +112,25 @@ class K2Engine:
 
     async def _extract(self, user_text: str, prompt_ids: list[int]) -> Attempts:
         """Generate, parse, validate; re-ask with the error until a valid record or `max_attempts`."""
-        task, sampling = self.task, self.task.sampling
+        task, settings = self.task, self.task.sampling
         return await reask(
-            lambda ids: self._generate(ids, self.sampling), turns=[Turn("user", user_text)], prompt_ids=prompt_ids,
-            fit=lambda turns: self._fitting_prompt(turns, task.prime), prime=task.prime, max_attempts=sampling.max_attempts,
-            judge=lambda out: judge_answer(task.prime + out.text, out.finish_reason, tool_name=task.tool_name,
-                                           record_schema=task.record_schema, max_tokens=sampling.max_tokens),
+            lambda ids: self._generate(ids, self.answer_params), turns=[Turn("user", user_text)], prompt_ids=prompt_ids,
+            fit=lambda turns: self._fitting_prompt(turns, task.prime), prime=task.prime, max_attempts=settings.max_attempts,
+            # Under the constraint the answer is the call's JSON, whether or not the prompt
+            # was primed with <tool_call> (a tag the model can no longer write itself).
+            judge=lambda out: judge_answer(k2.TOOL_CALL_OPEN + out.text, out.finish_reason, tool_name=task.tool_name,
+                                           record_schema=task.record_schema, max_tokens=settings.max_tokens),
             repair=lambda out, failure, _: repair_turns(out.text, failure, tool_name=task.tool_name),
             no_room=Failure("prompt_too_long", "the re-ask leaves no room for an answer"),  # never: attempt 1 has its prompt
         )
 
     async def _summarize(self, turns: list[Turn], prompt_ids: list[int] | None) -> Attempts:
         """Ask for the summary; re-ask on a cut-off or blank one, up to `max_attempts`."""
-        sampling = self.task.sampling
+        settings = self.task.sampling
         return await reask(
-            lambda ids: self._generate(ids, self.summary_sampling), turns=turns, prompt_ids=prompt_ids,
-            fit=lambda turns: self._fitting_prompt(turns, ""), max_attempts=sampling.max_attempts,
-            judge=lambda out: judge_summary(out.text, out.finish_reason, max_tokens=sampling.max_tokens),
+            lambda ids: self._generate(ids, self.summary_params), turns=turns, prompt_ids=prompt_ids,
+            fit=lambda turns: self._fitting_prompt(turns, ""), max_attempts=settings.max_attempts,
+            judge=lambda out: judge_summary(out.text, out.finish_reason, max_tokens=settings.max_tokens),
             repair=lambda out, failure, summary: summary_repair_turns(summary, failure),
             no_room=Failure("prompt_too_long", "the summary turn's prompt leaves no room for an answer "
                             f"within max_model_len ({self.engine_settings.identity.max_model_len})"),
@@ -128,12 +142,12 @@ class K2Engine:
         ids, fits = render_within(self.task.system_prompt, turns, prime=prime, tokenizer=self.tokenizer, budget=budget)
         return ids if fits else None
 
-    async def _generate(self, prompt_ids: list[int], sampling) -> Generation | Failure:
+    async def _generate(self, prompt_ids: list[int], params) -> Generation | Failure:
         from vllm.v1.engine.exceptions import EngineDeadError
 
         final = None
         try:
-            async for final in self.engine.generate({"prompt_token_ids": prompt_ids}, sampling, request_id=uuid.uuid4().hex):
+            async for final in self.engine.generate({"prompt_token_ids": prompt_ids}, params, request_id=uuid.uuid4().hex):
                 pass
         except EngineDeadError:
             raise  # the actor dies with its engine; Ray restarts it and retries the batch
@@ -145,7 +159,7 @@ class K2Engine:
         output = final.outputs[0]
         # How much of the prompt the prefix cache served: vLLM's own per-request count.
         return Generation(text=output.text, token_ids=tuple(output.token_ids), finish_reason=output.finish_reason,
-                          cached_tokens=final.num_cached_tokens or 0, output=output)
+                          cached_tokens=final.num_cached_tokens or 0, end=sampling.attempt_end(output))
 
 
 def _row(done: Attempts, *, record: dict | None = None, summary: str | None = None,
@@ -156,7 +170,8 @@ def _row(done: Attempts, *, record: dict | None = None, summary: str | None = No
     return {
         "_record_json": None if failed or record is None else json.dumps(record, ensure_ascii=False),
         "_summary": None if failed else summary, "_reason": done.failure.reason if failed else None,
-        "error": done.failure.message if failed else None, "raw_output": done.raw_output if failed else None,
+        "error": with_ends(done.failure.message, done.ends) if failed else None,
+        "raw_output": done.raw_output if failed else None,
         "_attempts": done.attempts, "_prompt_tokens": done.prompt_tokens, "_completion_tokens": done.completion_tokens,
         "_cached_prompt_tokens": done.cached_prompt_tokens,
         "_summary_cached_tokens": summary_cached,

@@ -22,7 +22,7 @@ class Generation:
     token_ids: tuple[int, ...]
     finish_reason: str | None
     cached_tokens: int
-    output: Any = None  # the engine's own output object, for whatever else it reports
+    end: str = ""  # how it ended, as a reject's error shows it (operators/sampling.py attempt_end)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Attempts:
     raw_output: str | None = None  # the last answer as generated (with its prime)
     last_cached_tokens: int | None = None  # the last generation's prefix-cache hit
     turns: tuple[Turn, ...] = ()  # the conversation, ending with the last repair turn if any
+    ends: tuple[str, ...] = ()  # how each generation ended, in order
 
     def then(self, later: "Attempts") -> "Attempts":
         """This turn followed by a later one of the same row: totals add up, the later
@@ -47,6 +48,7 @@ class Attempts:
             completion_tokens=self.completion_tokens + later.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + later.cached_prompt_tokens,
             raw_output=later.raw_output if later.raw_output is not None else self.raw_output,
+            ends=self.ends + later.ends,
         )
 
 
@@ -81,6 +83,7 @@ async def reask(generate: Generate, *, turns: list[Turn], prompt_ids: list[int] 
             completion_tokens=result.completion_tokens + len(generated.token_ids),
             cached_prompt_tokens=result.cached_prompt_tokens + generated.cached_tokens,
             raw_output=prime + generated.text, last_cached_tokens=generated.cached_tokens,
+            ends=(*result.ends, generated.end),
         )
         failure, value = judge(generated)
         if failure is None:

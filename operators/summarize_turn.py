@@ -13,6 +13,8 @@ the extraction attempts already spent do not shrink it), then the row is a rejec
 import json
 from typing import Any
 
+import pandas as pd
+
 from operators import k2_format as k2
 from operators.outcome import Failure
 from operators.render_prompt import Turn
@@ -40,7 +42,8 @@ def standalone_turns(user_text: str, response_json: str) -> list[Turn]:
 
 def response_json(value: Any, *, column: str, row_id: Any) -> str | Failure:
     """The column's value as compact JSON text, or why it cannot be summarized."""
-    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+    # None, NaN and pd.NA (what an Arrow-backed column gives Ray Data's pandas batches for a null)
+    if (pd.api.types.is_scalar(value) and pd.isna(value)) or (isinstance(value, str) and not value.strip()):
         return Failure("empty_input", f"task.response_column {column!r} is null or blank in row {row_id!r}")
     if not isinstance(value, str):  # e.g. a struct column read as a dict
         return json.dumps(value, ensure_ascii=False, default=str)

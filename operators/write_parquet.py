@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.arrow_types import table_from_rows
 from schemas.record_schema import RecordSchema
 
 READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
@@ -89,7 +90,7 @@ class WriteUnitFiles:
         if self.summary_column:
             for row, summary in zip(data, rows["_summary"]):
                 row["summary"] = summary
-        return pa.Table.from_pylist(data, schema=self.records_schema)
+        return table_from_rows(data, self.records_schema)
 
     def _rejects_table(self, rows: pd.DataFrame) -> pa.Table:
         return pa.Table.from_pandas(

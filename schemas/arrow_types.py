@@ -122,3 +122,25 @@ def to_arrow_value(value: Any, arrow_type: pa.DataType) -> Any:
 
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def without_dictionaries(arrow_type: pa.DataType) -> pa.DataType:
+    """`arrow_type` with every dictionary (enum) replaced by its value type.
+
+    Rows are built as plain values and then cast to the dictionary types: pyarrow's
+    `from_pylist` gives a null struct's dictionary child an index into an empty
+    dictionary, an invalid array that pandas and `validate(full=True)` refuse.
+    """
+    if pa.types.is_dictionary(arrow_type):
+        return arrow_type.value_type
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([f.with_type(without_dictionaries(f.type)) for f in arrow_type])
+    if pa.types.is_list(arrow_type):
+        return pa.list_(arrow_type.value_field.with_type(without_dictionaries(arrow_type.value_type)))
+    return arrow_type
+
+
+def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """A valid table of `schema` from row dicts, enums inside null structs included."""
+    plain = pa.schema([f.with_type(without_dictionaries(f.type)) for f in schema], metadata=schema.metadata)
+    return pa.Table.from_pylist(rows, schema=plain).cast(schema)

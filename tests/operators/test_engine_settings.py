@@ -35,7 +35,12 @@ def test_a_replica_asks_for_all_its_ranks():
     assert replica_resources(2, use_gpus=True) == {"num_gpus": 2, "num_cpus": 1}
 
 
-def test_answer_sampling_is_constrained_and_keeps_the_tag_text():
-    fields = SamplingSettings(max_tokens=64, temperature=0.0, seed=1, max_attempts=3).answer_fields({"type": "object"})
-    assert fields["structured_outputs"] == {"json": {"type": "object"}} and fields["skip_special_tokens"] is False
-    assert (fields["max_tokens"], fields["seed"]) == (64, 1)
+def test_sampling_fields_come_from_the_tag_masking_builders(tiny_tokenizer):
+    from operators import sampling
+
+    settings = SamplingSettings(max_tokens=64, temperature=0.0, seed=1, max_attempts=3)
+    vocab_size = len(tiny_tokenizer)
+    assert settings.answer_fields(tiny_tokenizer, vocab_size, {"type": "object"}) == sampling.answer_sampling(
+        tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1, constraint={"type": "object"})
+    assert settings.summary_fields(tiny_tokenizer, vocab_size) == sampling.summary_sampling(
+        tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1)

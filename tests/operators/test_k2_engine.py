@@ -97,5 +97,23 @@ def test_invalid_answers_are_re_asked_up_to_max_attempts(engine, tiny_model):
     assert (out["_attempts"] == 3).all()
     assert (out["_reason"] == "schema_invalid").all()
     assert out["error"].str.contains("this schema accepts no word").all()
+    # Each attempt ended where its grammar ended (EOS), and the error says so.
+    assert out["error"].str.contains(r"\[attempt 1: finish_reason=stop \(eos\) after \d+ tokens; attempt 2: .*; attempt 3: ").all()
     assert out["raw_output"].str.startswith(k2.TOOL_CALL_OPEN + '{"name":"say"').all()
     assert (out["_prompt_tokens"] > 3 * len(batch_for(tiny_model, ["a"]).at[0, "_prompt_ids"])).all(), "re-asks grow the prompt"
+
+
+def test_an_unprimed_prompt_still_gives_records(engine, tiny_model):
+    """`task.prime_tool_call: false`: the prompt ends at the assistant tag, the model cannot
+    write <tool_call> (a masked tag), and its constrained answer is the call's JSON."""
+    actor = engine.actor
+    task = actor.task
+    actor.configure(replace(task, prime=""))
+    try:
+        prepare = PreparePrompts(id_column="id", prompt="Say: {text}", prompt_columns=["text"], system_prompt="SYS",
+                                 prime="", tokenizer_source=str(tiny_model), tokenizer_revision=None,
+                                 max_model_len=512, max_tokens=64)
+        out = engine(prepare(pd.DataFrame({"id": ["r0", "r1"], "_unit": "u", "text": ["one", "two"]})))
+    finally:
+        actor.configure(task)
+    assert out["_record_json"].notna().all(), out["error"].tolist()

@@ -18,7 +18,8 @@ class FakeEngine:
         answer = self.answers.pop(0)
         if isinstance(answer, Failure):
             return answer
-        return Generation(text=answer, token_ids=(1,) * len(answer), finish_reason="stop", cached_tokens=2)
+        return Generation(text=answer, token_ids=(1,) * len(answer), finish_reason="stop", cached_tokens=2,
+                          end=f"end {answer}")
 
 
 def judge(out):
@@ -39,7 +40,7 @@ def test_a_first_valid_answer_is_the_value():
     result = run(FakeEngine("ok1"))
     assert (result.value, result.failure, result.attempts) == ("ok1", None, 1)
     assert (result.prompt_tokens, result.completion_tokens, result.cached_prompt_tokens) == (2, 3, 2)
-    assert result.raw_output == "<p>ok1"
+    assert result.raw_output == "<p>ok1" and result.ends == ("end ok1",)
 
 
 def test_an_invalid_answer_is_re_asked_with_the_repair_turn():
@@ -54,6 +55,7 @@ def test_attempts_run_out_with_the_last_failure_and_answer():
     result = run(FakeEngine("no1", "no2", "no3"))
     assert result.failure == Failure("schema_invalid", "bad no3")
     assert (result.attempts, result.value, result.raw_output) == (3, None, "<p>no3")
+    assert result.ends == ("end no1", "end no2", "end no3"), "how each attempt ended, for the reject's error"
 
 
 def test_an_engine_error_ends_the_loop_at_once():
@@ -74,8 +76,10 @@ def test_no_room_for_the_first_attempt_is_the_no_room_failure():
 
 
 def test_then_adds_totals_and_keeps_the_later_outcome():
-    first = Attempts(value={"a": 1}, attempts=2, prompt_tokens=10, completion_tokens=4, raw_output="x")
-    later = Attempts(failure=Failure("summary_empty", "blank"), attempts=1, prompt_tokens=20, completion_tokens=1)
+    first = Attempts(value={"a": 1}, attempts=2, prompt_tokens=10, completion_tokens=4, raw_output="x", ends=("e1", "e2"))
+    later = Attempts(failure=Failure("summary_empty", "blank"), attempts=1, prompt_tokens=20, completion_tokens=1,
+                     ends=("e3",))
     combined = first.then(later)
     assert (combined.attempts, combined.prompt_tokens, combined.completion_tokens) == (3, 30, 5)
     assert combined.failure.reason == "summary_empty" and combined.raw_output == "x"
+    assert combined.ends == ("e1", "e2", "e3")

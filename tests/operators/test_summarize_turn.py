@@ -67,3 +67,7 @@ def test_response_json_accepts_json_and_names_the_row_otherwise():
     assert bad.reason == "invalid_json" and "'order' of row 'r7'" in bad.message
     assert response_json(None, column="order", row_id="r8").reason == "empty_input"
     assert response_json("  ", column="order", row_id="r9").reason == "empty_input"
+    import pandas as pd
+
+    assert response_json(pd.NA, column="order", row_id="r10").reason == "empty_input", "a null of an Arrow-backed column"
+    assert response_json(float("nan"), column="order", row_id="r11").reason == "empty_input"

@@ -84,7 +84,6 @@ def test_example_job_writes_typed_schema_valid_records(tmp_path, tiny_model, new
         row["headlines"] = [dict(h) for h in row["headlines"]]
         NewsHeadlines.model_validate(row)
     assert (records["_attempts"] >= 1).all() and (records["_prompt_tokens"] > 0).all()
-    assert rejects.empty or rejects["error"].str.len().gt(0).all()  # the rejects' columns: the hostile-rows test
 
     for key in ("input_rows", "records", "rejects", "prompt_tokens", "completion_tokens", "wall_seconds"):
         assert key in summary
@@ -145,19 +144,19 @@ def test_hostile_rows_and_a_nested_schema_account_for_every_row(tmp_path, tiny_m
     summary, records, rejects = run_job(tmp_path, spec)
     assert_every_row_once(ids, records, rejects, summary)
     reasons = dict(zip(rejects["doc_id"], rejects["reason"]))
-    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts"]
-    assert rejects["error"].str.len().gt(0).all()
     assert reasons["doc-null"] == reasons["doc-empty"] == reasons["doc-blank"] == reasons["doc-int-null"] == "empty_input"
     assert rejects.set_index("doc_id").loc[["doc-null", "doc-int-null"], "_attempts"].eq(0).all(), "never reached the engine"
     engine_rows = {"doc-long", "doc-non-ascii", "doc-control", "doc-injection", "doc-plain", "doc-int"}
     assert set(records["doc_id"]) | (set(reasons) & engine_rows) == engine_rows
+    assert len(set(records["doc_id"]) & engine_rows) >= 5, f"ordinary rows rejected: {reasons}"
     # overflow: truncate sends the long row's head and tail to the engine and marks its record.
-    # the random model may still fail it, but only after reaching the engine
-    attempts = pd.concat([records.set_index("doc_id")["_attempts"], rejects.set_index("doc_id")["_attempts"]])
-    assert attempts["doc-long"] >= 1
+    attempts = {**dict(zip(records["doc_id"], records["_attempts"])), **dict(zip(rejects["doc_id"], rejects["_attempts"]))}
+    assert attempts["doc-long"] >= 1, "the long row reached the engine, cut to fit"
     truncated = dict(zip(records["doc_id"], records["_truncated"]))
     assert truncated.get("doc-long", True) and not any(v for k, v in truncated.items() if k != "doc-long")
     assert set(reasons.values()) <= {"empty_input", "truncated", "schema_invalid", "invalid_json"}
+    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts"]
+    assert rejects["error"].str.len().gt(0).all()
 
     schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))
     assert pa.types.is_struct(schema.field("address").type) and schema.field("age").type == pa.int64()

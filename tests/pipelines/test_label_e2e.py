@@ -31,8 +31,8 @@ def label_job(input_uri: str, model: Path, out: Path, **task) -> dict:
         task={"mode": "label", "labels": LABELS, "prompt": "What is this article about?\n\n{body}", **task},
         model={"source": str(model), "max_model_len": 2048, "max_tokens": 256},
         # A random-weight model fills the rationale with multi-byte characters that can
-        # outrun max_tokens: such rows are `truncated` rejects, counted, not a failed run.
-        output={"uri": str(out), "max_reject_rate": 1.0},
+        # outrun max_tokens: such rows are `truncated` rejects, a quarter at most.
+        output={"uri": str(out), "max_reject_rate": 0.25},
     )
     for key in ("schema", "tool_name", "tool_description"):
         spec["task"].pop(key)
@@ -52,12 +52,13 @@ def test_every_label_is_declared_and_the_distribution_is_in_the_summary(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["input_rows"] == len(articles) == summary["records"] + summary["rejects"]
-    # Rejects come only from the random model's free-text rationale (cut off, broken by a
-    # stop string it happens to spell out, or holding a lone surrogate escape such as
-    # "\ud800", which JSON allows and a valid string does not); the label is always in the set.
-    assert set(summary["reject_reasons"]) <= {"truncated", "invalid_json", "schema_invalid"}
+    # Rejects come only from the random model's free-text rationale (cut off, or holding a
+    # lone surrogate escape such as "\ud800", which JSON allows and a valid string does
+    # not); the label is always in the set.
+    assert set(summary["reject_reasons"]) <= {"truncated", "schema_invalid"}
+    assert summary["records"] >= 0.75 * len(articles), summary["reject_reasons"]
     rejects = pd.read_parquet(tmp_path / "out/rejects") if (tmp_path / "out/rejects").exists() else pd.DataFrame(
-        {"reason": [], "error": []})
+        {"reason": pd.Series([], dtype=str), "error": pd.Series([], dtype=str)})
     assert rejects.loc[rejects["reason"] == "schema_invalid", "error"].str.contains("unicode").all()
 
     records = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/records/*.parquet"), split="train")

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.engine
 SUMMARY_MODEL = {"max_model_len": 2048, "max_tokens": 192}  # a random model's free text runs long: keep it short
 EXTRACTION_REASONS = {"truncated", "schema_invalid", "invalid_json", "bad_call", "no_tool_call"}
 SUMMARY_REASONS = {"summary_truncated", "summary_empty", "prompt_too_long"}
+MAX_REJECT_RATE = 0.25
 # Long rows make the first turn's own tokens (beyond the shared system prompt) span
 # several KV blocks, so a cache hit on them is visible in the count.
 LONG_NOTE = " ".join(f"note{j}" for j in range(30))
@@ -39,15 +40,19 @@ def read_output(out: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 def test_extract_then_summarize_writes_a_summary_for_every_record(tmp_path, tiny_model, news_data):
     spec = job_spec(
         input={"uri": str(news_data)}, task={"mode": "summarize"},
-        model={"source": str(tiny_model), **SUMMARY_MODEL}, output={"uri": str(tmp_path / "out")},
+        model={"source": str(tiny_model), **SUMMARY_MODEL},
+        # A random model's free text often runs to max_tokens: a quarter of the rows may be rejects.
+        output={"uri": str(tmp_path / "out"), "max_reject_rate": MAX_REJECT_RATE},
     )
     result = run_cli("run", str(write_job(tmp_path, spec)))
-    assert result.returncode in (0, 3), result.stderr[-3000:]  # 3: more rejects than max_reject_rate
+    assert result.returncode == 0, result.stderr[-3000:]
     summary, records, rejects = read_output(tmp_path / "out")
     ids = pd.read_parquet(news_data)["doc_id"].tolist()
     assert sorted([*records.get("doc_id", []), *rejects.get("doc_id", [])]) == sorted(ids)
     assert summary["records"] + summary["rejects"] == summary["input_rows"] == len(ids)
-    assert len(records) > 0, f"no row got a summary: {summary['reject_reasons']}"
+    assert len(records) >= (1 - MAX_REJECT_RATE) * len(ids), f"{len(records)} summaries: {summary['reject_reasons']}"
+    texts = [*records["summary"], *records["city"], *records["country"], *(h["title"] for hs in records["headlines"] for h in hs)]
+    assert not [t for t in texts if any(tag in t for tag in (*k2.SPECIAL_TAGS, k2.EOS))], "a K2 tag in a record or summary"
 
     schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))
     assert schema.names[:5] == ["doc_id", "city", "country", "headlines", "summary"]
@@ -111,8 +116,9 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
     summary, records, rejects = read_output(tmp_path / "out")
     assert summary == result.summary
     assert sorted([*records["order_id"], *rejects["order_id"]]) == [f"o{i}" for i in range(10)]
-    assert dict(zip(rejects["order_id"], rejects["reason"]))["o3"] == "invalid_json"
-    assert len(records) > 0, summary["reject_reasons"]
+    reasons = dict(zip(rejects["order_id"], rejects["reason"]))
+    assert (reasons["o3"], reasons["o4"]) == ("invalid_json", "empty_input"), "a null or broken JSON is never summarized"
+    assert len(records) >= 0.75 * 8, f"{len(records)} of the 8 summarizable rows: {summary['reject_reasons']}"
     assert list(records.columns[:2]) == ["order_id", "summary"], "no extracted fields, then the summary"
     assert records["summary"].str.strip().str.len().gt(0).all()
     assert set(rejects["reason"]) <= {"invalid_json", "empty_input"} | SUMMARY_REASONS

@@ -58,3 +58,23 @@ def test_validated_records_convert_to_the_derived_schema():
     assert errors is None
     table = pa.Table.from_pylist([record_schema.to_arrow_row(record)], schema=record_schema.arrow_schema)
     assert table.to_pylist()[0]["address"] == {"street": "Main St", "postcode": None}
+
+
+def test_an_absent_optional_struct_holding_an_enum_reads_back_in_pandas():
+    from schemas.arrow_types import table_from_rows
+    from schemas.examples.company_news import CompanyNews
+
+    record_schema = RecordSchema.from_model(CompanyNews)
+    rows = [record_schema.to_arrow_row({"company": "Acme", "event": "merger", "sentiment": "neutral", "people": [],
+                                        "summary": "s"}),
+            record_schema.to_arrow_row({"company": "Hooli", "event": "other", "sentiment": "positive", "summary": "t",
+                                        "amount": {"value": 2.5, "currency": "EUR"},
+                                        "people": [{"name": "Ana", "role": "ceo"}]})]
+    table = table_from_rows(rows, record_schema.arrow_schema)
+    table.validate(full=True)
+    assert table.schema == record_schema.arrow_schema and table.field("amount").type.field("currency").type == ENUM
+    frame = table.to_pandas()
+    assert frame.at[0, "amount"] is None and frame.at[1, "amount"] == {"value": 2.5, "currency": "EUR"}
+    only_absent = table_from_rows(rows[:1], record_schema.arrow_schema)  # a file where no row has the struct
+    only_absent.validate(full=True)
+    assert only_absent.to_pandas().at[0, "amount"] is None

@@ -1,0 +1,88 @@
+"""What each generation may emit and what ends it: the sampling arguments of every mode.
+
+K2's tags (`<|beginofuser|>`, `<tool_call>`, ...) are added tokens whose text is
+printable, so a JSON grammar admits them inside a string. A model that samples one
+writes a control tag into a record (which the summary turn and every re-ask would feed
+back as a real turn boundary), and a stop string on it cuts the answer mid-JSON. The
+guarantee has to come from the decoder: every generation gets `allowed_token_ids`, the
+model's vocabulary without the tags, BOS, unk and pad. vLLM turns it into a -inf mask
+applied before sampling, greedy or not, so no masked id can ever be chosen. The other
+means are weaker: `logit_bias` is clamped to [-100, 100] (improbable, not impossible),
+and `bad_words` is matched in Python for every request at every step.
+
+A constrained answer keeps EOS, which xgrammar admits only where the JSON ends, and has
+no stop strings: it ends at the grammar's end or at `max_tokens` (then `truncated`),
+nothing else. A free-text summary keeps the tokens that end a turn (EOS and
+`SUMMARY_ENDS`) and loses every other tag.
+"""
+
+from typing import Any
+
+from operators import k2_format as k2
+
+# Besides EOS, the tags that end a summary: a model that opens a new turn has finished.
+SUMMARY_ENDS = k2.SAFETY_STOPS
+# Tokens a Llama tokenizer has besides K2's tags: never part of an answer.
+BOS, UNK = "<s>", "<unk>"
+
+
+def masked_token_ids(tokenizer) -> set[int]:
+    """Every K2 tag, BOS, unk and pad that this tokenizer has; never EOS."""
+    vocab = tokenizer.get_vocab()
+    ids = {vocab[name] for name in (*k2.SPECIAL_TAGS, BOS, UNK) if name in vocab}
+    ids |= {i for i in (tokenizer.bos_token_id, tokenizer.unk_token_id, tokenizer.pad_token_id) if i is not None}
+    ids.discard(tokenizer.eos_token_id)
+    return ids
+
+
+def allowed_token_ids(tokenizer, vocab_size: int, *, keep: tuple[str, ...] = ()) -> list[int]:
+    """The ids a generation may sample: the model's `vocab_size` ids that are tokens of
+    the tokenizer (padding rows of the embedding have no text), less `masked_token_ids`
+    except the tags in `keep`."""
+    masked = masked_token_ids(tokenizer) - {tokenizer.convert_tokens_to_ids(tag) for tag in keep}
+    return [i for i in range(min(vocab_size, len(tokenizer))) if i not in masked]
+
+
+def answer_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature: float, seed: int,
+                    constraint: dict[str, Any]) -> dict[str, Any]:
+    """SamplingParams fields of a constrained tool-call answer (extraction, label, every re-ask)."""
+    return dict(
+        max_tokens=max_tokens, temperature=temperature, seed=seed,
+        allowed_token_ids=allowed_token_ids(tokenizer, vocab_size),
+        skip_special_tokens=False,  # EOS aside nothing special can be sampled; keep the text as generated
+        structured_outputs={"json": constraint},
+    )
+
+
+def summary_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature: float, seed: int) -> dict[str, Any]:
+    """SamplingParams fields of the free-text summary turn."""
+    return dict(
+        max_tokens=max_tokens, temperature=temperature, seed=seed,
+        allowed_token_ids=allowed_token_ids(tokenizer, vocab_size, keep=SUMMARY_ENDS),
+        stop_token_ids=[tokenizer.convert_tokens_to_ids(tag) for tag in SUMMARY_ENDS],
+        skip_special_tokens=True,  # the ending token is not part of the summary
+    )
+
+
+def sampling_params(fields: dict[str, Any]):
+    """vllm.SamplingParams from these fields, with the offline engine's output kind."""
+    from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+
+    fields = dict(fields)
+    if "structured_outputs" in fields:
+        fields["structured_outputs"] = StructuredOutputsParams(**fields["structured_outputs"])
+    # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
+    # queue a partial output for every request at every step (what vllm.LLM does too).
+    return SamplingParams(**fields, output_kind=RequestOutputKind.FINAL_ONLY)
+
+
+def attempt_end(output) -> str:
+    """Why one generation ended, as a reject's `error` shows it: vLLM's finish_reason and
+    stop_reason (the stop token id; none when EOS ended it) and the answer's length."""
+    if output.finish_reason == "stop" and output.stop_reason is None:
+        why = "finish_reason=stop (eos)"
+    elif output.stop_reason is not None:
+        why = f"finish_reason={output.finish_reason} stop_reason={output.stop_reason!r}"
+    else:
+        why = f"finish_reason={output.finish_reason}"
+    return f"{why} after {len(output.token_ids)} tokens"
