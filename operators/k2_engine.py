@@ -95,7 +95,9 @@ class K2Engine:
         return out
 
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
-        if row["_reject_reason"]:
+        # A reason is a string; a missing one may be None or NaN (pandas' string columns
+        # hold NaN for a null), and NaN is truthy.
+        if isinstance(row["_reject_reason"], str):
             return _row(Attempts(failure=Failure(row["_reject_reason"], row["_reject_message"])))
         prompt_ids = np.asarray(row["_prompt_ids"]).tolist()  # Python ints: numpy ints do not serialize to the engine
         if isinstance(row.get("_response_json"), str):

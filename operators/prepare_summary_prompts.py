@@ -36,7 +36,9 @@ class PrepareSummaryPrompts:
         out["_response_json"] = [p[0] for p in prepared]
         out["_prompt_ids"] = [np.asarray(p[1], dtype=np.int32) if p[0] else ids for p, ids in zip(prepared, out["_prompt_ids"])]
         for column, index in (("_reject_reason", 0), ("_reject_message", 1)):
-            out[column] = [(p[2].reason, p[2].message)[index] if p[2] else old for p, old in zip(prepared, out[column])]
+            # object dtype: a row without a reject keeps None (a string column would make it NaN)
+            out[column] = pd.Series([(p[2].reason, p[2].message)[index] if p[2] else old
+                                     for p, old in zip(prepared, out[column])], index=out.index, dtype=object)
         return out
 
     def _prepare(self, row_id, value, user_text: str, rejected, tokenizer) -> tuple[str | None, list[int], Failure | None]:
