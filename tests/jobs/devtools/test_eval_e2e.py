@@ -9,7 +9,7 @@ import pytest
 
 from examples.news_sample import write_sample
 from examples.show_records import show
-from tests.conftest import job_spec, run_cli, write_job
+from tests.conftest import TRAINING_TIMEOUT_S, job_spec, run_cli, write_job
 
 pytestmark = pytest.mark.engine
 FIELDS = ["city", "country", "headlines"]
@@ -32,6 +32,7 @@ def evaluate(tmp_path: Path, model: Path, gold: Path) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.timeout(TRAINING_TIMEOUT_S)
 def test_eval_tells_the_trained_model_from_the_random_one(tmp_path, trained_model, tiny_model, heldout_gold):
     trained = evaluate(tmp_path, trained_model, heldout_gold)
     assert (trained["rows"], trained["records"], trained["rejects"]) == (40, 40, 0)
@@ -48,6 +49,7 @@ def test_eval_tells_the_trained_model_from_the_random_one(tmp_path, trained_mode
     assert random["record_pass_rate"] <= 0.05
 
 
+@pytest.mark.timeout(TRAINING_TIMEOUT_S)
 def test_demo_job_on_the_trained_model_extracts_the_known_answers(tmp_path, trained_model, news_data):
     out = tmp_path / "out"
     spec = job_spec(input={"uri": str(news_data)}, model={"source": str(trained_model)}, output={"uri": str(out)})

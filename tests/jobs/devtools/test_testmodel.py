@@ -14,7 +14,7 @@ from operators import k2_format as k2
 from operators.prepare_prompts import PreparePrompts
 from operators.render_prompt import to_text, to_token_ids
 from schemas.tool_call import tool_call_json_schema
-from tests.conftest import job_spec
+from tests.conftest import TRAINING_TIMEOUT_S, job_spec
 
 
 def test_training_examples_are_what_the_pipeline_renders(news_data, tiny_model):
@@ -90,12 +90,13 @@ def test_training_is_reproducible_and_the_seed_matters(tmp_path):
     assert (tmp_path / "a/tokenizer.json").read_text() == (tmp_path / "b/tokenizer.json").read_text()
 
 
+@pytest.mark.timeout(TRAINING_TIMEOUT_S)
 def test_the_full_recipe_learns_within_minutes(trained_model):
     report = json.loads((trained_model / "training.json").read_text())
     assert report["recipe"]["steps"] == Recipe().steps
     # From ~7 to ~0.14 (measured); what remains is mostly the invented place names.
     last = report["losses"][-50:]
     assert sum(last) / len(last) < 0.25, last[-10:]
-    # "A few minutes on 2 cores": measured ~5 min on a quiet machine; the bound leaves room for a busy CI runner.
-    assert report["wall_seconds"] < 900
+    # One core: 0.3 s per step on a quiet machine, 0.8 s on a slower, busy one (measured) for the 2,000 steps.
+    assert report["wall_seconds"] < 1800
     assert report["peak_memory_mib"] < 2048
