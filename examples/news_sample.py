@@ -77,15 +77,20 @@ def split_of(body: str) -> Split:
     return "heldout" if digest[0] % HELDOUT_SHARE == 0 else "train"
 
 
-def articles(count: int, *, seed: int, split: Split, invented_share: float = 0.0) -> list[dict]:
-    """`count` articles of one split, the same for the same seed. A share of them may be
-    datelined from invented places (training only: see with_invented_place)."""
+def articles(count: int, *, seed: int, split: Split, invented_share: float = 0.0,
+             mismatched_share: float = 0.0) -> list[dict]:
+    """`count` articles of one split, the same for the same seed. Shares of them may be
+    datelined from invented places or from a real city with another real country
+    (training only: see with_invented_place and with_mismatched_place)."""
     rng = random.Random(seed)
     items = []
     while len(items) < count:
         item = article(rng)
-        if invented_share and not rng.random() < 1 - invented_share:
+        draw = rng.random() if invented_share or mismatched_share else 1.0
+        if draw < invented_share:
             item = with_invented_place(item, rng)
+        elif draw < invented_share + mismatched_share:
+            item = with_mismatched_place(item, rng)
         if split_of(item["body"]) == split:
             items.append(item)
     return items
@@ -99,8 +104,19 @@ def with_invented_place(item: dict, rng: random.Random) -> dict:
     """The same article datelined from a made-up city and country ("Marsordor, Novan").
     Mixed into the demo model's training, names it cannot have memorized teach it to
     copy the place from the text rather than recall a pair it has seen (held-out cities
-    right: 38 of 40 with none invented, 120 of 120 with half; docs/demo-model.md)."""
-    city, country = _invented_name(rng, rng.randint(2, 3)), _invented_name(rng, rng.randint(2, 3))
+    right: 38 of 40 with none invented; docs/demo-model.md)."""
+    return _datelined(item, _invented_name(rng, rng.randint(2, 3)), _invented_name(rng, rng.randint(2, 3)))
+
+
+def with_mismatched_place(item: dict, rng: random.Random) -> dict:
+    """The same article datelined from a real city and a real country drawn apart
+    ("Linz, Japan"). The country then says nothing about the city, so the model must copy
+    real city names from the text too; trained only on true pairs and invented names, it
+    recalled a city of the right country instead (Linz written as Graz, Osaka as Sapporo)."""
+    return _datelined(item, rng.choice(PLACES)[0], rng.choice(PLACES)[1])
+
+
+def _datelined(item: dict, city: str, country: str) -> dict:
     body = item["body"].replace(f"{item['city']}, {item['country']}: ", f"{city}, {country}: ")
     return {**item, "city": city, "country": country, "body": body}
 

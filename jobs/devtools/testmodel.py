@@ -88,7 +88,7 @@ def write_test_model(path: str | Path, *, seed: int = 0) -> Path:
     return path
 
 
-def tiny_llama_config(tokenizer):
+def tiny_llama_config(tokenizer, layers: int = 2):
     """K2's layout at toy size: no BOS, EOS `</s>`, pad 0, untied embeddings. Four heads of
     dim 32 rather than two of 64: with two, the trained demo model never learned to copy
     the city (1 of 40 held-out items right, against 38 of 40 with four)."""
@@ -98,7 +98,7 @@ def tiny_llama_config(tokenizer):
         vocab_size=len(tokenizer),
         hidden_size=128,
         intermediate_size=256,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=4,
         max_position_embeddings=8192,

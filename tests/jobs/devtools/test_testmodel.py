@@ -81,22 +81,25 @@ def _contains(ids: list[int], part: list[int]) -> bool:
 
 def test_training_is_reproducible_and_the_seed_matters(tmp_path):
     short = Recipe(steps=20, tokenizer_examples=200)
-    first = train_test_model(tmp_path / "a", recipe=short, log=None)
-    again = train_test_model(tmp_path / "b", recipe=short, log=None)
-    other = train_test_model(tmp_path / "c", recipe=Recipe(steps=20, tokenizer_examples=200, seed=1), log=None)
-    assert first.losses == pytest.approx(again.losses, rel=1e-4)
+    first = train_test_model(tmp_path / "a", recipe=short)
+    again = train_test_model(tmp_path / "b", recipe=short)
+    other = train_test_model(tmp_path / "c", recipe=Recipe(steps=20, tokenizer_examples=200, seed=1))
+    assert first.losses == again.losses
+    assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
+    assert (tmp_path / "a/tokenizer.json").read_text() == (tmp_path / "b/tokenizer.json").read_text()
     assert first.losses[-1] < first.losses[0] - 1  # it is learning, not standing still
     assert other.losses != pytest.approx(first.losses, rel=1e-2)
-    assert (tmp_path / "a/tokenizer.json").read_text() == (tmp_path / "b/tokenizer.json").read_text()
+    assert first.kernels.startswith("AVX2")  # PINNED_KERNELS took effect in the training process
 
 
 @pytest.mark.timeout(TRAINING_TIMEOUT_S)
-def test_the_full_recipe_learns_within_minutes(trained_model):
+def test_the_full_recipe_learns_within_its_cpu_budget(trained_model):
     report = json.loads((trained_model / "training.json").read_text())
     assert report["recipe"]["steps"] == Recipe().steps
-    # From ~7 to ~0.14 (measured); what remains is mostly the invented place names.
+    # From ~7 to ~0.2 (measured); what remains is mostly the invented place names.
     last = report["losses"][-50:]
-    assert sum(last) / len(last) < 0.25, last[-10:]
-    # One core: 0.3 s per step on a quiet machine, 0.8 s on a slower, busy one (measured) for the 2,000 steps.
-    assert report["wall_seconds"] < 1800
+    assert sum(last) / len(last) < 0.3, last[-10:]
+    # CPU seconds, not wall: the suite trains it in the background at low priority.
+    # Measured ~800 CPU-s (0.4 s per step on one core) on this kind of machine.
+    assert report["cpu_seconds"] < 1800
     assert report["peak_memory_mib"] < 2048
