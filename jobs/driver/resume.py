@@ -61,6 +61,7 @@ def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, 
         covered[file.path].append((start, entry.rows))
         whole_files += entry.whole_file
     for path, ranges in covered.items():
+        ranges.sort()
         _refuse_overlaps(path, ranges, output_uri)
     if whole_files:
         log.info("reusing %d whole-file unit(s) written before units were row ranges", whole_files)
@@ -78,8 +79,7 @@ def _expected_key(entry: CommittedUnit, file: InputFile, job_fingerprint: str) -
 
 
 def _refuse_overlaps(path: str, ranges: list[tuple[int, int]], output_uri: str) -> None:
-    """Two committed units holding the same rows would give those rows twice."""
-    ranges = sorted(ranges)
+    """Two committed units holding the same rows would give those rows twice (`ranges` sorted)."""
     for (start_a, rows_a), (start_b, rows_b) in zip(ranges, ranges[1:]):
         if start_b < start_a + rows_a:
             raise OutputConflictError(

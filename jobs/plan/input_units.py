@@ -7,6 +7,7 @@ the file's row groups: small row groups are taken whole, several to a unit; a ro
 bigger than `unit_rows` is cut into near-equal slices.
 """
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 
@@ -92,12 +93,15 @@ def plan_units(files: list[InputFile], unit_rows: int, job_fingerprint: str) -> 
 
 
 def uncovered(unit: Unit, covered: list[tuple[int, int]], job_fingerprint: str) -> list[Unit]:
-    """The parts of `unit` that no (start, rows) range of `covered` holds: the unit itself
-    when none touches it, nothing when they cover it, else one unit per gap (the same
-    file committed earlier with another `unit_rows`)."""
+    """The parts of `unit` that no (start, rows) range of `covered` (sorted, disjoint: the
+    committed units of its file) holds: the unit itself when none touches it, nothing when
+    they cover it, else one unit per gap (the file was committed with another `unit_rows`)."""
     gaps, position, end = [], unit.start, unit.start + unit.rows
-    for start, rows in sorted(covered):
-        if start + rows <= position or start >= end:
+    first = max(0, bisect.bisect_right(covered, unit.start, key=lambda r: r[0]) - 1)
+    for start, rows in covered[first:]:
+        if start >= end:
+            break
+        if start + rows <= position:
             continue
         if start > position:
             gaps.append((position, start - position))

@@ -58,6 +58,7 @@ def test_the_parts_not_yet_committed_become_units_of_their_own():
     assert uncovered(unit, [], "fp") == [unit]
     assert uncovered(unit, [(0, 100)], "fp") == []
     assert uncovered(unit, [(100, 20)], "fp") == [unit]  # a neighbour's range
+    assert uncovered(make_unit("fp", unit.file, 50, 50), [(0, 10), (40, 20), (90, 5)], "fp")[0].start == 60
     parts = uncovered(unit, [(10, 20), (50, 10)], "fp")
     assert [(p.start, p.rows) for p in parts] == [(0, 10), (30, 20), (60, 40)]
     assert parts[0].key == make_unit("fp", unit.file, 0, 10).key
