@@ -59,7 +59,7 @@ def main() -> None:
     results["s3"] = plan_s3_files(files)
     for store, r in results["s3"]["stores"].items():
         print(f"{files} files on S3 ({store}): one at a time {r['serial']['per_1000_files_s']:.1f} s per 1,000 files, "
-              f"concurrent ({results['s3']['threads']} threads) {r['concurrent']['per_1000_files_s']:.1f} s: "
+              f"concurrent {r['concurrent']['per_1000_files_s']:.1f} s: "
               f"{r['speedup']:.1f}x", flush=True)
     root = workload.WORKDIR / "planning"
     memory = {}
@@ -83,7 +83,7 @@ def plan_s3_files(count: int) -> dict:
     """Plan `count` small files served by moto directly (localhost: each request costs
     only CPU) and through the latency proxy (as a remote store answers), one file at a
     time and concurrently; runs alternated so that both see the same machine."""
-    from jobs.plan.id_check import check_ids
+    from jobs.plan.id_check import ID_THREADS, check_ids
     from jobs.plan.input_files import PLANNING_THREADS, list_parquet_files, read_input_files
     from jobs.storage.filesystem import filesystem_for
 
@@ -93,15 +93,15 @@ def plan_s3_files(count: int) -> dict:
         client.create_bucket(Bucket="planning")
         upload_small_files(client, "planning", count)
 
-        def plan(endpoint: str, threads: int) -> dict:
+        def plan(endpoint: str, footer_threads: int, id_threads: int) -> dict:
             fs, path = filesystem_for(uri, {"endpoint_url": endpoint, "key": "k", "secret": "s"})
             fs.invalidate_cache()
             started = time.perf_counter()
             listing = list_parquet_files(fs, path, uri)
             listed = time.perf_counter()
-            files = read_input_files(fs, listing, threads=threads)
+            files = read_input_files(fs, listing, threads=footer_threads)
             read = time.perf_counter()
-            check_ids(fs, files, "doc_id", threads=threads)
+            check_ids(fs, files, "doc_id", threads=id_threads)
             done = time.perf_counter()
             if len(files) != count or sum(f.rows for f in files) != count * ROWS_PER_SMALL_FILE:
                 raise RuntimeError(f"planned {len(files)} files, {sum(f.rows for f in files)} rows")
@@ -111,9 +111,10 @@ def plan_s3_files(count: int) -> dict:
         runs = {(store, mode): [] for store in stores for mode in ("serial", "concurrent")}
         for _ in range(REPEATS):
             for store, endpoint in stores.items():
-                runs[store, "serial"].append(plan(endpoint, 1))
-                runs[store, "concurrent"].append(plan(endpoint, PLANNING_THREADS))
-    out = {"files": count, "rows_per_file": ROWS_PER_SMALL_FILE, "threads": PLANNING_THREADS, "repeats": REPEATS,
+                runs[store, "serial"].append(plan(endpoint, 1, 1))
+                runs[store, "concurrent"].append(plan(endpoint, PLANNING_THREADS, ID_THREADS))
+    out = {"files": count, "rows_per_file": ROWS_PER_SMALL_FILE, "threads": PLANNING_THREADS, "id_threads": ID_THREADS,
+           "repeats": REPEATS,
            "latency_ms": LATENCY_MS, "stores": {}}
     for store in stores:
         result = {}

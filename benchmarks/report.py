@@ -263,10 +263,11 @@ def _repair_loop(r: dict, runs: dict) -> list[str]:
 
 def _planning(r: dict, runs: dict) -> list[str]:
     s3 = r["s3"]
-    out = [f"`k2batch validate`'s planning of {s3['files']:,} files of {s3['rows_per_file']} rows on moto's S3 server (a "
-           f"process of its own): the listing, every footer and every id, one file at a time and {s3['threads']} at a "
-           f"time, median of {s3['repeats']} alternated runs; directly on localhost, and through a proxy that answers "
-           f"each request {s3['latency_ms']:.0f} ms late, as a remote object store does.", "",
+    out = [f"`k2batch validate`'s planning of {s3['files']:,} files of {s3['rows_per_file']} rows on moto's S3 server "
+           f"(a process of its own): the listing, every footer and every id, one file at a time and concurrently "
+           f"({s3['threads']} footers and {s3['id_threads']} files' ids at a time), median of {s3['repeats']} alternated "
+           f"runs; directly on localhost, and through a proxy that answers each request {s3['latency_ms']:.0f} ms late, "
+           "as a remote object store does.", "",
            "| Store | one at a time, s per 1,000 files | concurrent, s per 1,000 files | speed-up | listing / footers / ids, concurrent (s) |",
            "|---|---|---|---|---|"]
     for store, s in s3["stores"].items():

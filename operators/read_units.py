@@ -17,6 +17,9 @@ from ray.data.datasource import Datasource, ReadTask
 
 UNIT_COLUMN = "_unit"
 SLICE_BATCH_ROWS = 8192
+# Reads go to storage in blocks of this size: a small file in one request, and no read
+# of a big file fetches much more than it needs (fsspec's default block is 5-50 MiB).
+READ_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class RowGroupSlice:
 class UnitRead:
     key: str  # the unit's key: the `_unit` of its rows
     path: str  # as the filesystem names it
+    size: int  # the file's, known from the listing: opening it needs no request of its own
     rows: int
     slices: tuple[RowGroupSlice, ...]
 
@@ -39,8 +43,11 @@ def read_unit(unit: UnitRead, filesystem, schema: pa.Schema) -> pa.Table:
     """The unit's rows, `schema`'s columns cast to its types, with `_unit`. Part of a row
     group is read from the row group's start up to the unit's last row: Parquet cannot
     start inside a row group without a page index."""
-    with filesystem.open(unit.path, "rb") as f:
-        parquet = pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20)  # stream: stop at the slice's end
+    whole = all(part.whole for part in unit.slices)
+    with filesystem.open(unit.path, "rb", size=unit.size, block_size=READ_BLOCK_BYTES) as f:
+        # Whole row groups: their column chunks fetched together. Part of one: streamed,
+        # so that the read stops at the slice's end.
+        parquet = pq.ParquetFile(f, pre_buffer=whole, buffer_size=0 if whole else READ_BLOCK_BYTES)
         parts = [_read_slice(parquet, part, schema.names) for part in unit.slices]
     table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if table.num_rows != unit.rows:

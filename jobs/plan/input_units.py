@@ -35,7 +35,7 @@ class Unit:
                 slices.append(RowGroupSlice(group=group, offset=first - group_start, rows=last - first,
                                             whole=last - first == group_rows))
             group_start += group_rows
-        return UnitRead(key=self.key, path=self.path, rows=self.rows, slices=tuple(slices))
+        return UnitRead(key=self.key, path=self.path, size=self.file.size, rows=self.rows, slices=tuple(slices))
 
 
 def unit_key(job_fingerprint: str, file: InputFile, start: int, rows: int) -> str:

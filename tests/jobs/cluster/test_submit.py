@@ -94,7 +94,10 @@ def ray_start(args: list[str], env: dict, log: Path, temp_dir: str) -> subproces
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """Yields the cluster once the job server answers and both nodes are alive."""
-    temp_dir = tempfile.mkdtemp(prefix="k2r", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    # Short: Ray's socket paths must fit 107 bytes. One per node, as on two machines: nodes
+    # sharing one would share their runtime_env folders, and one node's clean-up would
+    # delete the submitted job's working_dir under the driver on the other.
+    temp_dirs = [tempfile.mkdtemp(prefix="k2r", dir="/tmp") for _ in range(2)]
     token = secrets.token_hex(32)  # as `ray get-auth-token --generate` makes one
     token_path = tmp_path_factory.mktemp("ray-token") / "auth_token"
     token_path.write_text(token)
@@ -105,17 +108,17 @@ def ray_cluster(tmp_path_factory):
         RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",  # stop at once on SIGTERM
         RAY_AUTH_TOKEN_PATH=str(token_path),
     )
-    logs = Path(temp_dir)
+    logs = Path(temp_dirs[0])
     head = ray_start(["--head", f"--port={gcs_port}", f"--ray-client-server-port={free_port()}", "--dashboard-host=127.0.0.1",
                       f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=0"],
-                     base, logs / "head.log", temp_dir)  # RAY_AUTH_MODE unset: Ray's default
+                     base, logs / "head.log", temp_dirs[0])  # RAY_AUTH_MODE unset: Ray's default
     address = f"http://127.0.0.1:{dashboard_port}"
     worker = None
     try:
         wait_for_nodes(address, 1, [(head, logs / "head.log")], token_path)
         # A node joining a cluster with token authentication must say so itself.
         worker = ray_start([f"--address=127.0.0.1:{gcs_port}", f"--num-cpus={WORKER_CPUS}"],
-                           {**base, "RAY_AUTH_MODE": "token"}, logs / "worker.log", temp_dir)
+                           {**base, "RAY_AUTH_MODE": "token"}, logs / "worker.log", temp_dirs[1])
         nodes = wait_for_nodes(address, 2, [(head, logs / "head.log"), (worker, logs / "worker.log")], token_path)
         (head_node,) = [n.node_id for n in nodes if n.cpus == 0]
         (worker_node,) = [n.node_id for n in nodes if n.cpus == WORKER_CPUS]
@@ -125,7 +128,8 @@ def ray_cluster(tmp_path_factory):
         for process in (worker, head):
             if process is not None:
                 stop_ray(process)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        for temp_dir in temp_dirs:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def wait_for_nodes(address: str, count: int, processes, token_path: Path, deadline_s: float = 180) -> list[NodeCapacity]:
