@@ -53,7 +53,7 @@ def read_unit(unit: UnitRead, filesystem, schema: pa.Schema) -> pa.Table:
     if table.num_rows != unit.rows:
         raise RuntimeError(f"unit {unit.key}: {unit.path} gave {table.num_rows} rows where the plan has {unit.rows}: "
                            "the file changed while the job ran; run the job again")
-    table = table.select(schema.names).cast(pa.schema([schema.field(n) for n in schema.names]))
+    table = table.select(schema.names).cast(schema)
     return table.append_column(UNIT_COLUMN, pa.repeat(pa.scalar(unit.key), table.num_rows))
 
 
