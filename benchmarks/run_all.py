@@ -27,6 +27,7 @@ BENCHMARKS = (
     ("prefix_cache", []),
     ("streaming_memory", []),
     ("repair_loop", []),
+    ("planning", []),
 )
 
 

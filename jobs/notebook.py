@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 import ray
 
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
@@ -36,6 +35,7 @@ from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed
 from jobs.storage.filesystem import filesystem_for
 from operators.engine_settings import replica_resources
+from operators.read_units import read_unit
 from pipelines.flow_plan import FlowPlan
 from pipelines.registry import MODES
 from schemas.labels import declared_labels
@@ -54,7 +54,7 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
         raise ValueError(f"n must be at least 1, got {n}")
     resolved = resolve_job(job)
     connect_ray(job)
-    plan = flow_plan(resolved, input_files=resolved.input_files, use_gpus=session_uses_gpus(job))
+    plan = flow_plan(resolved, units=resolved.units, use_gpus=session_uses_gpus(job))
     rows = first_rows(resolved, n)
     stage = MODES[plan.mode].prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
     engine = warm_engine(plan)
@@ -97,7 +97,7 @@ def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
     its results. The preview engine is stopped first, to free the machine for the run."""
     connect_ray(job)
     release_engine()
-    bar = _progress_bar(total=sum(u.rows for u in resolve_job(job).units), desc=job.name) if progress else None
+    bar = _progress_bar(total=resolve_job(job).input_rows, desc=job.name) if progress else None
     context = ray.data.DataContext.get_current()
     ray_bars = context.enable_progress_bars
     context.enable_progress_bars = False  # one bar per stage would scroll the notebook; ours counts rows
@@ -170,15 +170,15 @@ def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = N
 
 
 def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
-    """The first `n` rows of the input (the columns the job reads), with `_unit`."""
+    """The first `n` rows of the input (the columns the job reads), with `_unit`, read
+    unit by unit as a run reads them."""
     frames, left = [], n
-    for path in resolved.input_files:
-        with resolved.input_fs.open(path, "rb") as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=left, columns=resolved.read_columns):
-                frames.append(batch.to_pandas().head(left).assign(_unit=path))
-                left -= len(frames[-1])
-                if not left:
-                    return pd.concat(frames, ignore_index=True)
+    for unit in resolved.units:
+        table = read_unit(unit.read(), resolved.input_fs, resolved.read_schema)
+        frames.append(table.slice(0, left).to_pandas())
+        left -= len(frames[-1])
+        if not left:
+            break
     return pd.concat(frames, ignore_index=True)
 
 

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from operators.engine_settings import EngineSettings, PromptSettings, TaskSettings
+from operators.read_units import UnitRead
 from schemas.record_schema import RecordSchema
 
 
 @dataclass(frozen=True)
 class ReadSettings:
-    files: list[str]
+    units: list[UnitRead]  # the row ranges to read, each its own block
     filesystem: object  # fsspec filesystem
     columns: list[str]  # the id column first, then every column the prompts read
-    schema: pa.Schema | None = None  # the columns read, typed alike for every file
+    schema: pa.Schema  # those columns, typed alike for every file
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,22 @@
 """The stages every flow is made of (pipelines/registry.py composes them): read the
-pending input files, run the engine actors, write unit files."""
+pending units, run the engine actors, write unit files."""
 
 from contextlib import contextmanager
 
-import pyarrow as pa
 import ray
 
 from operators.engine_settings import replica_resources
 from operators.k2_engine import K2Engine
+from operators.read_units import UnitSource
 from operators.write_parquet import WriteUnitFiles
 from pipelines.flow_plan import FlowPlan, ReadSettings
 
 
 def read_rows(read: ReadSettings) -> ray.data.Dataset:
-    """The columns the job reads of the pending input files, with `_unit` (the file)."""
-    names = read.columns
-    known = read.schema is not None and all(n in read.schema.names for n in names)
-    schema = pa.schema([read.schema.field(n) for n in names]) if known else None
-    return ray.data.read_parquet(
-        read.files,
-        filesystem=pa.fs.PyFileSystem(pa.fs.FSSpecHandler(read.filesystem)),
-        schema=schema,  # files may disagree on a text column's type: read all as this schema
-        include_paths=True,
-    ).select_columns([*names, "path"]).rename_columns({"path": "_unit"})
+    """The columns the job reads of the pending units, with `_unit` (the unit's key):
+    one read task and one block per unit (operators/read_units.py)."""
+    source = UnitSource(read.units, read.filesystem, read.schema)  # files may disagree on a text column's type
+    return ray.data.read_datasource(source, override_num_blocks=len(read.units))
 
 
 # Input blocks an engine actor works on at once: the next block starts while the last

@@ -1,5 +1,6 @@
 """A real S3-compatible server for tests: moto on 127.0.0.1, and a small HTTP proxy in
-front of it that fails some requests the way a struggling object store does.
+front of it that fails some requests the way a struggling object store does, or answers
+each one late, as a remote store does (benchmarks/planning.py).
 
 Both listen on free ports of 127.0.0.1, so Ray workers and `k2batch` subprocesses reach
 them like any endpoint. Buckets are made with boto3 in us-east-1: s3fs's mkdir sends a
@@ -10,6 +11,7 @@ import http.client
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -55,7 +57,8 @@ class MotoS3:
 @dataclass
 class Faults:
     """Which requests fail: a seeded fraction, at most `limit` in all and `max_in_a_row`
-    in a row, so that a client that retries with backoff always gets through."""
+    in a row, so that a client that retries with backoff always gets through. Every
+    request is answered `latency_s` late."""
 
     fraction: float
     status: int = 503
@@ -64,6 +67,7 @@ class Faults:
     limit: int = 1_000_000
     max_in_a_row: int = 2
     seed: int = 0
+    latency_s: float = 0.0
     requests: int = 0
     failed: int = 0
     _in_a_row: int = 0
@@ -122,6 +126,7 @@ def _handler(upstream_host: str, upstream_port: int, faults: Faults):
 
         def _forward(self):
             body = self._body()  # always drain the request, even one that will fail
+            time.sleep(faults.latency_s)
             if faults.should_fail():
                 error = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{faults.code}</Code>"
                          f"<Message>{faults.message}</Message></Error>").encode()

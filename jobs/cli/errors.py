@@ -7,8 +7,9 @@ import sys
 from pydantic import ValidationError
 
 from jobs import exit_codes
+from jobs.cluster.auth import ClusterAuthError
 from jobs.devtools.evaluate import GoldError
-from jobs.plan.input_units import InputError
+from jobs.plan.input_files import InputError
 from jobs.spec import JobSpecError
 from jobs.spec.params import ParamError
 from jobs.storage.output_store import OutputConflictError
@@ -16,9 +17,11 @@ from jobs.storage.redact import redact
 from jobs.storage.retry import StorageError
 from schemas.record_schema import SchemaLoadError
 
-# StorageError: no such bucket, access denied, no credentials; retrying will not help.
+# StorageError: no such bucket, access denied, no credentials; ClusterAuthError: no or a
+# wrong Ray token. Retrying will not help.
 SPEC_ERRORS = (
     JobSpecError, InputError, OutputConflictError, SchemaLoadError, StorageError, FileNotFoundError, ParamError,
+    ClusterAuthError,
 )
 
 

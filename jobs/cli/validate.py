@@ -15,7 +15,6 @@ def run(args) -> int:
     if isinstance(outcome, int):
         return outcome
     job, resolved = outcome
-    rows = sum(u.rows for u in resolved.units)
-    print(f"{args.job}: ok ({len(resolved.units)} input file(s), {rows} rows, job fingerprint {resolved.fingerprints['job']}, "
-          f"run id {job.run_id})")
+    print(f"{args.job}: ok ({len(resolved.files)} input file(s), {resolved.input_rows} rows in {len(resolved.units)} "
+          f"unit(s), job fingerprint {resolved.fingerprints['job']}, run id {job.run_id})")
     return exit_codes.OK

@@ -4,15 +4,21 @@ import asyncio
 import sys
 import time
 
+from jobs.cluster.auth import auth_headers, refused
 from jobs.cluster.submission import exit_code_of
 
 
 def connect(address: str):
-    """A job client for the cluster; an unreachable server is an infrastructure error."""
+    """A job client for the cluster, with its token when the server asks for one
+    (jobs/cluster/auth.py); an unreachable server is an infrastructure error."""
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
+    headers, source = auth_headers(address)
     try:
-        return JobSubmissionClient(address)
+        return JobSubmissionClient(address, headers=headers or None)
+    except AuthenticationError as err:
+        raise refused(address, source) from err
     except ConnectionError as err:
         raise ConnectionError(f"cannot reach the Ray job server at {address}: {err}") from err
 

@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 from jobs import exit_codes
-from jobs.driver.ray_session import READ_SETTINGS
+from jobs.cluster.auth import auth_headers, refused
 from jobs.plan.replica_fit import NodeCapacity
 from jobs.spec import JobSpec, JobSpecError
 
@@ -54,7 +54,7 @@ def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
     env = {
         "working_dir": str(repository_root()),
         "excludes": UPLOAD_EXCLUDES,
-        "env_vars": {SPEC_ENV_VAR: spec_text, **READ_SETTINGS},
+        "env_vars": {SPEC_ENV_VAR: spec_text},
     }
     if pip:
         env["pip"] = list(pip)
@@ -98,11 +98,19 @@ def _is_relative_local(uri: str) -> bool:
 
 def cluster_nodes(address: str) -> list[NodeCapacity]:
     """The alive nodes and their total resources, from the dashboard's state API."""
-    from ray.util.state import list_nodes
+    from ray.exceptions import AuthenticationError
+    from ray.util.state import StateApiClient
+    from ray.util.state.common import ListApiOptions, StateResource
 
+    headers, source = auth_headers(address)
+    try:
+        client = StateApiClient(address=address, headers={"Content-Type": "application/json", **headers})
+        listed = client.list(StateResource.NODES, options=ListApiOptions(detail=True), raise_on_missing_output=True)
+    except AuthenticationError as err:
+        raise refused(address, source) from err
     nodes = [
         NodeCapacity(node_id=n.node_id, cpus=n.resources_total.get("CPU", 0.0), gpus=n.resources_total.get("GPU", 0.0))
-        for n in list_nodes(address=address, detail=True)
+        for n in listed
         if n.state == "ALIVE"
     ]
     if not nodes:  # a head still starting, or a cluster that lost its nodes: retry later

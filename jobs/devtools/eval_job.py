@@ -5,7 +5,7 @@ from pathlib import Path
 
 from jobs.devtools.evaluate import format_report, gold_expectations, score
 from jobs.driver.run import run_job
-from jobs.plan.input_units import read_parquet_table
+from jobs.plan.input_files import read_parquet_table
 from jobs.plan.resolve import resolve_job
 from jobs.spec import load_job
 from jobs.storage.committed import read_committed

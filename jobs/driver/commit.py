@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import ray
 
+from jobs.driver.placement import engine_placement, now_ms
 from jobs.plan.input_units import Unit
 from jobs.storage.output_store import CommittedUnit, OutputStore
 
@@ -17,23 +18,25 @@ class ConservationError(RuntimeError):
 
 
 class UnitCommitter:
-    """Adds up the writer's reports per unit and commits a unit when its rows are all written."""
+    """Adds up the writer's reports per unit (by key: the `_unit` of its rows) and commits
+    a unit when its rows are all written."""
 
-    def __init__(self, store: OutputStore, units: list[Unit], keys: dict[str, str], job_fingerprint: str):
+    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str):
         self.store = store
-        self.units = {unit.path: unit for unit in units}
-        self.keys = keys
+        self.units = {unit.key: unit for unit in units}
         self.job_fingerprint = job_fingerprint
         self.progress: dict[str, CommittedUnit] = {}
         self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.committed: dict[str, CommittedUnit] = {}  # by key
+        self.engines: list[dict] = []  # where the engines ran (jobs/driver/placement.py)
 
     def add(self, written: dict) -> None:
         """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
         unit = self.units[written["unit"]]
-        entry = self.progress.setdefault(unit.path, CommittedUnit(
-            key=self.keys[unit.path], input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
+        entry = self.progress.setdefault(unit.key, CommittedUnit(
+            key=unit.key, input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
             records=0, rejects=0, prompt_tokens=0, completion_tokens=0, reasons={},
+            start=unit.start, input_size=unit.file.size, input_version=unit.file.version,
         ))
         setattr(entry, written["kind"], getattr(entry, written["kind"]) + written["rows"])
         entry.prompt_tokens += written["prompt_tokens"]
@@ -41,27 +44,35 @@ class UnitCommitter:
         entry.cached_prompt_tokens += written["cached_prompt_tokens"]
         for reason, count in written["reasons"]:  # an Arrow map arrives as (key, value) pairs
             entry.reasons[reason] = entry.reasons.get(reason, 0) + count
-        self.staged[unit.path][written["kind"]].append(written["path"])
+        self.staged[unit.key][written["kind"]].append(written["path"])
         done = entry.records + entry.rejects
         if done > unit.rows:
-            raise ConservationError(f"unit {unit.path}: {done} rows written for {unit.rows} input rows")
+            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.rows} input rows")
         if done == unit.rows:
-            self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.path))
-            log.info("committed %s (%d records, %d rejects)", unit.path, entry.records, entry.rejects)
+            self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.key))
+            log.info("committed %s (%d records, %d rejects)", describe(unit), entry.records, entry.rejects)
 
     def check_finished(self) -> None:
-        unfinished = [path for path, unit in self.units.items() if self.keys[path] not in self.committed]
+        unfinished = [unit for key, unit in self.units.items() if key not in self.committed]
         if unfinished:
-            raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
+            raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {describe(unfinished[0])}")
+
+
+def describe(unit: Unit) -> str:
+    """A unit as a user finds it: its file and rows."""
+    return f"{unit.path} rows {unit.start}-{unit.start + unit.rows}"
 
 
 def commit_as_written(dataset: ray.data.Dataset, committer: UnitCommitter, on_rows=None) -> dict[str, CommittedUnit]:
-    """Commit each unit as soon as its last file is written; the committed units by key."""
+    """Commit each unit as soon as its last file is written; the committed units by key.
+    Also notes where the engines ran (`committer.engines`)."""
+    started = now_ms()  # the dataset runs, and its engines start, as it is iterated
     for written in as_written(dataset):
         if on_rows:
             on_rows(written["rows"])
         committer.add(written)
     committer.check_finished()
+    committer.engines = engine_placement(started)
     return committer.committed
 
 

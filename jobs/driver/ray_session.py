@@ -11,21 +11,12 @@ from jobs.spec import JobSpec
 
 log = logging.getLogger("k2batch")
 
-# Ray Data packs small Parquet files into one read block of up to 128 MiB. A unit (one
-# input file) commits only when its last row is written, so a block holding every file
-# would commit them all at the very end and a crash would lose them all. Blocks of about
-# 1 MiB of Parquet keep units finishing one after another; rows are costly to generate,
-# so the extra read tasks cost nothing that shows.
-READ_SETTINGS = {"RAY_DATA_PARQUET_BIN_PACKING_BYTES": os.environ.get("RAY_DATA_PARQUET_BIN_PACKING_BYTES", str(1 << 20))}
-
-
 def connect_ray(spec: JobSpec) -> bool:
     """Join the cluster a submitted job runs on; otherwise start a local one sized so
     that the engine replicas leave a core for reading and writing. True if connected
     here (then shut down after: on a cluster that only disconnects this driver)."""
     if ray.is_initialized():
         return False
-    os.environ.update(READ_SETTINGS)  # before ray.init: a local cluster's workers inherit it
     if os.environ.get("RAY_ADDRESS"):  # Ray's job supervisor sets it for a submitted job
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         return True

@@ -8,6 +8,7 @@ import ray
 
 from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
+from jobs.driver.resume import resume_units
 from jobs.driver.summary import build_summary, provenance
 from jobs.plan.flow_plan import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -27,15 +28,13 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None) -> dict:
     resolved = resolve_job(spec)
     out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
     store = OutputStore(out_fs, out_root)
-    job_fingerprint = resolved.fingerprints["job"]
-    keys = {unit.path: unit.key(job_fingerprint) for unit in resolved.units}
-    reused = store.prepare(mode=spec.output.mode, job_fingerprint=job_fingerprint, planned_keys=set(keys.values()))
-    pending = [unit for unit in resolved.units if keys[unit.path] not in reused]
-    log.info("%d unit(s), %d reused, %d to run", len(resolved.units), len(resolved.units) - len(pending), len(pending))
-    committed = dict(reused)
-    if pending:
-        committed.update(_run_pending(resolved, store, UnitCommitter(store, pending, keys, job_fingerprint), on_rows))
-    summary = build_summary(resolved, committed, keys, set(reused), time.monotonic() - started, run_id or spec.name)
+    resume = resume_units(resolved, store)
+    log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
+    committed = dict(resume.reused)
+    committer = UnitCommitter(store, resume.pending, resolved.fingerprints["job"])
+    if resume.pending:
+        committed.update(_run_pending(resolved, store, committer, on_rows))
+    summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
     store.clear_staging()
     store.write_summary(summary)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:
@@ -52,7 +51,7 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
         check_replica_fits(spec)
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
                               record_schema=resolved.record_schema, metadata=provenance(resolved))
-        plan = flow_plan(resolved, input_files=list(committer.units), use_gpus=session_uses_gpus(spec), write=write)
+        plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
         with engine_stage_depth(spec.model.max_batches_in_flight):
             return commit_as_written(build_flow(plan), committer, on_rows)
     finally:

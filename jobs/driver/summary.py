@@ -5,6 +5,7 @@ import json
 from collections import Counter
 
 import jobs
+from jobs.driver.resume import ResumePlan
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed import read_committed
 from jobs.storage.output_store import CommittedUnit
@@ -24,26 +25,28 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
     }
 
 
-def build_summary(resolved: ResolvedJob, committed: dict[str, CommittedUnit], keys: dict[str, str], reused: set[str],
+def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], engines: list[dict],
                   wall_seconds: float, run_id: str) -> dict:
-    """`committed`: every committed unit of this run by key; `reused`: the keys taken from an earlier run."""
-    units = [committed[keys[u.path]] for u in resolved.units if keys[u.path] in committed]
+    """`committed`: every committed unit of this run by key (reused and new); `engines`:
+    where this run's engines ran (jobs/driver/placement.py), empty if nothing ran."""
+    units = list(committed.values())
     reasons: Counter = Counter()
     for unit in units:
         reasons.update(unit.reasons)
     spec = resolved.spec
     summary = {
         "name": spec.name,
-        "input_rows": sum(u.rows for u in resolved.units),
+        "input_rows": resolved.input_rows,
         "records": sum(u.records for u in units),
         "rejects": sum(u.rejects for u in units),
         "reject_reasons": dict(reasons),
         "prompt_tokens": sum(u.prompt_tokens for u in units),
         "completion_tokens": sum(u.completion_tokens for u in units),
         "cached_prompt_tokens": sum(u.cached_prompt_tokens for u in units),
-        "units": len(resolved.units),
-        "reused_units": sum(1 for u in resolved.units if keys[u.path] in reused),
-        "reused_rows": sum(u.rows for u in resolved.units if keys[u.path] in reused),
+        "units": plan.units,
+        "reused_units": len(plan.reused),
+        "reused_rows": sum(u.rows for u in plan.reused.values()),
+        "engines": engines,
         "wall_seconds": round(wall_seconds, 3),
         "fingerprints": resolved.fingerprints,
         "model": spec.model.source,

@@ -1,6 +1,7 @@
 """The typed plan of one run (pipelines/flow_plan.py), built once from a resolved spec:
 the only place the spec's fields are turned into what the stages and the engine take."""
 
+from jobs.plan.input_units import Unit
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpec
 from operators.engine_settings import EngineIdentity, EngineSettings, PromptSettings, SamplingSettings, TaskSettings
@@ -41,14 +42,14 @@ def prompt_settings(resolved: ResolvedJob) -> PromptSettings:
     )
 
 
-def flow_plan(resolved: ResolvedJob, *, input_files: list[str], use_gpus: bool,
+def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
               write: WriteSettings | None = None) -> FlowPlan:
-    """The plan of a run over `input_files` (the pending units), or of a preview (no `write`)."""
+    """The plan of a run over `units` (the pending ones), or of a preview (no `write`)."""
     spec = resolved.spec
     task = spec.task
     return FlowPlan(
         mode=task.mode,
-        read=ReadSettings(files=input_files, filesystem=resolved.input_fs, columns=resolved.read_columns,
+        read=ReadSettings(units=[unit.read() for unit in units], filesystem=resolved.input_fs, columns=resolved.read_columns,
                           schema=resolved.read_schema),
         prompts=prompt_settings(resolved),
         response_column=task.response_column,

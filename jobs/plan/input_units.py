@@ -1,108 +1,113 @@
-"""The input as units of work: one unit per Parquet file, with the identity that
-decides whether an earlier run's output for it can be reused."""
+"""The input as units of work: row ranges of the input files, each at most
+`output.unit_rows` rows, keyed by the job fingerprint, the file's identity and the range.
 
+A unit is the unit of commit: its rows' records and rejects are published together once
+the last of them is written, so a crash loses at most the units in flight. Ranges follow
+the file's row groups: small row groups are taken whole, several to a unit; a row group
+bigger than `unit_rows` is cut into near-equal slices.
+"""
+
+import bisect
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import fsspec
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from jobs.storage.filesystem import filesystem_for
-from jobs.storage.retry import S3_PROTOCOLS, retrying
-
-
-class InputError(ValueError):
-    """The input cannot be read as the spec describes it."""
+from jobs.plan.input_files import InputFile
+from operators.read_units import RowGroupSlice, UnitRead
 
 
 @dataclass(frozen=True)
 class Unit:
-    path: str  # as the filesystem names it (no protocol), the same string Ray Data reports
-    size: int
-    version: str  # ETag on object stores, mtime on file systems
+    file: InputFile
+    start: int  # the unit's first row, counted from the file's start
     rows: int
-    schema: pa.Schema = field(compare=False, repr=False)  # read from the same footer as `rows`
+    key: str
 
-    def key(self, job_fingerprint: str) -> str:
-        identity = f"{job_fingerprint}\0{self.path}\0{self.size}\0{self.version}"
-        return hashlib.sha256(identity.encode()).hexdigest()[:20]
+    @property
+    def path(self) -> str:
+        return self.file.path
 
-
-def _where(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    return fs.unstrip_protocol(path)
-
-
-def list_parquet_files(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> list[str]:
-    """A file, every `.parquet` under a folder (skipping `_`/`.` entries), or a glob's matches."""
-    return retrying(lambda: _list_parquet_files(fs, path, uri), field="input.uri", where=uri, what="listing the input")
-
-
-def _list_parquet_files(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> list[str]:
-    fs.invalidate_cache(path)  # a listing cached earlier in this process may be stale
-    if any(ch in path for ch in "*?["):
-        files = sorted(fs.glob(path))
-    elif fs.isdir(path):
-        files = sorted(
-            p for p in fs.find(path)
-            if p.endswith(".parquet") and not any(part.startswith(("_", ".")) for part in p[len(path.rstrip("/")):].split("/"))
-        )
-    elif fs.exists(path):
-        files = [path]
-    else:
-        _check_bucket(fs, path)
-        raise InputError(f"input.uri: nothing found at {uri}")
-    if not files:
-        raise InputError(f"input.uri: no .parquet files at {uri}")
-    return files
+    def read(self) -> UnitRead:
+        """What a read task needs: the row groups (or parts of one) that hold the range."""
+        slices, group_start, end = [], 0, self.start + self.rows
+        for group, group_rows in enumerate(self.file.row_groups):
+            first, last = max(self.start, group_start), min(end, group_start + group_rows)
+            if first < last:
+                slices.append(RowGroupSlice(group=group, offset=first - group_start, rows=last - first,
+                                            whole=last - first == group_rows))
+            group_start += group_rows
+        return UnitRead(key=self.key, path=self.path, size=self.file.size, rows=self.rows, slices=tuple(slices))
 
 
-def _check_bucket(fs: fsspec.AbstractFileSystem, path: str) -> None:
-    """On an object store, a missing bucket raises here (a permanent error) instead of
-    reading as "nothing found": s3fs's exists() answers False for it."""
-    if set(fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)) & S3_PROTOCOLS:
-        fs.ls(path.split("/", 1)[0])
+def unit_key(job_fingerprint: str, file: InputFile, start: int, rows: int) -> str:
+    identity = f"{job_fingerprint}\0{file.path}\0{file.size}\0{file.version}\0{start}\0{rows}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:20]
 
 
-def plan_units(fs: fsspec.AbstractFileSystem, files: list[str]) -> list[Unit]:
-    return [retrying(lambda: _plan_unit(fs, path), field="input.uri", where=_where(fs, path), what="reading the input's "
-                     "metadata") for path in files]
+def whole_file_key(job_fingerprint: str, file: InputFile) -> str:
+    """The key k2batch gave a unit before units were row ranges (one unit per file):
+    how an entry of such an output is recognized, and its file found unchanged."""
+    identity = f"{job_fingerprint}\0{file.path}\0{file.size}\0{file.version}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:20]
 
 
-def _plan_unit(fs: fsspec.AbstractFileSystem, path: str) -> Unit:
-    info = fs.info(path)
-    version = str(info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or "")
-    with fs.open(path, "rb") as f:
-        footer = pq.ParquetFile(f)
-        rows, schema = footer.metadata.num_rows, footer.schema_arrow
-    return Unit(path=path, size=int(info["size"]), version=version, rows=rows, schema=schema)
+def make_unit(job_fingerprint: str, file: InputFile, start: int, rows: int) -> Unit:
+    return Unit(file=file, start=start, rows=rows, key=unit_key(job_fingerprint, file, start, rows))
 
 
-def check_ids(fs: fsspec.AbstractFileSystem, files: list[str], id_column: str, limit: int = 10) -> None:
-    """Fail, naming them, on null or duplicate ids. Reads only the id column."""
-    def read_ids(path: str) -> pa.ChunkedArray:
-        with fs.open(path, "rb") as f:
-            return pq.read_table(f, columns=[id_column]).column(0)
+def unit_ranges(row_groups: tuple[int, ...], unit_rows: int) -> list[tuple[int, int]]:
+    """(start, rows) of each unit of a file with these row groups: consecutive row groups
+    whole while they fit in `unit_rows` together; a bigger one in near-equal slices."""
+    ranges: list[tuple[int, int]] = []
+    open_start, open_rows, position = 0, 0, 0
 
-    ids = pa.chunked_array([
-        chunk for path in files
-        for chunk in retrying(lambda: read_ids(path), field="input.uri", where=_where(fs, path), what="reading ids").chunks
-    ])
-    if ids.null_count:
-        raise InputError(f"input.id_column: {ids.null_count} row(s) have a null {id_column}")
-    counts = pc.value_counts(ids)
-    duplicated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    if len(duplicated):
-        shown = ", ".join(map(str, duplicated[:limit].to_pylist()))
-        raise InputError(f"input.id_column: {len(duplicated)} duplicate {id_column} value(s), e.g. {shown}")
+    def close() -> None:
+        if open_rows:
+            ranges.append((open_start, open_rows))
+
+    for rows in row_groups:
+        if rows > unit_rows:
+            close()
+            open_rows = 0
+            pieces = -(-rows // unit_rows)
+            base, extra = divmod(rows, pieces)
+            start = position
+            for piece in range(pieces):
+                size = base + (piece < extra)
+                ranges.append((start, size))
+                start += size
+        elif rows:
+            if open_rows + rows > unit_rows:
+                close()
+                open_rows = 0
+            if not open_rows:
+                open_start = position
+            open_rows += rows
+        position += rows
+    close()
+    return ranges
 
 
-def read_parquet_table(uri: str, storage_options: dict) -> pa.Table:
-    """Every row of the Parquet file(s) at `uri` as one table (a gold sample: small)."""
-    fs, path = filesystem_for(uri, storage_options)
-    tables = []
-    for file in list_parquet_files(fs, path, uri):
-        with fs.open(file, "rb") as f:
-            tables.append(pq.read_table(f))
-    return pa.concat_tables(tables, promote_options="default")
+def plan_units(files: list[InputFile], unit_rows: int, job_fingerprint: str) -> list[Unit]:
+    """Every file's units, in file and row order."""
+    return [make_unit(job_fingerprint, file, start, rows) for file in files for start, rows in unit_ranges(file.row_groups, unit_rows)]
+
+
+def uncovered(unit: Unit, covered: list[tuple[int, int]], job_fingerprint: str) -> list[Unit]:
+    """The parts of `unit` that no (start, rows) range of `covered` (sorted, disjoint: the
+    committed units of its file) holds: the unit itself when none touches it, nothing when
+    they cover it, else one unit per gap (the file was committed with another `unit_rows`)."""
+    gaps, position, end = [], unit.start, unit.start + unit.rows
+    first = max(0, bisect.bisect_right(covered, unit.start, key=lambda r: r[0]) - 1)
+    for start, rows in covered[first:]:
+        if start >= end:
+            break
+        if start + rows <= position:
+            continue
+        if start > position:
+            gaps.append((position, start - position))
+        position = max(position, start + rows)
+    if position < end:
+        gaps.append((position, end - position))
+    if gaps == [(unit.start, unit.rows)]:
+        return [unit]
+    return [make_unit(job_fingerprint, unit.file, start, rows) for start, rows in gaps]

@@ -13,7 +13,9 @@ import pyarrow as pa
 
 from jobs.plan import fingerprint
 from jobs.plan.constraint import compile_constraint
-from jobs.plan.input_units import Unit, check_ids, list_parquet_files, plan_units
+from jobs.plan.id_check import check_ids
+from jobs.plan.input_files import InputFile, list_parquet_files, read_input_files
+from jobs.plan.input_units import Unit, plan_units
 from jobs.plan.read_schema import unified_read_schema
 from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
@@ -31,12 +33,20 @@ class ResolvedJob:
     system_prompt: str
     model_source: str  # an absolute folder or a hub id
     input_fs: object
-    input_files: list[str]
-    units: list[Unit]
+    files: list[InputFile]
+    units: list[Unit]  # every unit of a run with nothing to reuse (jobs/driver/resume.py plans a resume)
     id_field: pa.Field
     fingerprints: dict[str, str]
     read_columns: list[str]  # the input columns the job reads, id first: the one list every reader uses
     read_schema: pa.Schema | None = None
+
+    @property
+    def input_files(self) -> list[str]:
+        return [file.path for file in self.files]
+
+    @property
+    def input_rows(self) -> int:
+        return sum(file.rows for file in self.files)
 
 
 def read_columns_by_field(spec: JobSpec) -> dict[str, list[str]]:
@@ -58,16 +68,15 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
     system_prompt = system_prompt_for(spec, record_schema)
     model_source = _resolve_model(spec.model.source)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
-    files = list_parquet_files(fs, path, spec.input.uri)
-    units = plan_units(fs, files)  # one footer read per file gives its rows and its schema
-    columns = units[0].schema
+    files = read_input_files(fs, list_parquet_files(fs, path, spec.input.uri))  # rows, row groups, schema of each
+    columns = files[0].schema
     needed = read_columns_by_field(spec)
     for field, names in needed.items():
         absent = [n for n in names if n not in columns.names]
         if absent:
             raise JobSpecError(f"{field}: column(s) {absent} are not in the input (it has {columns.names})")
     read_columns = list(dict.fromkeys(name for names in needed.values() for name in names))
-    read_schema = unified_read_schema({u.path: u.schema for u in units}, read_columns, spec.input.id_column)
+    read_schema = unified_read_schema({f.path: f.schema for f in files}, read_columns, spec.input.id_column)
     check_ids(fs, files, spec.input.id_column)
     prints = {
         "model": fingerprint.model_fingerprint(spec, model_source),
@@ -78,7 +87,8 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
     prints["job"] = fingerprint.job_fingerprint(**prints)
     return ResolvedJob(
         spec=spec, record_schema=record_schema, system_prompt=system_prompt, model_source=model_source,
-        input_fs=fs, input_files=files, units=units, id_field=columns.field(spec.input.id_column), fingerprints=prints,
+        input_fs=fs, files=files, units=plan_units(files, spec.output.unit_rows, prints["job"]),
+        id_field=columns.field(spec.input.id_column), fingerprints=prints,
         read_columns=read_columns, read_schema=read_schema,
     )
 

@@ -164,6 +164,12 @@ class OutputSpec(_Strict):
         description="resume: reuse committed units of the same job fingerprint and refuse to mix with others; "
         "overwrite: delete earlier results first; fail_if_exists: refuse to run over earlier results.",
     )
+    unit_rows: int = Field(
+        default=2048, ge=1,
+        description="Most input rows in a unit, the unit of commit and resume: a unit's results are published together "
+        "once all its rows are written. Smaller units lose less work to a crash; each costs a few storage requests "
+        "and a read task.",
+    )
     max_reject_rate: float = Field(
         default=0.05, ge=0.0, le=1.0,
         description="Largest share of input rows that may be rejects; above it the run exits with code 3 "

@@ -12,11 +12,17 @@ in between leaves files that no entry lists: the next run deletes them before it
 starts. On S3 a move is a copy and a delete, so a reader that may race a crash reads
 `committed_files()` (the manifest's list) instead of listing records/.
 
+A unit is a row range of one input file (jobs/plan/input_units.py); its entry holds the
+file's identity (path, size, ETag/mtime) and the range (`start`, `rows`). Entries written
+before units were row ranges have no `start`: each is a whole file, and its key (the
+job fingerprint and the file's identity) says whether that file is unchanged.
+
 What `output.mode` does with earlier results, whose units are keyed by the job
-fingerprint (prompt, schema, model, sampling) and the input file's identity:
+fingerprint (prompt, schema, model, sampling), the input file's identity and the range:
   resume          reuse units of this fingerprint whose input file is unchanged; retire
                   (un-list, then delete) units whose input file changed or is gone;
-                  refuse to run if any unit has another fingerprint (never mix).
+                  refuse to run if any unit has another fingerprint (never mix), or if
+                  units of one file overlap (jobs/driver/resume.py).
   overwrite       delete every earlier result first.
   fail_if_exists  refuse to run if there is any earlier result.
 """
@@ -51,6 +57,16 @@ class CommittedUnit:
     reasons: dict[str, int]
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths relative to the root
     cached_prompt_tokens: int = 0  # of prompt_tokens, served by the prefix cache (0 in manifests before it)
+    # The unit's range and its file's identity; None in entries of whole-file units,
+    # written before units were row ranges.
+    start: int | None = None
+    input_size: int | None = None
+    input_version: str | None = None
+
+    @property
+    def whole_file(self) -> bool:
+        """An entry of the one-unit-per-file layout: the whole of its input file."""
+        return self.start is None
 
 
 class OutputStore:
@@ -76,16 +92,18 @@ class OutputStore:
         self.fs.invalidate_cache(manifest)  # other processes write entries; never trust a cached listing
         if not self.fs.exists(manifest):
             return {}
+        paths = [path for path in self.fs.find(manifest) if path.endswith(".json")]
         units = {}
-        for path in self.fs.find(manifest):
-            if path.endswith(".json"):
-                entry = CommittedUnit(**json.loads(self.fs.cat_file(path)))
-                units[entry.key] = entry
+        # One request per entry, sent together (s3fs gathers them): thousands of units
+        # must not mean thousands of round trips one after another.
+        for text in self.fs.cat(paths, on_error="raise").values() if paths else ():
+            entry = CommittedUnit(**json.loads(text))
+            units[entry.key] = entry
         return units
 
-    def prepare(self, *, mode: str, job_fingerprint: str, planned_keys: set[str]) -> dict[str, CommittedUnit]:
-        """Apply `output.mode`, clear leftovers of crashed runs, check that the output
-        is writable (before any engine starts), and return the reusable units."""
+    def prepare(self, *, mode: str, job_fingerprint: str) -> dict[str, CommittedUnit]:
+        """Apply `output.mode` and refuse to mix job fingerprints; the committed units
+        that earlier runs left. `settle` then keeps the ones the run reuses."""
         self.fs.invalidate_cache(self.root)
         if mode == "overwrite":
             self._step("deleting earlier results", self._delete_everything)
@@ -99,13 +117,16 @@ class OutputStore:
                 "the prompt, schema, model or sampling changed, and output.mode resume never mixes results. "
                 "Use output.mode: overwrite, or a new output.uri"
             )
-        for key in sorted(set(committed) - planned_keys):
+        return committed
+
+    def settle(self, committed: dict[str, CommittedUnit], reused: dict[str, CommittedUnit]) -> None:
+        """Before any engine starts: retire the committed units the run does not reuse,
+        delete files that no entry lists (a crashed run's), check that the output is writable."""
+        for key in sorted(set(committed) - set(reused)):
             log.info("retiring unit %s: its input file %s changed or is gone", key, committed[key].input_path)
             self._step("retiring a unit", lambda key=key: self._remove(self.path("_manifest", f"{key}.json")))
-            del committed[key]
-        self._step("removing uncommitted files", lambda: self._remove_uncommitted(committed))
+        self._step("removing uncommitted files", lambda: self._remove_uncommitted(reused))
         self._step("checking write access", lambda: self._write_bytes(self.path("_staging", ".write-check"), b""))
-        return committed
 
     def _delete_everything(self) -> None:
         # The manifest goes first: a crash halfway leaves un-listed files, which are strays.

@@ -1,9 +1,10 @@
 """Keep storage credentials out of logs, summary.json and error messages.
 
 Secrets come from `input.storage_options` / `output.storage_options` (any key whose
-name says key, secret, token, password or credential, at any depth) and from the AWS
-environment variables s3fs falls back to. They are registered when a filesystem is
-made, so `redact()` at the CLI boundary can scrub any message, including ones that
+name says key, secret, token, password or credential, at any depth), from the AWS
+environment variables s3fs falls back to, and from Ray's authentication token
+(jobs/cluster/auth.py). They are registered when a filesystem is made or a token is
+used, so `redact()` at the CLI boundary can scrub any message, including ones that
 storage libraries wrote.
 """
 
@@ -12,7 +13,7 @@ import re
 from typing import Any
 
 SECRET_NAME_PARTS = ("key", "secret", "token", "password", "passwd", "credential", "signature")
-SECRET_ENV_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+SECRET_ENV_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "RAY_AUTH_TOKEN")
 MASK = "***"
 _URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _known_secrets: set[str] = set()
@@ -40,6 +41,12 @@ def register_secrets(storage_options: dict) -> None:
     """Remember the secrets of these options (and the AWS environment) for `redact`."""
     _known_secrets.update(secret_values(storage_options))
     _known_secrets.update(v for name in SECRET_ENV_VARS if len(v := os.environ.get(name, "")) >= 4)
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` from now on (a token read from a file, say)."""
+    if len(value) >= 4:
+        _known_secrets.add(value)
 
 
 def redact(text: str) -> str:

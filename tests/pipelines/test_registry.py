@@ -19,7 +19,7 @@ def test_every_task_mode_has_one_registered_mode():
 def plan(mode: str, response_column: str | None = None) -> FlowPlan:
     prompts = PromptSettings(id_column="id", prompt="{text}", prompt_columns=["text"], system_prompt="SYS", prime="",
                              tokenizer_source="unused", tokenizer_revision=None, max_model_len=512, max_tokens=64)
-    return FlowPlan(mode=mode, read=ReadSettings(files=[], filesystem=None, columns=["id", "text"]), prompts=prompts,
+    return FlowPlan(mode=mode, read=ReadSettings(units=[], filesystem=None, columns=["id", "text"], schema=None), prompts=prompts,
                     response_column=response_column, engine=None, task=None, stage=None)
 
 

@@ -1,14 +1,21 @@
-"""`k2batch submit/status/logs` against a real Ray head started here, with its job
-server on 127.0.0.1, as a user of a Ray cluster runs them.
+"""`k2batch submit/status/logs` against a real two-node Ray cluster started here, with
+its job server on 127.0.0.1 and Ray's default authentication, as a user of a Ray
+cluster runs them.
 
-The head is isolated from other Ray instances on the machine: its own --temp-dir
+The head has no CPUs: the job's driver runs there, and its engine and Ray Data tasks on
+the worker node, which `ray start --address` joins. Ray 2.60 turns token authentication
+on for a head started where a token exists (RAY_AUTH_MODE unset); the token here is in
+a file of this test, named by RAY_AUTH_TOKEN_PATH, never the user's ~/.ray/auth_token.
+
+The cluster is isolated from other Ray instances on the machine: its own --temp-dir
 (so its address never lands in /tmp/ray/ray_current_cluster, which a bare ray.init()
-elsewhere would join), its own free ports, and teardown by its own process id,
+elsewhere would join), its own free ports, and teardown by its own process ids,
 never `ray stop` (which stops every Ray process of the user on the machine).
 """
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -16,20 +23,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.spec import JobSpec
+from examples.news_sample import write_sample
 from jobs.cluster.submission import entrypoint
 from jobs.plan.replica_fit import ClusterFitError, NodeCapacity, check_replicas_fit
-from tests.conftest import ROOT, job_spec, run_cli, write_job
+from jobs.spec import JobSpec
+from tests.conftest import ROOT, job_spec, write_job
 
 VENV_BIN = Path(sys.executable).parent
-# The head and this test's clients run without Ray's token authentication: the head
-# listens on 127.0.0.1 only, and the tests must not depend on a token in ~/.ray.
-HEAD_ENV = {"RAY_AUTH_MODE": "disabled"}
+TOKEN_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+WORKER_CPUS = 3  # one engine replica plus Ray Data's read and write tasks
 
 
 def free_port() -> int:
@@ -38,170 +48,312 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def ray_head():
-    """A one-node cluster with 3 logical CPUs: one engine replica plus room for
-    Ray Data's read and write tasks. Yields the job server's address."""
-    temp_dir = tempfile.mkdtemp(prefix="k2r", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    dashboard_port = free_port()
-    env = {
-        **os.environ, **HEAD_ENV,
-        # The entrypoint's `python` must be this venv's, as on a cluster whose image has k2batch's deps.
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once on SIGTERM
-    }
-    env.pop("RAY_ADDRESS", None)
-    log = open(Path(temp_dir) / "head.log", "w")
-    head = subprocess.Popen(
-        [str(VENV_BIN / "ray"), "start", "--head", "--block", "--disable-usage-stats",
-         f"--port={free_port()}", f"--ray-client-server-port={free_port()}",
-         f"--dashboard-agent-listen-port={free_port()}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=3", f"--temp-dir={temp_dir}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
-    )
-    address = f"http://127.0.0.1:{dashboard_port}"
-    saved = {name: os.environ.get(name) for name in HEAD_ENV}
-    os.environ.update(HEAD_ENV)  # for this process's own job clients
+def clean_env(**variables: str) -> dict:
+    """This process's environment without any Ray address or token setting, plus `variables`."""
+    env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_VARIABLES, "RAY_ADDRESS")}
+    return {**env, **variables}
+
+
+@contextmanager
+def client_environment(**variables: str):
+    """os.environ as a client with `variables` has it (for this process's own clients)."""
+    saved = {name: os.environ.get(name) for name in (*TOKEN_VARIABLES, *variables)}
+    for name in TOKEN_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
     try:
-        wait_for_job_server(address, head, Path(temp_dir) / "head.log")
-        yield address
+        yield
     finally:
-        stop_head(head)
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
-def wait_for_job_server(address: str, head: subprocess.Popen, log: Path, deadline_s: float = 120) -> None:
-    """Readiness, not timing: poll until the job server answers and the head node is
-    registered, or the head dies."""
-    from ray.job_submission import JobSubmissionClient
+@dataclass
+class RayCluster:
+    address: str  # the job server
+    token: str
+    token_path: Path
+    head_node: str
+    worker_node: str
+    worker: subprocess.Popen  # `ray start --block` of the worker node
 
+    def client_env(self, **variables: str) -> dict:
+        """A client that finds the token through RAY_AUTH_TOKEN_PATH, unless `variables` say otherwise."""
+        return clean_env(**{"RAY_AUTH_TOKEN_PATH": str(self.token_path), **variables})
+
+
+def ray_start(args: list[str], env: dict, log: Path, temp_dir: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(VENV_BIN / "ray"), "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+         f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+         f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}", *args],
+        env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
+    )
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """Yields the cluster once the job server answers and both nodes are alive."""
+    # Short: Ray's socket paths must fit 107 bytes. One per node, as on two machines: nodes
+    # sharing one would share their runtime_env folders, and one node's clean-up would
+    # delete the submitted job's working_dir under the driver on the other.
+    temp_dirs = [tempfile.mkdtemp(prefix="k2r", dir="/tmp") for _ in range(2)]
+    token = secrets.token_hex(32)  # as `ray get-auth-token --generate` makes one
+    token_path = tmp_path_factory.mktemp("ray-token") / "auth_token"
+    token_path.write_text(token)
+    gcs_port, dashboard_port = free_port(), free_port()
+    base = clean_env(
+        # The entrypoint's `python` must be this venv's, as on a cluster whose image has k2batch's deps.
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",  # stop at once on SIGTERM
+        RAY_AUTH_TOKEN_PATH=str(token_path),
+    )
+    logs = Path(temp_dirs[0])
+    head = ray_start(["--head", f"--port={gcs_port}", f"--ray-client-server-port={free_port()}", "--dashboard-host=127.0.0.1",
+                      f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=0"],
+                     base, logs / "head.log", temp_dirs[0])  # RAY_AUTH_MODE unset: Ray's default
+    address = f"http://127.0.0.1:{dashboard_port}"
+    worker = None
+    try:
+        wait_for_nodes(address, 1, [(head, logs / "head.log")], token_path)
+        # A node joining a cluster with token authentication must say so itself.
+        worker = ray_start([f"--address=127.0.0.1:{gcs_port}", f"--num-cpus={WORKER_CPUS}"],
+                           {**base, "RAY_AUTH_MODE": "token"}, logs / "worker.log", temp_dirs[1])
+        nodes = wait_for_nodes(address, 2, [(head, logs / "head.log"), (worker, logs / "worker.log")], token_path)
+        (head_node,) = [n.node_id for n in nodes if n.cpus == 0]
+        (worker_node,) = [n.node_id for n in nodes if n.cpus == WORKER_CPUS]
+        yield RayCluster(address=address, token=token, token_path=token_path, head_node=head_node,
+                         worker_node=worker_node, worker=worker)
+    finally:
+        for process in (worker, head):
+            if process is not None:
+                stop_ray(process)
+        for temp_dir in temp_dirs:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def wait_for_nodes(address: str, count: int, processes, token_path: Path, deadline_s: float = 180) -> list[NodeCapacity]:
+    """Readiness, not timing: poll until the job server answers (with the token) and
+    `count` nodes are alive, or a `ray start` dies."""
+    from jobs.cluster.job_client import connect
     from jobs.cluster.submission import cluster_nodes
 
     deadline = time.monotonic() + deadline_s
-    while True:
-        if head.poll() is not None:
-            pytest.fail(f"ray start exited with {head.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            JobSubmissionClient(address)
-            cluster_nodes(address)
-            return
-        except Exception:  # ConnectionError, or the state API not serving yet
+    with client_environment(RAY_AUTH_TOKEN_PATH=str(token_path)):
+        while True:
+            for process, log in processes:
+                if process.poll() is not None:
+                    pytest.fail(f"ray start exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                connect(address)
+                nodes = cluster_nodes(address)
+                if len(nodes) == count:
+                    return nodes
+            except Exception:  # ConnectionError, or the state API not serving yet
+                pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the job server at {address} did not come up:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"the cluster at {address} did not get {count} node(s):\n"
+                            + "\n".join(log.read_text()[-2000:] for _, log in processes))
             time.sleep(1)
 
 
-def stop_head(head: subprocess.Popen) -> None:
+def stop_ray(process: subprocess.Popen) -> None:
     """SIGTERM to `ray start --block` stops the processes it started; anything of
     ours left after that is killed by process id."""
-    import psutil
-
     try:
-        ours = psutil.Process(head.pid).children(recursive=True)
+        ours = psutil.Process(process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         ours = []
-    head.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
     try:
-        head.wait(timeout=60)
+        process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        head.kill()
-        head.wait()
-    for process in ours:
+        process.kill()
+        process.wait()
+    for child in ours:
         try:
-            process.kill()
+            child.kill()
         except psutil.NoSuchProcess:
             pass
 
 
-def submit(address: str, job: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli("submit", str(job), "--address", address, *args, env=HEAD_ENV, timeout=600)
+def cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`k2batch ARGS` with exactly this environment (no token setting of this process leaks in)."""
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
 
 
-def job_count(address: str) -> int:
-    from ray.job_submission import JobSubmissionClient
+def submit(cluster: RayCluster, job: Path, *args: str) -> subprocess.CompletedProcess:
+    return cli("submit", str(job), "--address", cluster.address, *args, env=cluster.client_env(), timeout=600)
 
-    return len(JobSubmissionClient(address).list_jobs())
+
+def job_count(cluster: RayCluster) -> int:
+    from jobs.cluster.job_client import connect
+
+    with client_environment(RAY_AUTH_TOKEN_PATH=str(cluster.token_path)):
+        return len(connect(cluster.address).list_jobs())
+
+
+def engine_processes(root: subprocess.Popen) -> dict[int, str]:
+    """The engine actors among the processes a `ray start` started."""
+    found = {}
+    for process in psutil.Process(root.pid).children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        if command.startswith("ray::") and "K2Engine" in command:
+            found[process.pid] = command
+    return found
+
+
+def wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        if proc.poll() is not None:
+            pytest.fail(f"the submitted job ended (exit {proc.returncode}) before {what}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+# The kill must land while the engine has rows left: one row per block at a time, more
+# rows than the engine answers before its first answers are staged (tests/jobs/driver/test_resume.py).
+KILL_ROWS, KILL_FILES, KILL_UNIT_ROWS = 96, 3, 16
 
 
 @pytest.mark.engine
-def test_submit_and_wait_runs_the_job_on_the_cluster(ray_head, tmp_path, tiny_model, news_data):
-    output = tmp_path / "out"
-    spec = job_spec(input={"uri": str(news_data)}, model={"source": str(tiny_model)}, output={"uri": str(output)})
-    result = submit(ray_head, write_job(tmp_path, spec), "--wait")
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_two_nodes_the_engine_runs_on_the_worker_and_survives_its_kill(ray_cluster, tmp_path, tiny_model):
+    """Submitted with the token from RAY_AUTH_TOKEN_PATH; the engine actor on the worker
+    node SIGKILLed once its first answers are staged; Ray restarts it and the job ends
+    with exit 0, every row once. `status` finds the token in RAY_AUTH_TOKEN, `logs` in
+    ~/.ray/auth_token; none of them prints it."""
+    data, output = tmp_path / "news", tmp_path / "out"
+    write_sample(data, rows=KILL_ROWS, files=KILL_FILES)
+    spec = job_spec(input={"uri": str(data)}, model={"source": str(tiny_model), "batch_size": 1, "max_batches_in_flight": 1},
+                    output={"uri": str(output), "unit_rows": KILL_UNIT_ROWS})
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "submit", str(write_job(tmp_path, spec)), "--address",
+                                 ray_cluster.address, "--wait"], cwd=ROOT, stdout=stdout, stderr=stderr,
+                                env=ray_cluster.client_env())
+    try:
+        wait_until(lambda: list((output / "_staging").glob("*/*.parquet")), proc, "the first answers were staged")
+        engines = engine_processes(ray_cluster.worker)
+        assert len(engines) == 1, f"expected one engine actor on the worker node, found {engines}"
+        (killed,) = engines
+        os.kill(killed, signal.SIGKILL)
+        committed_at_kill = len(list((output / "_manifest").glob("*.json")))
+        restarted = wait_until(lambda: set(engine_processes(ray_cluster.worker)) - {killed}, proc,
+                               "Ray restarted the engine actor")
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stdout, stderr = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+    assert proc.returncode == 0, stderr[-3000:] + stdout[-3000:]
+    assert restarted and committed_at_kill < KILL_ROWS // KILL_UNIT_ROWS, "the kill landed after the last unit"
 
-    lines = result.stdout.strip().splitlines()
+    lines = stdout.strip().splitlines()
     submission_id = lines[0]
     assert submission_id.startswith("raysubmit_")
     summary = json.loads(lines[-1])  # the job's summary is the last stdout line, as for a local run
     assert summary == json.loads((output / "summary.json").read_text())
-    assert summary["run_id"] == "news-extract"
-    assert summary["input_rows"] == 24 and summary["records"] + summary["rejects"] == 24
+    assert summary["engines"] and {e["node_id"] for e in summary["engines"]} == {ray_cluster.worker_node}
+    assert sum(e["restarts"] for e in summary["engines"]) >= 1, summary["engines"]
+    assert summary["units"] == KILL_ROWS // KILL_UNIT_ROWS and summary["records"] + summary["rejects"] == KILL_ROWS
     records = pq.read_table(output / "records").to_pylist() if (output / "records").exists() else []
     rejects = pq.read_table(output / "rejects").to_pylist() if (output / "rejects").exists() else []
     assert len(records) == summary["records"] and len(rejects) == summary["rejects"]
-    input_ids = pq.read_table(news_data, columns=["doc_id"]).column(0).to_pylist()
+    input_ids = pq.read_table(data, columns=["doc_id"]).column(0).to_pylist()
     assert sorted(r["doc_id"] for r in records + rejects) == sorted(input_ids)
 
-    status = run_cli("status", submission_id, "--address", ray_head, env=HEAD_ENV, timeout=120)
+    status = cli("status", submission_id, "--address", ray_cluster.address,
+                 env=clean_env(RAY_AUTH_TOKEN=ray_cluster.token))
     assert status.returncode == 0 and f"{submission_id} SUCCEEDED run news-extract exit code 0" in status.stdout
-    logs = run_cli("logs", submission_id, "--address", ray_head, env=HEAD_ENV, timeout=120)
+    home = tmp_path / "home"
+    (home / ".ray").mkdir(parents=True)
+    shutil.copy(ray_cluster.token_path, home / ".ray" / "auth_token")
+    logs = cli("logs", submission_id, "--address", ray_cluster.address, env=clean_env(HOME=str(home)))
     assert logs.returncode == 0 and json.dumps(summary, sort_keys=True) in logs.stdout
+    for result in (status, logs):
+        assert ray_cluster.token not in result.stdout + result.stderr
+    assert ray_cluster.token not in stdout + stderr
 
 
-def test_a_failing_job_passes_its_exit_code_back(ray_head, tmp_path, tiny_model):
+def test_without_a_token_the_error_says_what_to_set(ray_cluster, tmp_path, tiny_model, news_data):
+    """No token anywhere (an empty home, no variables): one line naming the variables, exit 2, nothing submitted."""
+    env = clean_env(HOME=str(tmp_path))
+    expected = (f"k2batch: error: the Ray cluster at {ray_cluster.address} uses token authentication and no token was "
+                "found: set RAY_AUTH_TOKEN to the cluster's token, or RAY_AUTH_TOKEN_PATH to a file holding it "
+                "(default ~/.ray/auth_token); `ray get-auth-token` on the head node prints it")
+    spec = job_spec(input={"uri": str(news_data)}, model={"source": str(tiny_model)}, output={"uri": str(tmp_path / "out")})
+    before = job_count(ray_cluster)
+    for args in (["submit", str(write_job(tmp_path, spec))], ["status", "raysubmit_x"]):  # `logs` connects as `status`
+        result = cli(*args, "--address", ray_cluster.address, env=env)
+        assert (result.returncode, result.stderr.strip()) == (2, expected), args
+    assert job_count(ray_cluster) == before
+
+
+def test_a_wrong_token_is_refused_and_never_printed(ray_cluster):
+    wrong = secrets.token_hex(32)
+    result = cli("status", "raysubmit_x", "--address", ray_cluster.address, env=clean_env(RAY_AUTH_TOKEN=wrong))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"k2batch: error: the Ray cluster at {ray_cluster.address} refused the token from "
+                                    "RAY_AUTH_TOKEN (another cluster's, or an old one)"), result.stderr
+    assert wrong not in result.stdout + result.stderr
+
+
+def test_a_failing_job_passes_its_exit_code_back(ray_cluster, tmp_path, tiny_model):
     """The client cannot see the cluster's files; the job's own check does, and its
     exit code (2: spec error) comes back through --wait and `status`."""
     spec = job_spec(input={"uri": str(tmp_path / "no-such-input")}, model={"source": str(tiny_model)},
                     output={"uri": str(tmp_path / "out")})
-    result = submit(ray_head, write_job(tmp_path, spec), "--wait")
+    result = submit(ray_cluster, write_job(tmp_path, spec), "--wait")
     assert result.returncode == 2, result.stderr[-3000:]
     assert f"input.uri: nothing found at {tmp_path / 'no-such-input'}" in result.stdout
     submission_id = result.stdout.splitlines()[0]
-    status = run_cli("status", submission_id, "--address", ray_head, env=HEAD_ENV, timeout=120)
+    status = cli("status", submission_id, "--address", ray_cluster.address, env=ray_cluster.client_env())
     assert status.returncode == 2 and f"{submission_id} FAILED" in status.stdout
 
 
-def test_a_replica_no_node_can_hold_is_refused_before_submission(ray_head, tmp_path, tiny_model, news_data):
+def test_a_replica_no_node_can_hold_is_refused_before_submission(ray_cluster, tmp_path, tiny_model, news_data):
     spec = job_spec(input={"uri": str(news_data)}, model={"source": str(tiny_model), "tensor_parallel_size": 4},
                     output={"uri": str(tmp_path / "out")})
-    before = job_count(ray_head)
-    result = submit(ray_head, write_job(tmp_path, spec))
+    before = job_count(ray_cluster)
+    result = submit(ray_cluster, write_job(tmp_path, spec))
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "k2batch: error: model.tensor_parallel_size: one replica needs 4 CPU core(s) on one node, but the largest "
-        f"node of the cluster at {ray_head} has 3 (1 node(s)); lower model.tensor_parallel_size or add a larger node"
+        f"node of the cluster at {ray_cluster.address} has 3 (2 node(s)); lower model.tensor_parallel_size or add a "
+        "larger node"
     )
-    assert job_count(ray_head) == before
+    assert job_count(ray_cluster) == before
 
 
 def test_paths_a_submitted_job_cannot_reach_are_refused(tmp_path):
     """The demo spec's relative models/ and data/ are not uploaded; found before any
     connection is made (no address needed)."""
-    result = run_cli("submit", str(ROOT / "jobs/examples/news_extract.yaml"), "--address", "http://127.0.0.1:9")
+    result = cli("submit", str(ROOT / "jobs/examples/news_extract.yaml"), "--address", "http://127.0.0.1:9", env=clean_env())
     assert result.returncode == 2
     assert "input.uri: data/news/ is under data/, which is not uploaded with a submitted job" in result.stderr
     spec = job_spec(input={"uri": "/abs/news"}, model={"source": "/abs/model"}, output={"uri": "out/news/"})
-    result = run_cli("submit", str(write_job(tmp_path, spec)), "--address", "http://127.0.0.1:9")
+    result = cli("submit", str(write_job(tmp_path, spec)), "--address", "http://127.0.0.1:9", env=clean_env())
     assert result.returncode == 2
     assert "output.uri: out/news/ is relative, so a submitted job would write it into its temporary copy" in result.stderr
 
 
 def test_an_unreachable_cluster_is_an_infrastructure_error(tmp_path):
     spec = job_spec(input={"uri": "/abs/news"}, model={"source": "/abs/model"}, output={"uri": "/abs/out"})
-    result = run_cli("submit", str(write_job(tmp_path, spec)), "--address", f"http://127.0.0.1:{free_port()}",
-                     env=HEAD_ENV)
+    result = cli("submit", str(write_job(tmp_path, spec)), "--address", f"http://127.0.0.1:{free_port()}", env=clean_env())
     assert result.returncode == 4
     assert "cannot reach the Ray job server at http://127.0.0.1:" in result.stderr
 
 
-def test_status_of_an_unknown_job(ray_head):
-    result = run_cli("status", "raysubmit_nope", "--address", ray_head, env=HEAD_ENV, timeout=120)
+def test_status_of_an_unknown_job(ray_cluster):
+    result = cli("status", "raysubmit_nope", "--address", ray_cluster.address, env=ray_cluster.client_env())
     assert result.returncode == 2
-    assert result.stderr.strip() == f"k2batch: error: no job raysubmit_nope on the cluster at {ray_head}"
+    assert result.stderr.strip() == f"k2batch: error: no job raysubmit_nope on the cluster at {ray_cluster.address}"
 
 
 def _spec(**model) -> JobSpec:

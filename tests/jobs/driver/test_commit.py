@@ -4,7 +4,8 @@ are a ConservationError, never a success."""
 import pytest
 
 from jobs.driver.commit import ConservationError, UnitCommitter
-from jobs.plan.input_units import Unit
+from jobs.plan.input_files import InputFile
+from jobs.plan.input_units import make_unit
 
 
 class FakeStore:
@@ -16,14 +17,16 @@ class FakeStore:
         return unit
 
 
-def report(kind, rows, path="p", reasons=()):
-    return {"unit": "in/a.parquet", "kind": kind, "path": path, "rows": rows, "prompt_tokens": 10 * rows,
+UNIT = make_unit("fp", InputFile(path="in/a.parquet", size=1, version="v", row_groups=(5,), schema=None), start=2, rows=3)
+
+
+def report(kind, rows, path="p", reasons=(), unit=UNIT):
+    return {"unit": unit.key, "kind": kind, "path": path, "rows": rows, "prompt_tokens": 10 * rows,
             "completion_tokens": rows, "cached_prompt_tokens": 0, "reasons": list(reasons)}
 
 
-def committer(store, rows=3):
-    unit = Unit(path="in/a.parquet", size=1, version="v", rows=rows, schema=None)
-    return UnitCommitter(store, [unit], {"in/a.parquet": "key-a"}, "fp")
+def committer(store, unit=UNIT):
+    return UnitCommitter(store, [unit], "fp")
 
 
 def test_a_unit_commits_when_its_last_row_is_written():
@@ -32,20 +35,23 @@ def test_a_unit_commits_when_its_last_row_is_written():
     units.add(report("records", 2, "r1"))
     assert store.commits == []
     units.add(report("rejects", 1, "j1", reasons=[("schema_invalid", 1)]))
-    assert store.commits == [("key-a", {"records": ["r1"], "rejects": ["j1"]})]
-    entry = units.committed["key-a"]
+    assert store.commits == [(UNIT.key, {"records": ["r1"], "rejects": ["j1"]})]
+    entry = units.committed[UNIT.key]
     assert (entry.records, entry.rejects, entry.prompt_tokens, entry.reasons) == (2, 1, 30, {"schema_invalid": 1})
+    # the manifest entry says which rows of which file version it holds
+    assert (entry.input_path, entry.start, entry.rows, entry.input_size, entry.input_version) == ("in/a.parquet", 2, 3, 1, "v")
     units.check_finished()
 
 
 def test_more_rows_than_the_input_had_is_a_conservation_error():
-    units = committer(FakeStore(), rows=2)
-    with pytest.raises(ConservationError, match="3 rows written for 2 input rows"):
-        units.add(report("records", 3))
+    unit = make_unit("fp", UNIT.file, start=2, rows=2)
+    units = committer(FakeStore(), unit)
+    with pytest.raises(ConservationError, match="in/a.parquet rows 2-4\\): 3 rows written for 2 input rows"):
+        units.add(report("records", 3, unit=unit))
 
 
 def test_a_unit_missing_rows_is_a_conservation_error():
     units = committer(FakeStore())
     units.add(report("records", 2))
-    with pytest.raises(ConservationError, match="1 unit\\(s\\) did not get every row back, e.g. in/a.parquet"):
+    with pytest.raises(ConservationError, match="1 unit\\(s\\) did not get every row back, e.g. in/a.parquet rows 2-5"):
         units.check_finished()

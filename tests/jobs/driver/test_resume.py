@@ -1,6 +1,7 @@
-"""Crashes and re-runs, on a real S3 server: the driver SIGKILLed partway through, an
-engine actor killed mid-run, a changed prompt. Every input id ends up exactly once
-across records and rejects, and only files the manifest lists are visible."""
+"""Crashes and re-runs, on a real S3 server, with units smaller than files: the driver
+of a one-file job SIGKILLed halfway, an engine actor killed mid-run, a changed prompt.
+Every input id ends up exactly once across records and rejects, a re-run reuses every
+committed unit, and only files the manifest lists are visible."""
 
 import json
 import os
@@ -20,11 +21,7 @@ from tests.conftest import ROOT, job_spec, run_cli, write_job
 from tests.jobs.conftest import upload_folder
 from tests.s3_server import TEST_KEY, TEST_SECRET, committed_ids
 
-FILES, ROWS = 6, 48
-# Ray Data packs small Parquet files into one read unit (up to 128 MiB), so the demo's
-# files would all finish, and commit, at the same moment. One read unit per file makes
-# units finish one by one, as large files do, so a kill can land between them.
-ONE_READ_UNIT_PER_FILE = {"RAY_DATA_PARQUET_BIN_PACKING_BYTES": "1"}
+FILES = 6
 
 
 def start_cli(logs: Path, *args: str) -> subprocess.Popen:
@@ -32,7 +29,7 @@ def start_cli(logs: Path, *args: str) -> subprocess.Popen:
     Output goes to files: a full pipe would stall the job while the test polls."""
     with open(logs / "stdout", "w") as stdout, open(logs / "stderr", "w") as stderr:
         return subprocess.Popen([sys.executable, "-m", "jobs.cli", *args], cwd=ROOT, stdout=stdout, stderr=stderr,
-                                start_new_session=True, env={**os.environ, **ONE_READ_UNIT_PER_FILE})
+                                start_new_session=True)
 
 
 def session_processes(session: int) -> dict[int, str]:
@@ -72,12 +69,12 @@ def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 600)
 
 
 class S3Job:
-    """A multi-file news job from s3:// to s3:// on the moto server."""
+    """A news job from s3:// to s3:// on the moto server (each file one row group)."""
 
-    def __init__(self, folder, tiny_model, s3_server, bucket: str, *, rows: int = ROWS,
+    def __init__(self, folder, tiny_model, s3_server, bucket: str, *, rows: int, files: int, unit_rows: int,
                  model: dict | None = None, **sections):
         data = folder / "news"
-        write_sample(data, rows=rows, files=FILES)
+        write_sample(data, rows=rows, files=files)
         self.input_ids = sorted(i for p in data.iterdir() for i in pq.read_table(p, columns=["doc_id"]).column(0).to_pylist())
         self.options = {"endpoint_url": s3_server.endpoint_url, "key": TEST_KEY, "secret": TEST_SECRET}
         self.server, self.bucket, self.folder = s3_server, bucket, folder
@@ -85,7 +82,7 @@ class S3Job:
         self.spec = job_spec(
             input={"uri": upload_folder(s3_server, data, bucket, "news"), "storage_options": self.options},
             model={"source": str(tiny_model), "batch_size": 4, "max_batches_in_flight": 2, **(model or {})},
-            output={"uri": self.output_uri, "storage_options": self.options}, **sections,
+            output={"uri": self.output_uri, "storage_options": self.options, "unit_rows": unit_rows}, **sections,
         )
         self.path = write_job(folder, self.spec)
 
@@ -106,16 +103,24 @@ class S3Job:
         assert self.server.keys(self.bucket, "out/_staging/") == [], "staging was not cleared"
 
 
+# One file of one row group, in units of 4 rows: the kill lands once half of them are
+# committed (issue 16's target: the re-run reuses every committed unit, 40% of the rows
+# or more when the kill lands at half).
+ONE_FILE_ROWS, UNIT_ROWS = 48, 4
+UNITS = ONE_FILE_ROWS // UNIT_ROWS
+
+
 @pytest.fixture(scope="module")
 def resumed_job(tmp_path_factory, tiny_model, s3_server):
-    """The driver SIGKILLed once the first unit is committed, then the same spec re-run."""
-    job = S3Job(tmp_path_factory.mktemp("resume"), tiny_model, s3_server, s3_server.make_bucket(f"k2b-{uuid.uuid4().hex[:12]}"))
+    """The driver of a one-file job SIGKILLed once half its units are committed, then the same spec re-run."""
+    job = S3Job(tmp_path_factory.mktemp("resume"), tiny_model, s3_server, s3_server.make_bucket(f"k2b-{uuid.uuid4().hex[:12]}"),
+                rows=ONE_FILE_ROWS, files=1, unit_rows=UNIT_ROWS)
     proc = start_cli(job.folder, "run", str(job.path))
     try:
-        wait_for(job.manifest_entries, proc, "the first unit was committed")
+        wait_for(lambda: len(job.manifest_entries()) >= UNITS // 2, proc, "half of the units were committed")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        committed_at_kill = len(job.manifest_entries())
+        committed_at_kill = len(job.manifest_entries())  # only the driver commits: nothing more after its death
     finally:
         proc.kill()
         end_session(proc.pid)
@@ -124,14 +129,14 @@ def resumed_job(tmp_path_factory, tiny_model, s3_server):
 
 
 @pytest.mark.engine
-def test_driver_sigkill_then_rerun_finishes_the_rest_exactly_once(resumed_job):
+def test_driver_sigkill_then_rerun_reuses_every_committed_unit_exactly_once(resumed_job):
     job, committed_at_kill, rerun = resumed_job
-    assert 1 <= committed_at_kill < FILES, "the kill did not land partway through the job"
+    assert UNITS // 2 <= committed_at_kill < UNITS, "the kill did not land partway through the file"
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     summary = job.summary()
-    assert summary["reused_units"] >= 1 and summary["reused_units"] < FILES
-    assert summary["reused_rows"] == summary["reused_units"] * (ROWS // FILES)
-    assert summary["records"] + summary["rejects"] == ROWS
+    assert summary["units"] == UNITS and summary["reused_units"] == committed_at_kill
+    assert summary["reused_rows"] == committed_at_kill * UNIT_ROWS >= 0.4 * ONE_FILE_ROWS
+    assert summary["records"] + summary["rejects"] == ONE_FILE_ROWS
     job.assert_exactly_once()
 
 
@@ -151,7 +156,7 @@ def test_changed_prompt_in_resume_mode_reuses_nothing_and_refuses_to_mix(resumed
     assert after == before, "a refused run changed the output"
     # The same prompt as before still resumes everything.
     same = run_cli("run", str(job.path))
-    assert same.returncode == 0 and json.loads(same.stdout.splitlines()[-1])["reused_units"] == FILES, same.stderr[-3000:]
+    assert same.returncode == 0 and json.loads(same.stdout.splitlines()[-1])["reused_units"] == UNITS, same.stderr[-3000:]
 
 
 def engine_actors(session: int) -> set[int]:
@@ -166,12 +171,14 @@ def engine_actors(session: int) -> set[int]:
 # first), so the kill comes at the first sign of engine output, a staged file, with the
 # engine answering one row per input block at a time (two blocks at once) and most to go.
 SERIAL_ENGINE = {"batch_size": 1, "max_batches_in_flight": 1}
-KILL_ROWS = 48 * FILES
+KILL_ROWS, KILL_UNIT_ROWS = 48 * FILES, 16  # three units per file
+KILL_UNITS = KILL_ROWS // KILL_UNIT_ROWS
 
 
 @pytest.mark.engine
 def test_engine_actor_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_model, s3_server, bucket):
-    job = S3Job(tmp_path, tiny_model, s3_server, bucket, rows=KILL_ROWS, model=SERIAL_ENGINE)
+    job = S3Job(tmp_path, tiny_model, s3_server, bucket, rows=KILL_ROWS, files=FILES, unit_rows=KILL_UNIT_ROWS,
+                model=SERIAL_ENGINE)
     proc = start_cli(tmp_path, "run", str(job.path))
     try:
         wait_for(lambda: [k for k in job.server.keys(job.bucket, "out/_staging/") if k.endswith(".parquet")], proc,
@@ -187,9 +194,10 @@ def test_engine_actor_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny
     finally:
         proc.kill()
         end_session(proc.pid)
-    assert committed_at_kill < FILES, "the actor was killed after the last unit: nothing was tested"
+    assert committed_at_kill < KILL_UNITS, "the actor was killed after the last unit: nothing was tested"
     assert replacement
     assert proc.returncode == 0, (tmp_path / "stderr").read_text()[-3000:]
     summary = json.loads((tmp_path / "stdout").read_text().splitlines()[-1])  # Ray prints worker logs before it
-    assert summary["reused_units"] == 0 and summary["records"] + summary["rejects"] == KILL_ROWS
+    assert summary["units"] == KILL_UNITS and summary["reused_units"] == 0
+    assert summary["records"] + summary["rejects"] == KILL_ROWS
     job.assert_exactly_once()

@@ -1,0 +1,89 @@
+"""What a run reuses and what it still has to do: the committed units whose file is
+unchanged are reused as they are, and every row they do not cover is planned into units.
+
+Reuse goes by row ranges, not by matching unit lists, so an output resumes whatever
+`output.unit_rows` it was written with, including the one-unit-per-file outputs of
+k2batch before units were row ranges (their entries cover their whole file).
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from jobs.plan.input_files import InputFile
+from jobs.plan.input_units import Unit, uncovered, unit_key, whole_file_key
+from jobs.plan.resolve import ResolvedJob
+from jobs.storage.output_store import CommittedUnit, OutputConflictError, OutputStore
+
+log = logging.getLogger("k2batch")
+
+
+@dataclass
+class ResumePlan:
+    reused: dict[str, CommittedUnit]  # by key
+    pending: list[Unit]
+
+    @property
+    def units(self) -> int:
+        return len(self.reused) + len(self.pending)
+
+
+def resume_units(resolved: ResolvedJob, store: OutputStore) -> ResumePlan:
+    """Apply `output.mode` to the output folder, keep the committed units this run reuses
+    (retiring the rest), and plan the units still to run. Nothing here starts an engine."""
+    spec = resolved.spec
+    fingerprint = resolved.fingerprints["job"]
+    committed = store.prepare(mode=spec.output.mode, job_fingerprint=fingerprint)
+    plan = plan_resume(resolved.files, resolved.units, committed, fingerprint, store.uri)
+    store.settle(committed, plan.reused)
+    return plan
+
+
+def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, CommittedUnit], job_fingerprint: str,
+                output_uri: str) -> ResumePlan:
+    """`units`: the input's units for a run with nothing to reuse."""
+    by_path = {file.path: file for file in files}
+    reused: dict[str, CommittedUnit] = {}
+    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    whole_files = 0
+    for key, entry in committed.items():
+        file = by_path.get(entry.input_path)
+        if file is None or key != _expected_key(entry, file, job_fingerprint):
+            continue  # its file changed or is gone: the store retires it
+        start = 0 if entry.whole_file else entry.start
+        if entry.rows != file.rows if entry.whole_file else start + entry.rows > file.rows:
+            raise OutputConflictError(
+                f"output.uri {output_uri}: unit {key} says rows {start}-{start + entry.rows} of {entry.input_path}, "
+                f"which has {file.rows} rows and is unchanged; the manifest was edited or is damaged. "
+                "Use output.mode: overwrite, or a new output.uri"
+            )
+        reused[key] = entry
+        covered[file.path].append((start, entry.rows))
+        whole_files += entry.whole_file
+    for path, ranges in covered.items():
+        ranges.sort()
+        _refuse_overlaps(path, ranges, output_uri)
+    if whole_files:
+        log.info("reusing %d whole-file unit(s) written before units were row ranges", whole_files)
+    pending = [part for unit in units for part in uncovered(unit, covered.get(unit.path, []), job_fingerprint)]
+    return ResumePlan(reused=reused, pending=pending)
+
+
+def _expected_key(entry: CommittedUnit, file: InputFile, job_fingerprint: str) -> str:
+    """The key the entry would have if its file is the one listed now."""
+    if entry.whole_file:
+        return whole_file_key(job_fingerprint, file)
+    if (entry.input_size, entry.input_version) != (file.size, file.version):
+        return ""
+    return unit_key(job_fingerprint, file, entry.start, entry.rows)
+
+
+def _refuse_overlaps(path: str, ranges: list[tuple[int, int]], output_uri: str) -> None:
+    """Two committed units holding the same rows would give those rows twice (`ranges` sorted)."""
+    for (start_a, rows_a), (start_b, rows_b) in zip(ranges, ranges[1:]):
+        if start_b < start_a + rows_a:
+            raise OutputConflictError(
+                f"output.uri {output_uri}: committed units of {path} overlap (rows {start_a}-{start_a + rows_a} and "
+                f"{start_b}-{start_b + rows_b}), so resuming would give rows twice. "
+                "Use output.mode: overwrite, or a new output.uri"
+            )
