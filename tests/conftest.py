@@ -3,6 +3,7 @@ data, job specs written to a temp folder, and the `k2batch` CLI run as a user ru
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,14 +77,18 @@ def _needs_trained_model(item) -> bool:
 
 def pytest_collection_modifyitems(session, config, items):
     waiting = [item for item in items if _needs_trained_model(item)]
-    if not waiting:
-        return
     items[:] = [item for item in items if not _needs_trained_model(item)] + waiting
+
+
+def pytest_collection_finish(session):
+    """Start training once the tests to run are known (after -m/-k deselection), only if one needs it."""
+    if session.config.option.collectonly or not any(_needs_trained_model(item) for item in session.items):
+        return
     folder = Path(tempfile.mkdtemp(prefix="k2batch-trained-"))
     log = open(folder / "training.log", "w")
-    config._k2batch_training = (folder, log, subprocess.Popen(
+    session.config._k2batch_training = (folder, log, subprocess.Popen(
         [sys.executable, "-m", "jobs.cli", "testmodel", str(folder / "k2-trained"), "--train"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19),
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19), start_new_session=True,
     ))
 
 
@@ -91,8 +96,8 @@ def pytest_unconfigure(config):
     training = getattr(config, "_k2batch_training", None)
     if training:
         folder, log, process = training
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # the CLI and the training process it started
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
