@@ -61,7 +61,8 @@ def test_a_schema_the_decoder_cannot_compile_is_refused(tmp_path, base):
     spec["task"]["schema"] = str(schema_path)
     code, message = check(tmp_path, spec)
     assert code == 2
-    assert "task.schema: the structured-output backend (xgrammar) cannot compile it: Invalid range" in message
+    assert "task.schema: /properties/n/minimum: the structured-output backend (xgrammar) cannot compile it: Invalid range" in message
+    assert len(message.splitlines()) == 1
 
 
 def test_duplicate_ids_are_named_before_anything_runs(tmp_path, base, news_data):
