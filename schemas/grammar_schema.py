@@ -57,7 +57,15 @@ KEPT = {
 }
 LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
-MAX_CROSS_PRODUCT = 16  # anyOf x anyOf beyond this keeps the first anyOf only (a looser grammar, still validated)
+MAX_CROSS_PRODUCT = 16
+# Any JSON value, spelled out: xgrammar's own reading of `{}` writes ", " between items
+# whatever the separators (vllm's backend_xgrammar.py notes the bug), and strict mode
+# reads a bare object or array as an empty one.
+ANY_JSON = "k2batch.any-json"
+ANY_REF = f"#/$defs/{ANY_JSON}"
+ANY_SCHEMA = {"anyOf": [{"type": "null"}, {"type": "boolean"}, {"type": "number"}, {"type": "string"},
+                        {"type": "array", "items": {"$ref": ANY_REF}},
+                        {"type": "object", "additionalProperties": {"$ref": ANY_REF}}]}  # anyOf x anyOf beyond this keeps the first anyOf only (a looser grammar, still validated)
 
 
 @dataclass
@@ -86,12 +94,17 @@ def grammar_schema(document: Any, entry: str = "") -> GrammarSchema:
     `entry`: the pointer of a subschema to take instead of the root."""
     bundled = bundle(document, entry)
     normalizer = _Normalizer(bundled)
+    while True:  # until no more definitions turn out unsatisfiable (a reference to one is unsatisfiable too)
+        defs = {name: normalizer.node(node, bundled.origins.get(name, "")) for name, node in bundled.defs.items()}
+        unsatisfiable = {name for name, node in defs.items() if node is False}
+        if unsatisfiable <= normalizer.unsatisfiable:
+            break
+        normalizer.unsatisfiable |= unsatisfiable
     root = normalizer.node(bundled.root, entry)
     if root is False:
         raise UnsupportedSchemaError(entry, "no value satisfies this schema")
-    defs = {name: normalizer.node(node, bundled.origins.get(name, "")) for name, node in bundled.defs.items()}
-    defs = {name: node if node is not False else {"enum": []} for name, node in defs.items()}
-    return GrammarSchema(root=root, defs=_referenced(root, defs), bundled=bundled)
+    defs = {name: node for name, node in defs.items() if node is not False}
+    return GrammarSchema(root=root, defs=_referenced(root, {**defs, ANY_JSON: ANY_SCHEMA}), bundled=bundled)
 
 
 class _Normalizer:
@@ -99,11 +112,12 @@ class _Normalizer:
         self.defs = bundled.defs
         # Before 2019-09, keywords beside a `$ref` are ignored (draft-07 section 8.3).
         self.ref_siblings_ignored = any(f"draft-0{n}" in bundled.dialect for n in (3, 4, 6, 7))
+        self.unsatisfiable: set[str] = set()  # definitions no value satisfies
 
     def node(self, schema: Any, pointer: str) -> dict[str, Any] | bool:
         """The grammar's form of one subschema, or False when no value satisfies it."""
         if schema is True or not isinstance(schema, (dict, bool)):
-            return {}
+            return {"$ref": ANY_REF}
         if schema is False:
             return False
         flat = self.flatten(schema)
@@ -112,6 +126,8 @@ class _Normalizer:
         if "anyOf" in flat:
             return self.alternatives(flat, pointer)
         if "$ref" in flat:
+            if flat["$ref"].removeprefix("#/$defs/") in self.unsatisfiable:
+                return False
             return {k: v for k, v in flat.items() if k == "$ref" or k in ANNOTATIONS}
         return self.typed(flat, pointer)
 
@@ -199,6 +215,10 @@ class _Normalizer:
         if "enum" in flat and not flat["enum"]:
             return False
         kinds = set(types or [k for k, words in KIND_KEYWORDS.items() if any(w in flat for w in words)])
+        if types is None and "enum" not in flat and "const" not in flat:
+            if not kinds:
+                return {**{k: v for k, v in flat.items() if k in ANNOTATIONS}, "$ref": ANY_REF}
+            types = sorted(kinds)  # keywords of several types: any of those types
         kinds |= {"number"} if "integer" in kinds else set()
         out: dict[str, Any] = {}
         if types is not None and "type" not in flat:
@@ -248,7 +268,7 @@ class _Normalizer:
             else:
                 out["items"] = normal
         elif "prefixItems" not in out and out.get("maxItems") != 0:
-            out["items"] = {}  # strict mode reads a missing `items` as "no items"; the schema means "any items"
+            out["items"] = {"$ref": ANY_REF}  # strict mode reads a missing `items` as "no items"; the schema means any
         if not out.get("prefixItems", True):
             out.pop("prefixItems")
         return None
@@ -287,9 +307,9 @@ class _Normalizer:
             return None
         out.pop("properties", None)
         out.pop("required", None)
-        if "additionalProperties" not in out:
-            out["additionalProperties"] = True  # say it: strict mode reads its absence as false beside minProperties
-        if isinstance(extra, dict):
+        if extra is True or ("additionalProperties" not in out and not patterns):
+            out["additionalProperties"] = {"$ref": ANY_REF}  # strict mode reads its absence as false beside minProperties
+        elif isinstance(extra, dict):
             normal = self.node(extra, pointer_to(pointer, "additionalProperties"))
             out["additionalProperties"] = normal
         if patterns:

@@ -69,7 +69,12 @@ class _Bundler:
         resource = self.spec.create_resource(document)
         self.base = resource.id() or ""
         self.legacy_id = "draft-04" in self.dialect or "draft-03" in self.dialect  # `id`, not `$id`
-        self.resolver = META_SCHEMAS.with_resource(self.base, resource).crawl().resolver(self.base)
+        registry = META_SCHEMAS.with_resource(self.base, resource)
+        try:
+            registry = registry.crawl()  # finds `$id`s and anchors inside the document
+        except (AttributeError, TypeError):  # a keyword of another draft where this draft expects a schema
+            pass
+        self.resolver = registry.resolver(self.base)
         self.names: dict[int, str] = {}  # id() of a reference's target -> its definition's name
         self.defs: dict[str, Any] = {}
         self.origins: dict[str, str] = {}
