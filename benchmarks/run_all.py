@@ -2,6 +2,7 @@
 
 python -m benchmarks.run_all            # the full run (`make bench`), writes BENCHMARKS.md
 python -m benchmarks.run_all --quick    # smoke sizes, writes $K2BATCH_BENCH_DIR/BENCHMARKS.quick.md
+python -m benchmarks.run_all --only schema_coverage   # reruns one; BENCHMARKS.md keeps the other sections
 
 Each benchmark runs in its own process, one after the other (they share the cores).
 The engine ceiling reports where each contender's CPU went (benchmarks/processes.py);
@@ -27,6 +28,8 @@ BENCHMARKS = (
     ("prefix_cache", []),
     ("streaming_memory", []),
     ("repair_loop", []),
+    # Says so when ../shared/schemas/jsonschemabench-sample is not there.
+    ("schema_coverage", ["--e2e", "1"]),
 )
 
 
@@ -51,7 +54,13 @@ def main() -> None:
     misses = report.missed_targets(runs)
     machine["load_average_after"] = os.getloadavg()
     machine["total_minutes"] = (time.monotonic() - started) / 60
-    output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))
+    if args.only is not None and output.exists():  # one section anew, the others as the last full run wrote them
+        note = (f"*This section alone: `python -m benchmarks.run_all --only {' '.join(args.only)}` on {machine['date']}, "
+                f"commit {machine['commit']}, load average {machine['load_average_before'][0]:.1f} before and "
+                f"{machine['load_average_after'][0]:.1f} after.*")
+        output.write_text(report.replace_sections(output.read_text(), runs, note))
+    else:
+        output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))
     print(f"wrote {output} ({machine['total_minutes']:.1f} min)")
     failed = [name for name, run in runs.items() if run["returncode"] != 0]
     if failed:

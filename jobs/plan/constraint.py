@@ -26,6 +26,8 @@ COMPILE_TIME_LIMIT_S = 30.0
 # instead of refusing the schema. Other failures (an empty range, ...) are refusals.
 VALIDATED_ONLY = frozenset({"pattern", "format"})
 MAX_OMITS = 8
+IMPORT_TIME_LIMIT_S = 300.0  # for the compiling child to import xgrammar, before the time limit starts
+READY = "imported"
 LOCATE_SHARE = 0.8  # of the time limit, for finding the failing subschema once a compile failed
 # vllm.sampling_params.MAX_STRUCTURED_OUTPUT_JSON_NESTING: vLLM refuses every request
 # whose schema nests containers deeper.
@@ -66,28 +68,37 @@ def compile_constraint(schema: dict, time_limit: float = COMPILE_TIME_LIMIT_S) -
 
 def _in_child(target: Callable, args: tuple, time_limit: float) -> Any:
     """`target(*args, conn)` in a forked child, so that a schema that makes the compiler
-    run away ends in an error instead of a hang; what it sent, or None."""
+    run away ends in an error instead of a hang; what it sent, or None. The time limit
+    starts once the child has imported xgrammar (seconds on a busy machine)."""
     context = multiprocessing.get_context("fork")
     parent, child = context.Pipe(duplex=False)
     process = context.Process(target=target, args=(*args, child), daemon=True)
     process.start()
     child.close()
-    if not parent.poll(time_limit):
-        process.kill()
+    try:
+        if parent.poll(IMPORT_TIME_LIMIT_S) and parent.recv() == READY and parent.poll(time_limit):
+            answer = parent.recv()
+            process.join()
+            return answer
+    except EOFError:  # the child died without an answer: not the schema's fault
         process.join()
-        raise JobSpecError(f"task.schema: /: the structured-output backend did not compile it within {time_limit:.0f} s; "
-                           "simplify the schema")
-    answer = parent.recv()
+        raise RuntimeError(f"the constraint compile's process ended with exit code {process.exitcode}") from None
+    process.kill()
     process.join()
-    return answer
+    raise JobSpecError(f"task.schema: /: the structured-output backend did not compile it within {time_limit:.0f} s; "
+                       "simplify the schema")
 
 
 def _compile_or_locate(constraint: dict, document: Any, locate_for: float, conn) -> None:
+    import xgrammar  # noqa: F401 - before the clock starts
+
+    conn.send(READY)
     reason = _compile_error(constraint)
     if reason is None:
         conn.send(None)
         return
-    pointer, keyword = _locate(document, deadline=time.monotonic() + locate_for) if document is not None else ("", None)
+    started = time.monotonic()
+    pointer, keyword = _locate(document, deadline=started + locate_for) if document is not None else ("", None)
     conn.send((pointer, keyword, reason))
 
 
