@@ -70,7 +70,7 @@ def main() -> None:
                           [o["path"] for o in outcomes if o["accepted"]][:args.e2e]]
             for run in row["e2e"]:
                 print(f"  e2e {run['schema']}: {run['records']} records, {run['invalid_records']} invalid, "
-                      f"rejects {run['reject_reasons']}", flush=True)
+                      f"rejects {run.get('error') or run['reject_reasons']}", flush=True)
     totals = summarize([o for c in results["collections"].values() for o in c.pop("outcomes")])
     totals.pop("outcomes")
     results["all"] = totals

@@ -13,6 +13,7 @@ from jobs.plan.resolve import ResolvedJob
 from jobs.storage.output_store import EMPTY_FILE, CommittedUnit, OutputStore
 from operators.write_parquet import records_arrow_schema, rejects_arrow_schema
 from pipelines.registry import MODES
+from schemas.arrow_types import table_from_rows
 
 
 def write_empty_datasets(store: OutputStore, resolved: ResolvedJob, committed: dict[str, CommittedUnit]) -> None:
@@ -27,4 +28,4 @@ def write_empty_datasets(store: OutputStore, resolved: ResolvedJob, committed: d
         if any(unit.files.get(kind) for unit in committed.values()):
             store.remove_file(path)
         else:
-            store.write_parquet(path, schema.empty_table())
+            store.write_parquet(path, table_from_rows([], schema))  # (Schema.empty_table cannot build nested JSON columns)

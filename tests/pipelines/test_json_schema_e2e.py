@@ -4,9 +4,10 @@ schema. Every record the engine's answers gave must pass an independent jsonsche
 check (format checking on), be written by the real writer, and read back as a JSON
 value the schema accepts.
 
-Two engine starts: the notebook API's warm engine answers the five schemas in turn
-(preview's path: the prepare stage, the engine, the re-ask loop), the writer writes what
-it answered; then one whole job (`jobs.notebook.run`) writes a real output folder.
+One engine start: the notebook API's warm engine answers the five schemas in turn
+(preview's path: the prepare stage, the engine, the re-ask loop), and the real writer
+writes what it answered. (A whole run's output folder, read back with `read_records`, is
+checked by tests/pipelines/test_extract_e2e.py.)
 """
 
 import json
@@ -131,36 +132,14 @@ def test_engine_answers_are_valid_records_that_read_back_as_json(answered, name)
         assert value == (expected["value"] if record_schema.wrapped else record_schema.from_arrow_row(record_schema.to_arrow_row(expected)))
 
 
-def test_column_types_follow_the_mapping(answered):
-    types = {name: answered[name][1].record_schema.arrow_schema for name in SCHEMAS}
+def test_column_types_follow_the_mapping_and_a_wrapped_root_says_so(answered):
+    types = {name: answered[name][3].schema for name in SCHEMAS}
     assert types["union_of_objects"].field("shape").type == pa.json_()
     assert types["map"].field("counts").type == pa.map_(pa.string(), pa.int64())
     assert types["recursive"].field("children").type == pa.list_(pa.json_())
-    assert types["non_object_root"].names == ["value"] and types["non_object_root"].field("value").type == pa.list_(pa.string())
-    assert pa.types.is_struct(types["draft07_definitions"].field("end").type)
-
-
-def test_a_whole_job_with_a_non_object_root_writes_typed_folders_and_reads_back(answered, tmp_path, tiny_model):
-    """A full run (`jobs.notebook.run`): the wrapped root in the Parquet metadata, both
-    folders typed, `read_records` giving each record as the schema's JSON value."""
-    from jobs.notebook import read_records, run
-
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "maxItems": 2,
-              "items": {"$ref": "#/definitions/point"}, "definitions": {"point": POINT}}
-    schema_path = tmp_path / "points.json"
-    schema_path.write_text(json.dumps(schema))
-    out = tmp_path / "out"
-    result = run(spec_for("points", schema_path, write_input(tmp_path / "data"), tiny_model, out), progress=False)
-    summary = result.summary
-    assert summary["records"] + summary["rejects"] == len(TEXTS) and summary["records"] >= 2, summary["reject_reasons"]
-    records_schema = pq.read_schema(next(p for p in (out / "records").glob("part-*.parquet") if p.name != "part-empty.parquet"))
-    assert records_schema.metadata[b"k2batch.root_column"] == b"value"
-    assert records_schema.field("value").type == pa.list_(pa.struct([pa.field("x", pa.int64(), nullable=False),
-                                                                     pa.field("y", pa.int64(), nullable=False)]))
-    rejects = pq.read_table(out / "rejects")  # a folder reader never fails on a day without rejects
-    assert rejects.num_rows == summary["rejects"] and rejects.schema.names[:2] == ["doc_id", "reason"]
-    values = read_records(str(out))
-    assert len(values) == summary["records"]
-    for value in values.values():
-        assert isinstance(value, list)
-        independent_check(schema, value)
+    assert types["non_object_root"].names[:2] == ["doc_id", "value"]
+    assert types["non_object_root"].field("value").type == pa.list_(pa.string())
+    assert types["non_object_root"].metadata[b"k2batch.root_column"] == b"value"
+    assert b"k2batch.root_column" not in types["map"].metadata
+    assert types["draft07_definitions"].field("end").type == pa.struct([pa.field("x", pa.int64(), nullable=False),
+                                                                        pa.field("y", pa.int64(), nullable=False)])
