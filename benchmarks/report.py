@@ -2,6 +2,7 @@
 targets of issue 7 and, where one is missed, the measured reason."""
 
 import re
+from collections import Counter
 
 
 def missed_targets(runs: dict) -> list[dict]:
@@ -298,14 +299,20 @@ def _schema_coverage(r: dict, runs: dict) -> list[str]:
     if runs_e2e:
         records = sum(e["records"] for _, e in runs_e2e)
         invalid = sum(e["invalid_records"] for _, e in runs_e2e)
-        out += [f"Real jobs (`--e2e`): the first accepted schema(s) of each collection, 4 rows each, the tiny random "
-                "model, every written record read back (`read_records`) and checked by jsonschema with format checking "
-                f"on, independently of k2batch's validator: **{records - invalid} of {records} records valid**.", "",
+        skipped = Counter()
+        for c in r["collections"].values():
+            skipped.update(c.get("e2e_skipped", {}))
+        out += [f"Real jobs (`--e2e`): per collection, the first accepted schema(s) whose job validates, 4 rows each, "
+                f"max_tokens {r.get('e2e_max_tokens', 'n/a')}, the model `{r.get('e2e_model', 'n/a')}`; every written "
+                "record read back (`read_records`) and checked by jsonschema with format checking on, independently of "
+                f"k2batch's validator: **{records - invalid} of {records} records valid**. Skipped before them (the job "
+                "refused by `validate`): " + ("; ".join(f"{k} ({n})" for k, n in skipped.items()) or "none") + ".", "",
                 "| Collection | schema | records | invalid records | rejects by reason |", "|---|---|---|---|---|"]
         for name, e in runs_e2e:
             reasons = e.get("error") or ", ".join(f"{k} {v}" for k, v in e["reject_reasons"].items()) or "none"
             out.append(f"| {name} | {e['schema']} | {e['records']} | {e['invalid_records']} | {reasons} |")
-        out.append("")
+        out += ["", "A `truncated` reject is an answer still going at max_tokens: the random-weight model rarely closes "
+                "a string the schema leaves unbounded.", ""]
     return out
 
 

@@ -12,8 +12,9 @@ Per collection (the first folder under --schemas): schemas, compiled by xgrammar
 accepted by k2batch (and its share of those xgrammar alone compiles: the target is at
 least 99%), accepted ones vLLM takes, refusal causes, and whether every refusal is one
 line naming a JSON pointer. `--e2e K` also runs a real job (`jobs.notebook.run`, the
-tiny model, 4 rows) for K accepted schemas per collection and checks every record it
-wrote with jsonschema (format checker on), independently of k2batch's validator.
+tiny model, 4 rows) for the first K accepted schemas per collection whose job validates
+(the tool's schema leaves room in a 4,096-token prompt) and checks every record it wrote
+with jsonschema (format checker on), independently of k2batch's validator.
 
 python -m benchmarks.schema_coverage --schemas ../shared/schemas/jsonschemabench-sample [--e2e K] [--json out.json]
 """
@@ -29,6 +30,7 @@ from benchmarks import workload
 
 TARGET_SHARE = 0.99  # of the schemas xgrammar alone compiles, per collection
 TIME_LIMIT_S = 30.0  # the job's own compile limit (jobs/plan/constraint.py)
+MAX_TOKENS = 512  # per answer: the random model's strings run until max_tokens unless a bound ends them
 TEXTS = ["Order 1042 shipped on 2024-05-01 to Ana Lee (ana@example.com), 3 items, total 59.90 EUR.",
          "Meeting notes: the team agreed to release version 2.1 next Tuesday; Bob owns the changelog.",
          "Sensor 7 reported 21.5 C and 40% humidity at 10:20 UTC; status ok.", "A short note."]
@@ -57,6 +59,8 @@ def main() -> None:
     if args.quick:
         by_collection = {name: found[:5] for name, found in by_collection.items()}
     results = {"schemas_dir": str(folder), "target_share": TARGET_SHARE, "collections": {}}
+    if args.e2e:
+        results.update(e2e_model=args.model or "the tiny random-weight model", e2e_max_tokens=MAX_TOKENS)
     for collection, found in sorted(by_collection.items()):
         outcomes = [schema_step(path) for path in found]
         results["collections"][collection] = summarize(outcomes)
@@ -66,8 +70,8 @@ def main() -> None:
               f"({row['share_of_alone']:.1%} of xgrammar's), vLLM takes {row['vllm_takes']}, "
               f"refused {row['refused']} {dict(row['causes'])}", flush=True)
         if args.e2e:
-            row["e2e"] = [run_job(Path(path), workload.model_source(args.model)) for path in
-                          [o["path"] for o in outcomes if o["accepted"]][:args.e2e]]
+            row["e2e"], row["e2e_skipped"] = real_jobs([Path(o["path"]) for o in outcomes if o["accepted"]], args.e2e,
+                                                       workload.model_source(args.model))
             for run in row["e2e"]:
                 print(f"  e2e {run['schema']}: {run['records']} records, {run['invalid_records']} invalid, "
                       f"rejects {run.get('error') or run['reject_reasons']}", flush=True)
@@ -159,22 +163,47 @@ def summarize(outcomes: list[dict]) -> dict:
     }
 
 
-def run_job(path: Path, model: str) -> dict:
-    """A real job (4 rows, the tiny model) with this schema; every record checked by an
-    independent jsonschema validator with format checking on."""
-    import jsonschema
+def real_jobs(accepted: list[Path], k: int, model: str) -> tuple[list[dict], dict]:
+    """Real jobs for the first `k` accepted schemas whose job resolves (`k2batch validate`
+    passes: above all, the tool's schema leaves room in the prompt), and why the ones
+    before them were skipped."""
+    from jobs.plan.resolve import resolve_job
+    from jobs.spec import JobSpecError
+
+    runs, skipped = [], Counter()
+    for path in accepted:
+        if len(runs) == k:
+            break
+        spec = job_for(path, model)
+        try:
+            resolve_job(spec)
+        except JobSpecError as err:
+            skipped[cause(str(err))] += 1
+            continue
+        runs.append(run_job(path, spec))
+    return runs, dict(skipped)
+
+
+def job_for(path: Path, model: str):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from jobs.notebook import read_records, run
 
     root = workload.WORKDIR / "schema_coverage" / path.parent.name / path.stem
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"doc_id": [f"d{i}" for i in range(len(TEXTS))], "body": TEXTS}), data / "part-0.parquet")
-    spec = workload.job_spec(name=f"coverage-{path.stem}", model=model, input_uri=data, output_uri=root / "out",
+    return workload.job_spec(name=f"coverage-{path.stem}", model=model, input_uri=data, output_uri=root / "out",
                              task={"schema": str(path), "tool_name": "record", "tool_description": "Record what the text says.",
-                                   "prompt": "Record what this text says:\n\n{body}"}, max_tokens=256)
+                                   "prompt": "Record what this text says:\n\n{body}"}, max_tokens=MAX_TOKENS)
+
+
+def run_job(path: Path, spec) -> dict:
+    """A real job (4 rows) with this schema; every record checked by an independent
+    jsonschema validator with format checking on."""
+    import jsonschema
+
+    from jobs.notebook import read_records, run
+
     started = time.monotonic()
     try:
         summary = run(spec, progress=False).summary
@@ -184,7 +213,7 @@ def run_job(path: Path, model: str) -> dict:
     document = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(document)
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
-    values = read_records(str(root / "out"))
+    values = read_records(spec.output.uri)
     invalid = [row_id for row_id, value in values.items() if not validator.is_valid(value)]
     return {"schema": path.name, "records": len(values), "invalid_records": len(invalid), "rejects": summary["rejects"],
             "reject_reasons": summary["reject_reasons"], "seconds": time.monotonic() - started}

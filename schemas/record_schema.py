@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.arrow_types import VALUE_COLUMN, record_columns, root_shape
 from schemas.grammar_schema import GrammarSchema, grammar_schema
-from schemas.record_shape import RecordShapeError, Struct
+from schemas.record_shape import RecordShapeError, Shape, Struct
 from schemas.json_pointer import nested_beyond, pointer_to, value_at
 from schemas.schema_error import UnsupportedSchemaError
 
@@ -93,14 +93,19 @@ class RecordSchema:
         return grammar_schema(self.grammar_source)
 
     @cached_property
-    def columns(self) -> Struct:
-        """The record's columns as shapes (schemas/record_shape.py)."""
-        return record_columns(root_shape(self.grammar))
+    def root_shape(self) -> Shape:
+        """The shape of the whole record (schemas/record_shape.py)."""
+        return root_shape(self.grammar)
 
-    @property
+    @cached_property
+    def columns(self) -> Struct:
+        """The record's columns as shapes: the root's fields, or one `value` column."""
+        return record_columns(self.root_shape)
+
+    @cached_property
     def wrapped(self) -> bool:
         """The root is not an object with properties: the record is the one column `value`."""
-        return self.columns != root_shape(self.grammar)
+        return self.columns is not self.root_shape
 
     @cached_property
     def arrow_schema(self) -> pa.Schema:
@@ -176,7 +181,7 @@ class RecordSchema:
     def to_arrow_row(self, record: dict[str, Any]) -> dict[str, Any]:
         """One row of `arrow_schema` (before enums and JSON columns are cast: see
         arrow_types.table_from_rows); RecordShapeError if the record does not fit."""
-        return self.columns.to_arrow(record, "")
+        return self.columns.to_arrow(record, None)
 
     def from_arrow_row(self, row: dict[str, Any]) -> Any:
         """The JSON value a row of `arrow_schema` was written from (JSON columns decoded,

@@ -11,6 +11,7 @@ absent when the field is optional and as null when the field is required.
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
@@ -18,11 +19,20 @@ import pyarrow as pa
 INT64 = (-(2**63), 2**63 - 1)
 
 
-class RecordShapeError(ValueError):
-    """A value that does not fit its column (named by `path`, dotted as in validation errors)."""
+# Where a value is: None for the record, else (where its parent is, its key or index).
+# Built as pairs on the way down, spelled out only in an error: no string per field.
+Where = tuple | None
 
-    def __init__(self, path: str, what: str):
-        super().__init__(f"{path or '<root>'}: {what}")
+
+class RecordShapeError(ValueError):
+    """A value that does not fit its column, named dotted as in validation errors."""
+
+    def __init__(self, where: Where, what: str):
+        parts = []
+        while where is not None:
+            where, key = where
+            parts.append(str(key))
+        super().__init__(f"{'.'.join(reversed(parts)) or '<root>'}: {what}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Shape:
     def arrow_type(self) -> pa.DataType:
         raise NotImplementedError
 
-    def to_arrow(self, value: Any, path: str) -> Any:
+    def to_arrow(self, value: Any, where: Where) -> Any:
         """`value` (not None) as Arrow takes it for `arrow_type()`."""
         raise NotImplementedError
 
@@ -40,9 +50,9 @@ class Shape:
         """The JSON value an Arrow value (not None) of `arrow_type()` was written from."""
         return value
 
-    def cell(self, value: Any, path: str) -> Any:
+    def cell(self, value: Any, where: Where) -> Any:
         """A present value, null included, as Arrow takes it."""
-        return None if value is None else self.to_arrow(value, path)
+        return None if value is None else self.to_arrow(value, where)
 
     def key(self) -> tuple:
         """What two shapes must share to be one column type (nullability aside)."""
@@ -56,14 +66,14 @@ class Json(Shape):
     def arrow_type(self) -> pa.DataType:
         return pa.json_()
 
-    def to_arrow(self, value: Any, path: str) -> str:
+    def to_arrow(self, value: Any, where: Where) -> str:
         try:
             return json.dumps(value, ensure_ascii=False, allow_nan=False)
         except ValueError as err:
-            raise RecordShapeError(path, f"{value!r} is not JSON ({err})") from None
+            raise RecordShapeError(where, f"{value!r} is not JSON ({err})") from None
 
-    def cell(self, value: Any, path: str) -> str:
-        return self.to_arrow(value, path)  # a JSON null is the text `null`: it stays apart from absent
+    def cell(self, value: Any, where: Where) -> str:
+        return self.to_arrow(value, where)  # a JSON null is the text `null`: it stays apart from absent
 
     def from_arrow(self, value: Any) -> Any:
         return json.loads(value)
@@ -76,23 +86,28 @@ class Scalar(Shape):
     def arrow_type(self) -> pa.DataType:
         return {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}[self.kind]
 
-    def to_arrow(self, value: Any, path: str) -> Any:
+    def to_arrow(self, value: Any, where: Where) -> Any:
         kind = self.kind
-        if kind == "integer" and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        fits = {
-            "string": isinstance(value, str),
-            "boolean": isinstance(value, bool),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-        }[kind]
-        if not fits:
-            raise RecordShapeError(path, f"{value!r} is not a {kind}")
-        if kind == "integer" and not INT64[0] <= value <= INT64[1]:
-            raise RecordShapeError(path, f"{value} does not fit a 64-bit integer column")
-        if kind == "number" and not math.isfinite(float(value)):
-            raise RecordShapeError(path, f"{value!r} is not a finite number")
-        return value
+        if kind == "string":
+            if isinstance(value, str):
+                return value
+        elif kind == "boolean":
+            if isinstance(value, bool):
+                return value
+        elif isinstance(value, bool):
+            pass  # JSON's true is no number
+        elif kind == "integer":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, int):
+                if not INT64[0] <= value <= INT64[1]:
+                    raise RecordShapeError(where, f"{value} does not fit a 64-bit integer column")
+                return value
+        elif isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise RecordShapeError(where, f"{value!r} is not a finite number")
+            return value
+        raise RecordShapeError(where, f"{value!r} is not a {kind}")
 
     def key(self) -> tuple:
         return ("Scalar", self.kind)
@@ -105,9 +120,9 @@ class Enum(Shape):
     def arrow_type(self) -> pa.DataType:
         return pa.dictionary(pa.int32(), pa.string())
 
-    def to_arrow(self, value: Any, path: str) -> str:
+    def to_arrow(self, value: Any, where: Where) -> str:
         if not isinstance(value, str):
-            raise RecordShapeError(path, f"{value!r} is not a string")
+            raise RecordShapeError(where, f"{value!r} is not a string")
         return value
 
 
@@ -118,10 +133,10 @@ class ListOf(Shape):
     def arrow_type(self) -> pa.DataType:
         return pa.list_(self.item.arrow_type())
 
-    def to_arrow(self, value: Any, path: str) -> list:
+    def to_arrow(self, value: Any, where: Where) -> list:
         if not isinstance(value, list):
-            raise RecordShapeError(path, f"{type(value).__name__} is not an array")
-        return [self.item.cell(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+            raise RecordShapeError(where, f"{type(value).__name__} is not an array")
+        return [self.item.cell(v, (where, i)) for i, v in enumerate(value)]
 
     def from_arrow(self, value: Any) -> list:
         return [None if v is None else self.item.from_arrow(v) for v in value]
@@ -139,10 +154,10 @@ class MapOf(Shape):
     def arrow_type(self) -> pa.DataType:
         return pa.map_(pa.string(), self.value.arrow_type())
 
-    def to_arrow(self, value: Any, path: str) -> list[tuple[str, Any]]:
+    def to_arrow(self, value: Any, where: Where) -> list[tuple[str, Any]]:
         if not isinstance(value, dict):
-            raise RecordShapeError(path, f"{type(value).__name__} is not an object")
-        return [(k, self.value.cell(v, f"{path}.{k}" if path else k)) for k, v in value.items()]
+            raise RecordShapeError(where, f"{type(value).__name__} is not an object")
+        return [(k, self.value.cell(v, (where, k))) for k, v in value.items()]
 
     def from_arrow(self, value: Any) -> dict:
         return {k: None if v is None else self.value.from_arrow(v) for k, v in value}
@@ -170,15 +185,17 @@ class Struct(Shape):
     def arrow_type(self) -> pa.DataType:
         return pa.struct([f.arrow_field() for f in self.fields])
 
-    def to_arrow(self, value: Any, path: str) -> dict[str, Any]:
+    def to_arrow(self, value: Any, where: Where) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise RecordShapeError(path, f"{type(value).__name__} is not an object")
-        names = {f.name for f in self.fields}
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise RecordShapeError(path, f"keys {unknown} are not properties of the schema, so no column holds them")
-        return {f.name: f.shape.cell(value[f.name], f"{path}.{f.name}" if path else f.name) if f.name in value else None
-                for f in self.fields}
+            raise RecordShapeError(where, f"{type(value).__name__} is not an object")
+        if not self.names.issuperset(value):
+            unknown = [k for k in value if k not in self.names]
+            raise RecordShapeError(where, f"keys {unknown} are not properties of the schema, so no column holds them")
+        return {f.name: f.shape.cell(value[f.name], (where, f.name)) if f.name in value else None for f in self.fields}
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
 
     def from_arrow(self, value: Any) -> dict[str, Any]:
         out = {}

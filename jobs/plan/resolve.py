@@ -14,6 +14,7 @@ import pyarrow as pa
 from jobs.plan import fingerprint
 from jobs.plan.constraint import check_constraint
 from jobs.plan.input_units import Unit, check_ids, list_parquet_files, plan_units
+from jobs.plan.prompt_room import check_prompt_room
 from jobs.plan.read_schema import unified_read_schema
 from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
@@ -57,6 +58,7 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
     record_schema = _load_schema(spec)
     system_prompt = system_prompt_for(spec, record_schema)
     model_source = _resolve_model(spec.model.source)
+    check_prompt_room(spec, system_prompt, model_source)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
     files = list_parquet_files(fs, path, spec.input.uri)
     units = plan_units(fs, files)  # one footer read per file gives its rows and its schema
