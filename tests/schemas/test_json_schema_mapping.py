@@ -119,6 +119,19 @@ def test_draft_07_definitions_and_pointer_references_resolve_under_the_tool_call
     assert schema.validate({"a": {"x": 1}, "b": {"x": "no"}})[1].startswith("b.x: 'no' is not of type 'integer'")
 
 
+def test_id_relative_and_anchor_references_resolve_without_fetching():
+    schema = record_schema({
+        "$id": "https://example.com/schemas/order.json", "type": "object", "required": ["qty", "who"],
+        "$defs": {"qty": {"$id": "quantity.json", "type": "integer", "minimum": 1},
+                  "name": {"$anchor": "person", "type": "string", "maxLength": 20}},
+        "properties": {"qty": {"$ref": "quantity.json"}, "who": {"$ref": "#person"}}})
+    assert schema.arrow_schema.field("qty").type == pa.int64() and schema.arrow_schema.field("who").type == pa.string()
+    constraint = schema.constraint_parameters
+    assert [constraint["$defs"][constraint["properties"][k]["$ref"].removeprefix("#/$defs/")]["type"] for k in ("qty", "who")] == [
+        "integer", "string"]
+    assert schema.validate({"qty": 0, "who": "Ann"})[1] == "qty: 0 is less than the minimum of 1"
+
+
 @pytest.mark.parametrize(("ref", "message"), [
     ("http://example.com/point.json", "/properties/a/$ref: remote reference 'http://example.com/point.json': nothing is fetched"),
     ("other.json#/x", "/properties/a/$ref: reference 'other.json#/x' names another document"),
