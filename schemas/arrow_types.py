@@ -23,6 +23,7 @@ from schemas.record_shape import Enum, Field, Json, ListOf, MapOf, Scalar, Shape
 from schemas.schema_error import UnsupportedSchemaError  # noqa: F401 - where callers import it from
 
 VALUE_COLUMN = "value"  # the one column of a record whose schema's root is not an object with properties
+MAX_NODES = 10_000  # schema nodes one mapping expands: more columns than anyone reads
 
 
 def arrow_schema(json_schema: Any) -> pa.Schema:
@@ -39,61 +40,69 @@ def record_columns(root: Shape) -> Struct:
 
 
 def root_shape(grammar: GrammarSchema) -> Shape:
-    return _shape(grammar.root, grammar, ())
-
-
-def _shape(node: Any, grammar: GrammarSchema, seen: tuple[str, ...]) -> Shape:
-    if not isinstance(node, dict) or not node:
-        return Json(nullable=True)
-    target, name = grammar.resolve(node)
-    if name is not None:
-        if name in seen:  # a reference back into itself: the nested value is JSON
-            return Json(nullable=True)
-        return _shape(target, grammar, (*seen, name))
-    if isinstance(node.get("anyOf"), list):
-        return _union([_alternative(branch, grammar, seen) for branch in node["anyOf"]])
-    if "enum" in node or "const" in node:
-        return _enum(node["enum"] if "enum" in node else [node["const"]])
-    declared = node.get("type")
-    types = [declared] if isinstance(declared, str) else list(declared) if isinstance(declared, list) else []
-    if len(types) > 1:
-        return _union([_alternative({**node, "type": t}, grammar, seen) for t in types])
-    kind = types[0] if types else None
-    if kind in ("string", "integer", "number", "boolean"):
-        return Scalar(kind=kind)
-    if kind == "array":
-        if "prefixItems" in node or not isinstance(node.get("items"), dict):
-            return Json()  # a tuple: positions of different types
-        return ListOf(item=_shape(node["items"], grammar, seen))
-    if kind == "object":
-        return _object(node, grammar, seen)
-    return Json(nullable=True)  # null alone, or no type: any JSON value
+    return _Mapping(grammar).shape(grammar.root, ())
 
 
 _NULL = "null"  # an alternative that only allows null: it makes the union nullable
 
 
-def _alternative(node: Any, grammar: GrammarSchema, seen: tuple[str, ...]) -> Shape | str:
-    target, _ = grammar.resolve(node) if isinstance(node, dict) else (node, None)
-    if isinstance(target, dict) and (target.get("type") == "null" or target.get("enum") == [None]
-                                     or ("const" in target and target["const"] is None)):
-        return _NULL
-    return _shape(node, grammar, seen)
+class _Mapping:
+    """One schema's mapping. Definitions expand where they are referenced, so a schema of
+    shared definitions (Kubernetes') could expand without end: past MAX_NODES schema
+    nodes, a reference not yet expanded is a JSON column."""
 
+    def __init__(self, grammar: GrammarSchema):
+        self.grammar = grammar
+        self.nodes = 0
 
-def _object(node: dict[str, Any], grammar: GrammarSchema, seen: tuple[str, ...]) -> Shape:
-    properties = node.get("properties") or {}
-    if properties:
-        required = set(node.get("required", []))
-        return Struct(fields=tuple(Field(name, _shape(sub, grammar, seen), name in required) for name, sub in properties.items()))
-    values = [s for s in (node.get("patternProperties") or {}).values()]
-    extra = node.get("additionalProperties")
-    if isinstance(extra, dict) and extra:
-        values.append(extra)
-    if not values:
-        return Json()  # free-form: keys and values are data
-    value = _union([_alternative(v, grammar, seen) for v in values])
-    return Json() if isinstance(value, Json) else MapOf(value=value)
+    def shape(self, node: Any, seen: tuple[str, ...]) -> Shape:
+        self.nodes += 1
+        if not isinstance(node, dict) or not node:
+            return Json(nullable=True)
+        target, name = self.grammar.resolve(node)
+        if name is not None:
+            if name in seen or self.nodes > MAX_NODES:  # a reference back into itself, or past the budget
+                return Json(nullable=True)
+            return self.shape(target, (*seen, name))
+        if isinstance(node.get("anyOf"), list):
+            return _union([self.alternative(branch, seen) for branch in node["anyOf"]])
+        if "enum" in node or "const" in node:
+            return _enum(node["enum"] if "enum" in node else [node["const"]])
+        declared = node.get("type")
+        types = [declared] if isinstance(declared, str) else list(declared) if isinstance(declared, list) else []
+        if len(types) > 1:
+            return _union([self.alternative({**node, "type": t}, seen) for t in types])
+        kind = types[0] if types else None
+        if kind in ("string", "integer", "number", "boolean"):
+            return Scalar(kind=kind)
+        if kind == "array":
+            if "prefixItems" in node or not isinstance(node.get("items"), dict):
+                return Json()  # a tuple: positions of different types
+            return ListOf(item=self.shape(node["items"], seen))
+        if kind == "object":
+            return self.object(node, seen)
+        return Json(nullable=True)  # null alone, or no type: any JSON value
+
+    def alternative(self, node: Any, seen: tuple[str, ...]) -> Shape | str:
+        target, _ = self.grammar.resolve(node) if isinstance(node, dict) else (node, None)
+        if isinstance(target, dict) and (target.get("type") == "null" or target.get("enum") == [None]
+                                         or ("const" in target and target["const"] is None)):
+            return _NULL
+        return self.shape(node, seen)
+
+    def object(self, node: dict[str, Any], seen: tuple[str, ...]) -> Shape:
+        properties = node.get("properties") or {}
+        if properties:
+            required = set(node.get("required", []))
+            return Struct(fields=tuple(Field(name, self.shape(sub, seen), name in required) for name, sub in properties.items()))
+        values = [s for s in (node.get("patternProperties") or {}).values()]
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            values.append(extra)
+        if not values:
+            return Json()  # free-form: keys and values are data
+        value = _union([self.alternative(v, seen) for v in values])
+        return Json() if isinstance(value, Json) else MapOf(value=value)
 
 
 def _enum(values: list) -> Shape:

@@ -220,3 +220,13 @@ def test_schema_file_errors_name_the_pointer(tmp_path):
         load_record_schema(str(path))
     path.write_text(json.dumps({"type": "object", "properties": {"a": {"enum": ["x", "x"]}}}))
     assert load_record_schema(str(path)).arrow_schema.field("a").type == ENUM, "a repeated enum value changes nothing"
+
+
+def test_a_schema_of_shared_definitions_maps_in_bounded_time():
+    """Each definition referenced twice by the one before: 2^40 paths if every reference
+    expanded. Past the mapping's node budget, references are JSON columns."""
+    defs = {f"d{i}": {"type": "object", "properties": {"a": {"$ref": f"#/$defs/d{i + 1}"}, "b": {"$ref": f"#/$defs/d{i + 1}"}}}
+            for i in range(40)}
+    schema = record_schema({"$defs": {**defs, "d40": {"type": "string"}}, "$ref": "#/$defs/d0"})
+    assert "extension<arrow.json>" in str(schema.arrow_schema)
+    assert schema.validate({"a": {"b": {"a": {}}}}) == ({"a": {"b": {"a": {}}}}, None)
