@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,12 +77,18 @@ def run_benchmark(name: str, options: list[str], results_dir: Path) -> dict:
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=workload.ROOT, env={**os.environ, "PYTHONPATH": str(workload.ROOT)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # stderr drained beside stdout: a benchmark that logs more than a pipe holds (64 KiB)
+    # to stderr would otherwise block on its next write while this reads stdout.
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    drain.start()
     lines = []
     for line in process.stdout:  # progress as it comes: the full run takes minutes
         print(f"   {line}", end="", flush=True)
         lines.append(line.rstrip("\n"))
-    stderr = process.stderr.read()
     process.wait()
+    drain.join()
+    stderr = "".join(errors)
     seconds = time.monotonic() - started
     print(f"   ({seconds:.0f} s, exit {process.returncode})", flush=True)
     return {

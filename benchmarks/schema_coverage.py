@@ -44,7 +44,12 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder or hub id for --e2e (default: the tiny random model)")
     parser.add_argument("--quick", action="store_true", help="the first 5 schemas of each collection")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--job", help=argparse.SUPPRESS)  # child mode: one real job with this schema
     args = parser.parse_args()
+    if args.job:
+        path = Path(args.job)
+        workload.emit_child_result(run_job(path, job_for(path, workload.model_source(args.model))))
+        return
     folder = Path(args.schemas)
     if not folder.is_dir():
         print(f"no schema folder at {folder}: nothing measured")
@@ -71,7 +76,7 @@ def main() -> None:
               f"refused {row['refused']} {dict(row['causes'])}", flush=True)
         if args.e2e:
             row["e2e"], row["e2e_skipped"] = real_jobs([Path(o["path"]) for o in outcomes if o["accepted"]], args.e2e,
-                                                       workload.model_source(args.model))
+                                                       args.model)
             for run in row["e2e"]:
                 print(f"  e2e {run['schema']}: {run['records']} records, {run['invalid_records']} invalid, "
                       f"rejects {run.get('error') or run['reject_reasons']}", flush=True)
@@ -163,10 +168,10 @@ def summarize(outcomes: list[dict]) -> dict:
     }
 
 
-def real_jobs(accepted: list[Path], k: int, model: str) -> tuple[list[dict], dict]:
+def real_jobs(accepted: list[Path], k: int, model: str | None) -> tuple[list[dict], dict]:
     """Real jobs for the first `k` accepted schemas whose job resolves (`k2batch validate`
-    passes: above all, the tool's schema leaves room in the prompt), and why the ones
-    before them were skipped."""
+    passes: above all, the tool's schema leaves room in the prompt), each in its own
+    process (its engine, Ray and logs gone with it), and why the ones before were skipped."""
     from jobs.plan.resolve import resolve_job
     from jobs.spec import JobSpecError
 
@@ -174,13 +179,19 @@ def real_jobs(accepted: list[Path], k: int, model: str) -> tuple[list[dict], dic
     for path in accepted:
         if len(runs) == k:
             break
-        spec = job_for(path, model)
+        spec = job_for(path, workload.model_source(model))
         try:
             resolve_job(spec)
         except JobSpecError as err:
             skipped[cause(str(err))] += 1
             continue
-        runs.append(run_job(path, spec))
+        log = Path(spec.output.uri).parent / "job.log"
+        try:
+            runs.append(workload.run_child("schema_coverage", ["--job", str(path), *(["--model", model] if model else [])],
+                                           log=log, timeout=1200))
+        except RuntimeError as err:  # a failed run is a finding, reported beside the others
+            runs.append({"schema": path.name, "error": str(err).splitlines()[0], "records": 0, "invalid_records": 0,
+                         "reject_reasons": {}})
     return runs, dict(skipped)
 
 
@@ -205,11 +216,7 @@ def run_job(path: Path, spec) -> dict:
     from jobs.notebook import read_records, run
 
     started = time.monotonic()
-    try:
-        summary = run(spec, progress=False).summary
-    except Exception as err:  # a failed run is a finding, reported beside the others
-        return {"schema": path.name, "error": f"{type(err).__name__}: {str(err)[:300]}", "records": 0,
-                "invalid_records": 0, "reject_reasons": {}}
+    summary = run(spec, progress=False).summary
     document = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(document)
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
