@@ -21,8 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.arrow_types import VALUE_COLUMN, record_columns, root_shape
 from schemas.grammar_schema import GrammarSchema, grammar_schema
-from schemas.record_shape import RecordShapeError, Shape, Struct
 from schemas.json_pointer import nested_beyond, pointer_to, value_at
+from schemas.record_shape import RecordShapeError, Shape, Struct
 from schemas.schema_error import UnsupportedSchemaError
 
 # Modules a job spec may import a schema class from, besides its own
@@ -72,8 +72,6 @@ class RecordSchema:
 
     @classmethod
     def from_json_schema_file(cls, path: str | Path) -> "RecordSchema":
-        import jsonschema
-
         try:
             document = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError, RecursionError) as err:

@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 from jobs.spec.errors import JobSpecError
 from schemas.grammar_schema import grammar_schema
+from schemas.json_pointer import nested_beyond, pointer_to, value_at
 from schemas.record_schema import RecordSchema
 from schemas.schema_bundle import ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
-from schemas.json_pointer import nested_beyond, pointer_to, value_at
 from schemas.schema_error import UnsupportedSchemaError
 from schemas.tool_call import tool_call_json_schema
 
