@@ -21,6 +21,7 @@ python -m benchmarks.schema_coverage --schemas ../shared/schemas/jsonschemabench
 
 import argparse
 import json
+import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -57,7 +58,12 @@ def main() -> None:
         return
     import xgrammar  # noqa: F401 - imported once here: every compile's forked child has it
 
-    paths = sorted(folder.rglob("*.json"))
+    paths = sorted(Path(root, name) for root, _, names in os.walk(folder, followlinks=True) for name in names
+                   if name.endswith(".json"))
+    if not paths:
+        print(f"no *.json under {folder}: nothing measured")
+        workload.write_results(args.json, {"skipped": f"no *.json under {folder}"})
+        return
     by_collection = defaultdict(list)
     for path in paths:
         by_collection[path.relative_to(folder).parts[0] if len(path.relative_to(folder).parts) > 1 else "."].append(path)
