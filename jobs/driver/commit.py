@@ -2,7 +2,9 @@
 row came back exactly once (records + rejects = input rows, per unit)."""
 
 import logging
+import time
 from collections import defaultdict
+from typing import Iterable
 
 import ray
 
@@ -28,8 +30,9 @@ class UnitCommitter:
         self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.committed: dict[str, CommittedUnit] = {}  # by key
 
-    def add(self, written: dict) -> None:
-        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
+    def add(self, written: dict) -> CommittedUnit | None:
+        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row);
+        the unit, if this report completed and committed it."""
         unit = self.units[written["unit"]]
         entry = self.progress.setdefault(unit.path, CommittedUnit(
             key=self.keys[unit.path], input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
@@ -48,6 +51,8 @@ class UnitCommitter:
         if done == unit.rows:
             self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.path))
             log.info("committed %s (%d records, %d rejects)", unit.path, entry.records, entry.rejects)
+            return self.committed[entry.key]
+        return None
 
     def check_finished(self) -> None:
         unfinished = [path for path, unit in self.units.items() if self.keys[path] not in self.committed]
@@ -55,12 +60,17 @@ class UnitCommitter:
             raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0]}")
 
 
-def commit_as_written(dataset: ray.data.Dataset, committer: UnitCommitter, on_rows=None) -> dict[str, CommittedUnit]:
-    """Commit each unit as soon as its last file is written; the committed units by key."""
-    for written in as_written(dataset):
-        if on_rows:
-            on_rows(written["rows"])
-        committer.add(written)
+def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
+    """Commit each unit as soon as its last file is written (`reports`: `as_written`'s);
+    the committed units by key. `observer` (jobs/driver/run_watch.py) hears of each
+    report and of each commit with the seconds it took."""
+    for written in reports:
+        if observer:
+            observer.written(written)
+        started = time.monotonic()
+        unit = committer.add(written)
+        if unit is not None and observer:
+            observer.committed(unit, time.monotonic() - started)
     committer.check_finished()
     return committer.committed
 

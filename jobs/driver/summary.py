@@ -25,8 +25,9 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
 
 
 def build_summary(resolved: ResolvedJob, committed: dict[str, CommittedUnit], keys: dict[str, str], reused: set[str],
-                  wall_seconds: float, run_id: str) -> dict:
-    """`committed`: every committed unit of this run by key; `reused`: the keys taken from an earlier run."""
+                  wall_seconds: float, run_id: str, logs: str | None = None) -> dict:
+    """`committed`: every committed unit of this run by key; `reused`: the keys taken from an earlier run;
+    `logs`: the run's folder of logs and timeline, relative to the output (jobs/driver/run_files.py)."""
     units = [committed[keys[u.path]] for u in resolved.units if keys[u.path] in committed]
     reasons: Counter = Counter()
     for unit in units:
@@ -51,6 +52,8 @@ def build_summary(resolved: ResolvedJob, committed: dict[str, CommittedUnit], ke
         "k2batch_version": jobs.__version__,
         "run_id": run_id,
     }
+    if logs:
+        summary["logs"] = logs
     if spec.task.mode == "label":
         summary["label_distribution"] = label_distribution(resolved, spec.task.label_column)
     return summary
