@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -38,12 +40,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class RayHead:
+    address: str  # the job server
+    metrics_url: str  # the node's Prometheus endpoint (Ray's metrics export port)
+
+
 @pytest.fixture(scope="module")
-def ray_head():
+def ray_head_node():
     """A one-node cluster with 3 logical CPUs: one engine replica plus room for
-    Ray Data's read and write tasks. Yields the job server's address."""
+    Ray Data's read and write tasks."""
     temp_dir = tempfile.mkdtemp(prefix="k2r", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     dashboard_port = free_port()
+    metrics_port = free_port()
     env = {
         **os.environ, **HEAD_ENV,
         # The entrypoint's `python` must be this venv's, as on a cluster whose image has k2batch's deps.
@@ -56,7 +65,8 @@ def ray_head():
         [str(VENV_BIN / "ray"), "start", "--head", "--block", "--disable-usage-stats",
          f"--port={free_port()}", f"--ray-client-server-port={free_port()}",
          f"--dashboard-agent-listen-port={free_port()}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=3", f"--temp-dir={temp_dir}"],
+         f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=3", f"--temp-dir={temp_dir}",
+         f"--metrics-export-port={metrics_port}"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
     )
     address = f"http://127.0.0.1:{dashboard_port}"
@@ -64,13 +74,19 @@ def ray_head():
     os.environ.update(HEAD_ENV)  # for this process's own job clients
     try:
         wait_for_job_server(address, head, Path(temp_dir) / "head.log")
-        yield address
+        yield RayHead(address=address, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         stop_head(head)
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+@pytest.fixture(scope="module")
+def ray_head(ray_head_node) -> str:
+    """The head's job server address."""
+    return ray_head_node.address
 
 
 def wait_for_job_server(address: str, head: subprocess.Popen, log: Path, deadline_s: float = 120) -> None:
@@ -127,7 +143,8 @@ def job_count(address: str) -> int:
 
 
 @pytest.mark.engine
-def test_submit_and_wait_runs_the_job_on_the_cluster(ray_head, tmp_path, tiny_model, news_data):
+def test_submit_and_wait_runs_the_job_on_the_cluster(ray_head_node, tmp_path, tiny_model, news_data):
+    ray_head = ray_head_node.address
     output = tmp_path / "out"
     spec = job_spec(input={"uri": str(news_data)}, model={"source": str(tiny_model)}, output={"uri": str(output)})
     result = submit(ray_head, write_job(tmp_path, spec), "--wait")
@@ -145,11 +162,48 @@ def test_submit_and_wait_runs_the_job_on_the_cluster(ray_head, tmp_path, tiny_mo
     assert len(records) == summary["records"] and len(rejects) == summary["rejects"]
     input_ids = pq.read_table(news_data, columns=["doc_id"]).column(0).to_pylist()
     assert sorted(r["doc_id"] for r in records + rejects) == sorted(input_ids)
+    # The job's own output, not the cluster's: its start line naming the log, progress, its summary.
+    job_lines = lines[1:-1]
+    assert job_lines[0].startswith("k2batch: news-extract run news-extract: 3 unit(s), 24 rows; logs: ")
+    assert job_lines[-1].startswith("news-extract: 24 rows -> ") and len(job_lines) <= 10, result.stdout
+    assert all(line.startswith("k2batch: ") for line in job_lines[:-1]), result.stdout
+    assert "Initializing a V1 LLM engine" in (output / summary["logs"] / "k2batch.log").read_text()
 
     status = run_cli("status", submission_id, "--address", ray_head, env=HEAD_ENV, timeout=120)
     assert status.returncode == 0 and f"{submission_id} SUCCEEDED run news-extract exit code 0" in status.stdout
     logs = run_cli("logs", submission_id, "--address", ray_head, env=HEAD_ENV, timeout=120)
     assert logs.returncode == 0 and json.dumps(summary, sort_keys=True) in logs.stdout
+
+    # The job's counters, as Prometheus scrapes them from the node's metrics endpoint.
+    metrics = job_metrics(ray_head_node.metrics_url, "news-extract", until=lambda m: m.get("ray_k2batch_rows_total") == 24)
+    assert metrics["ray_k2batch_records_total"] == summary["records"]
+    for reason, count in summary["reject_reasons"].items():
+        assert metrics[f"ray_k2batch_rejects_total{{reason={reason}}}"] == count
+    for name in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens"):
+        assert metrics[f"ray_k2batch_{name}_total"] == summary[name]
+    assert metrics["ray_k2batch_row_attempts_count"] == 24 and metrics["ray_k2batch_attempts_total"] >= 24
+    assert metrics["ray_k2batch_row_attempts_sum"] == metrics["ray_k2batch_attempts_total"]
+    assert metrics["ray_k2batch_unit_seconds_count"] == metrics["ray_k2batch_unit_commit_seconds_count"] == 3
+    assert 0 < metrics["ray_k2batch_unit_seconds_sum"] < summary["wall_seconds"] * 3
+
+
+def job_metrics(url: str, job: str, *, until, deadline_s: float = 60) -> dict[str, float]:
+    """The `ray_k2batch_*` samples of `job`, summed over workers, keyed by name (and by
+    reason for rejects); polled until `until(metrics)` holds: Ray exports on an interval."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline = time.monotonic() + deadline_s
+    while True:
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith("ray_k2batch_") and sample.labels.get("job") == job and "le" not in sample.labels:
+                    key = sample.name + (f"{{reason={sample.labels['reason']}}}" if "reason" in sample.labels else "")
+                    found[key] = found.get(key, 0) + sample.value
+        if until(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
 
 
 def test_a_failing_job_passes_its_exit_code_back(ray_head, tmp_path, tiny_model):
@@ -256,3 +310,16 @@ def test_the_upload_is_the_code_without_environments_weights_or_data(tmp_path):
     assert "jobs/cli/__init__.py" in names and "operators/k2_engine.py" in names and "schemas/examples/news.py" in names
     assert not [n for n in names if n.split("/")[0] in {".venv", ".git", "models", "data", "out"} or "__pycache__" in n]
     assert env["env_vars"]["K2BATCH_JOB_SPEC"] == "name: x\n" and "pip" not in env
+
+
+def test_submit_wait_shows_the_jobs_own_output_not_the_job_managers():
+    from jobs.cluster.job_client import JobOutput
+
+    stream = ["2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- Runtime env is setting up.\nk2batch: news",
+              "-extract run news-extract: 3 unit(s)\n", "2026-12-03 08:59:01,002\tINFO job_manager.py:1013 -- Job",
+              " finished.\n{\"records\": 24}"]
+    output = JobOutput()
+    lines = [line for chunk in stream for line in output.feed(chunk)] + output.end()
+    assert lines == ["k2batch: news-extract run news-extract: 3 unit(s)\n", '{"records": 24}']
+    everything = JobOutput(everything=True)
+    assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 4
