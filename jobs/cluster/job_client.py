@@ -18,17 +18,21 @@ def connect(address: str):
         raise ConnectionError(f"cannot reach the Ray job server at {address}: {err}") from err
 
 
-# What Ray's job manager writes into a job's log around the entrypoint's own output,
-# e.g. "2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- Runtime env is setting up."
+# A job's log holds, before the entrypoint's own output, the job manager's lines and the
+# runtime env's setup, ended by the supervisor's "Running entrypoint for job ...: ..."
+# line; after it, the job manager logs lines such as
+# "2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- ...".
+ENTRYPOINT_LINE = re.compile(r"^Running entrypoint for job \S+: ")
 JOB_MANAGER_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+[A-Z]+ job_manager\.py:\d+ -- ")
 
 
 class JobOutput:
-    """Whole lines of a job's log stream (its chunks split lines anywhere), without the
-    job manager's own unless `everything`: the job's output, not the cluster's."""
+    """Whole lines of a job's log stream (its chunks split lines anywhere): unless
+    `everything`, only the entrypoint's own output, not the cluster's."""
 
     def __init__(self, *, everything: bool = False):
         self.everything = everything
+        self.started = False  # the entrypoint's output has begun
         self.pending = ""
 
     def feed(self, chunk: str) -> list[str]:
@@ -40,7 +44,12 @@ class JobOutput:
         return [rest] if rest and self._keep(rest) else []
 
     def _keep(self, line: str) -> bool:
-        return self.everything or not JOB_MANAGER_LINE.match(line)
+        if self.everything:
+            return True
+        if not self.started:
+            self.started = bool(ENTRYPOINT_LINE.match(line))
+            return False
+        return not JOB_MANAGER_LINE.match(line)
 
 
 def wait_for(client, submission_id: str, *, everything: bool = False) -> int:

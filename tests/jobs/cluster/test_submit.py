@@ -315,11 +315,12 @@ def test_the_upload_is_the_code_without_environments_weights_or_data(tmp_path):
 def test_submit_wait_shows_the_jobs_own_output_not_the_job_managers():
     from jobs.cluster.job_client import JobOutput
 
-    stream = ["2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- Runtime env is setting up.\nk2batch: news",
+    stream = ["2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- Runtime env is setting up.\nsetting up pip\n",
+              "Running entrypoint for job raysubmit_x: printf ... | python -m jobs.cli run -\nk2batch: news",
               "-extract run news-extract: 3 unit(s)\n", "2026-12-03 08:59:01,002\tINFO job_manager.py:1013 -- Job",
               " finished.\n{\"records\": 24}"]
     output = JobOutput()
     lines = [line for chunk in stream for line in output.feed(chunk)] + output.end()
     assert lines == ["k2batch: news-extract run news-extract: 3 unit(s)\n", '{"records": 24}']
     everything = JobOutput(everything=True)
-    assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 4
+    assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 6
