@@ -92,9 +92,10 @@ def release_engine() -> None:
         pass  # none running
 
 
-def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
+def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> "JobResult":
     """Run the whole job (resume, commits, summary.json: as `k2batch run` does) and load
-    its results. The preview engine is stopped first, to free the machine for the run."""
+    its results. The preview engine is stopped first, to free the machine for the run.
+    `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
     release_engine()
     bar = _progress_bar(total=resolve_job(job).input_rows, desc=job.name) if progress else None
@@ -102,7 +103,7 @@ def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
     ray_bars = context.enable_progress_bars
     context.enable_progress_bars = False  # one bar per stage would scroll the notebook; ours counts rows
     try:
-        summary = run_job(job, on_rows=bar.update if bar else None)
+        summary = run_job(job, on_rows=bar.update if bar else None, retry_rejects=retry_rejects, reasons=reasons)
     finally:
         context.enable_progress_bars = ray_bars
     if bar:

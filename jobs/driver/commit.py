@@ -46,11 +46,15 @@ class UnitCommitter:
             entry.reasons[reason] = entry.reasons.get(reason, 0) + count
         self.staged[unit.key][written["kind"]].append(written["path"])
         done = entry.records + entry.rejects
-        if done > unit.rows:
-            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.rows} input rows")
-        if done == unit.rows:
-            self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.key))
+        if done > unit.expected_rows:
+            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.expected_rows} input rows")
+        if done == unit.expected_rows:
+            self.committed[entry.key] = self.finish(entry, self.staged.pop(unit.key))
             log.info("committed %s (%d records, %d rejects)", describe(unit), entry.records, entry.rejects)
+
+    def finish(self, entry: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
+        """Commit a unit whose rows are all written (`entry`: what this run wrote of it)."""
+        return self.store.commit(entry, staged)
 
     def check_finished(self) -> None:
         unfinished = [unit for key, unit in self.units.items() if key not in self.committed]

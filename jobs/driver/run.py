@@ -9,6 +9,7 @@ import ray
 from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
+from jobs.driver.retry import RetryCommitter, plan_retry, retry_report
 from jobs.driver.summary import build_summary, provenance
 from jobs.plan.flow_plan import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -22,19 +23,23 @@ from pipelines.stages import engine_stage_depth
 log = logging.getLogger("k2batch")
 
 
-def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None) -> dict:
-    """`on_rows(n)`, if given, is called as each written file's n rows arrive (a progress bar)."""
+def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rejects: bool = False,
+            reasons: list[str] | None = None) -> dict:
+    """`on_rows(n)`, if given, is called as each written file's n rows arrive (a progress bar).
+    `retry_rejects`: run only the committed rejects again (of `reasons`, if given: jobs/driver/retry.py)."""
     started = time.monotonic()
     resolved = resolve_job(spec)
     out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
     store = OutputStore(out_fs, out_root)
-    resume = resume_units(resolved, store)
+    resume = plan_retry(resolved, store, reasons or []) if retry_rejects else resume_units(resolved, store)
     log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
     committed = dict(resume.reused)
-    committer = UnitCommitter(store, resume.pending, resolved.fingerprints["job"])
+    committer = (RetryCommitter(store, resume, resolved.fingerprints["job"], resolved.id_field.name) if retry_rejects
+                 else UnitCommitter(store, resume.pending, resolved.fingerprints["job"]))
     if resume.pending:
         committed.update(_run_pending(resolved, store, committer, on_rows))
     summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
+    summary.update(retry_report(committed, committer))
     store.clear_staging()
     store.write_summary(summary)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:
