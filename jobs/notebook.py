@@ -1,8 +1,9 @@
 """The notebook API: build a job in Python, preview it on a few rows, run it, look at it.
 
-    from jobs.notebook import preview, run
+    from jobs.notebook import estimate, preview, run
     job = JobSpec(name=..., input=..., task=TaskSpec(schema=MyModel, ...), model=..., output=...)
     preview(job, n=20)        # a DataFrame; seconds once the engine is warm
+    estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
     result.records, result.rejects, result.summary, result.plot()
 
@@ -27,6 +28,7 @@ from typing import Any
 import pandas as pd
 import ray
 
+from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
 from jobs.plan.flow_plan import flow_plan
@@ -90,6 +92,14 @@ def release_engine() -> None:
         ray.kill(ray.get_actor(PREVIEW_ENGINE))
     except ValueError:
         pass  # none running
+
+
+def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict:
+    """`k2batch estimate`: the whole input's projections from `sample` random rows, each
+    {value, low, high}; nothing is written. The preview engine is stopped first."""
+    connect_ray(job)
+    release_engine()
+    return estimate_job(job, sample=sample, seed=seed)
 
 
 def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> "JobResult":

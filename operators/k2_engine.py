@@ -13,6 +13,8 @@ notebook preview (jobs/notebook.py) can keep one engine warm across jobs.
 import asyncio
 import json
 import os
+import socket
+import time
 import uuid
 from typing import Any
 
@@ -32,6 +34,9 @@ READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
         "_cached_prompt_tokens", "_summary_cached_tokens")
+# When the row's batch was answered (epoch seconds) and by which replica: the engine's busy
+# time, which summary.json reports and `k2batch estimate` projects.
+TIMING = ("_engine_start", "_engine_end", "_replica")
 
 
 def with_ends(message: str, ends: tuple[str, ...]) -> str:
@@ -88,10 +93,12 @@ class K2Engine:
             raise KeyError(f"k2_engine: input batch lacks columns {missing}")
         reads = [c for c in (*READS, *STANDALONE_READS) if c in batch.columns]
         rows = batch[reads].to_dict("records")
+        started = time.time()
         results = await asyncio.gather(*(self._answer(row) for row in rows))
         out = batch.drop(columns=reads)
         for column in ADDS:
             out[column] = [r[column] for r in results]
+        out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), f"{socket.gethostname()}:{os.getpid()}"
         return out
 
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:

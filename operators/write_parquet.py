@@ -31,6 +31,8 @@ WRITTEN_SCHEMA = pa.schema([
     pa.field("unit", pa.string()), pa.field("kind", pa.string()), pa.field("path", pa.string()), pa.field("rows", pa.int64()),
     pa.field("prompt_tokens", pa.int64()), pa.field("completion_tokens", pa.int64()),
     pa.field("cached_prompt_tokens", pa.int64()), pa.field("reasons", pa.map_(pa.string(), pa.int64())),
+    # the engine's busy span over these rows' batches (operators/k2_engine.py TIMING)
+    pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
 ])
 REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32()),
                  FINGERPRINT_FIELD]
@@ -81,6 +83,7 @@ class WriteUnitFiles:
                     "completion_tokens": int(part["_completion_tokens"].sum()),
                     "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
                     "reasons": list(Counter(part["_reason"].dropna()).items()),
+                    **_engine_span(part),
                 })
         return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)
 
@@ -110,3 +113,11 @@ class WriteUnitFiles:
             }),
             schema=self.rejects_schema, preserve_index=False,
         )
+
+
+def _engine_span(rows: pd.DataFrame) -> dict:
+    """Which replica answered the rows and when (nothing for rows from before TIMING)."""
+    if "_engine_start" not in rows.columns:
+        return {"replica": None, "engine_start": None, "engine_end": None}
+    return {"replica": str(rows["_replica"].iloc[0]), "engine_start": float(rows["_engine_start"].min()),
+            "engine_end": float(rows["_engine_end"].max())}

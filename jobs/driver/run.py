@@ -39,7 +39,7 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rej
     if resume.pending:
         committed.update(_run_pending(resolved, store, committer, on_rows))
     summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
-    summary.update(retry_report(committed, committer))
+    summary.update(retry_report(committed, committer), engine_seconds=round(committer.engine_seconds, 3))
     store.clear_staging()
     store.write_summary(summary)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:

@@ -1,10 +1,12 @@
-"""`k2batch run --retry-rejects` end to end on the tiny model: a first run whose small
-max_tokens cuts some answers off (rejects `truncated`), then a retry with a larger
-max_tokens whose driver is SIGKILLed after its first unit is replaced, then the same
-retry finished from the notebook API. Every input id stays exactly once, the first run's
-records stay byte for byte, and later plain runs of either spec reuse every unit.
+"""`k2batch estimate` and `k2batch run --retry-rejects` end to end on the tiny model, on
+one job: an estimate from a sample, then the first run (whose small max_tokens cuts some
+answers off: rejects `truncated`) measures what the estimate projected; then a retry with
+a larger max_tokens whose driver is SIGKILLed after its first unit is replaced, then the
+same retry finished from the notebook API. Every input id stays exactly once, the first
+run's records stay byte for byte, and later plain runs of either spec reuse every unit.
 
-Three engine starts for the module: the first run, the killed retry, the finished retry."""
+Four engine starts for the module: the estimate, the first run, the killed retry, the
+finished retry."""
 
 import json
 import signal
@@ -25,7 +27,13 @@ pytestmark = pytest.mark.engine
 # The tiny model's answers to these rows are 92-138 tokens long (temperature 0): at 100
 # a few are cut off, at 120 most of those fit and two are cut off again.
 FIRST_MAX_TOKENS, RETRY_MAX_TOKENS = 100, 120
-SERIAL_ENGINE = {"batch_size": 1, "max_batches_in_flight": 1}  # a retry slow enough to kill partway
+# 8 rows in flight (two engine tasks of 4), so that the estimate's sample of 16 and the
+# run's 24 rows both fill the engine: a projection is made at full load.
+FIRST_ENGINE = {"batch_size": 4, "max_batches_in_flight": 1}
+SAMPLE = 16
+# The killed retry: one row at a time per task, slow enough to kill partway (batch sizes
+# are not part of the fingerprint).
+SERIAL_ENGINE = ["--set", "model.batch_size=1", "--set", "model.max_batches_in_flight=1"]
 
 
 class Output:
@@ -57,10 +65,13 @@ def retried(tmp_path_factory, tiny_model):
     write_sample(folder / "news", rows=24, files=2)
     input_ids = sorted(i for p in (folder / "news").iterdir() for i in pq.read_table(p, columns=["doc_id"]).column(0).to_pylist())
     spec = job_spec(input={"uri": str(folder / "news")},
-                    model={"source": str(tiny_model), "max_tokens": FIRST_MAX_TOKENS, "max_attempts": 1, **SERIAL_ENGINE},
+                    model={"source": str(tiny_model), "max_tokens": FIRST_MAX_TOKENS, "max_attempts": 1, **FIRST_ENGINE},
                     output={"uri": str(folder / "out"), "unit_rows": 4, "max_reject_rate": 1.0})
     path = write_job(folder, spec)
     out = Output(folder)
+    estimated = run_cli("estimate", str(path), "--sample", str(SAMPLE), "--out", str(folder / "estimate.json"))
+    assert estimated.returncode == 0, estimated.stderr[-3000:]
+    estimate_wrote_output = out.root.exists()
     first = run_cli("run", str(path))
     assert first.returncode == 0, first.stderr[-3000:]
     first_summary = out.summary()
@@ -68,7 +79,7 @@ def retried(tmp_path_factory, tiny_model):
     reject_units = {e["key"] for e in out.entries() if e["rejects"]}
 
     larger = f"model.max_tokens={RETRY_MAX_TOKENS}"
-    proc = start_cli(folder, "run", str(path), "--retry-rejects", "--set", larger)
+    proc = start_cli(folder, "run", str(path), "--retry-rejects", "--set", larger, *SERIAL_ENGINE)
     try:
         def replaced() -> list[dict]:  # entries that hold rows of the retry's fingerprint
             return [e for e in out.entries() if any(fp != e["job_fingerprint"] for fp in e.get("fingerprint_rows", {}))]
@@ -89,8 +100,22 @@ def retried(tmp_path_factory, tiny_model):
         result = run(parse_job(path.read_text(), [larger]), progress=False, retry_rejects=True)
     finally:
         ray.shutdown()
-    return dict(folder=folder, path=path, out=out, input_ids=input_ids, first=first_summary, first_records=first_records,
+    return dict(estimate=estimated, estimate_wrote_output=estimate_wrote_output, folder=folder, path=path, out=out, input_ids=input_ids, first=first_summary, first_records=first_records,
                 at_kill=at_kill, after_kill=after_kill, reject_units=reject_units, result=result, larger=larger)
+
+
+def test_estimate_projects_the_runs_completion_tokens_and_engine_time(retried):
+    estimated, first = retried["estimate"], retried["first"]
+    projection = json.loads(estimated.stdout.splitlines()[-1])
+    assert projection == json.loads((retried["folder"] / "estimate.json").read_text())
+    assert not retried["estimate_wrote_output"], "the estimate wrote under output.uri"
+    assert projection["input_rows"] == first["input_rows"] and projection["sample_rows"] == SAMPLE
+    assert f"projected from {SAMPLE} of {first['input_rows']} rows" in estimated.stderr and "GPU-hours" in estimated.stderr
+    completion, engine = projection["completion_tokens"], projection["engine_seconds"]
+    assert completion["low"] <= completion["value"] <= completion["high"]
+    assert abs(completion["value"] / first["completion_tokens"] - 1) <= 0.25
+    assert abs(engine["value"] / first["engine_seconds"] - 1) <= 0.5
+    assert projection["gpu_hours"] == projection["replica_hours"]  # tensor_parallel_size 1
 
 
 def test_first_run_has_records_and_truncated_rejects(retried):
