@@ -1,6 +1,9 @@
 """BENCHMARKS.md from the benchmarks' JSON results: machine, commands, results, the
 targets of issues 7 and 16 and, where one is missed, the measured reason."""
 
+import re
+from collections import Counter
+
 
 def missed_targets(runs: dict) -> list[dict]:
     """Every target the results miss, worst shortfall first."""
@@ -19,6 +22,9 @@ def missed_targets(runs: dict) -> list[dict]:
         for stage in ("render", "parse+validate"):
             checks.append(("cpu_stages", f"{stage} rows/s per core", r["stages"][stage]["rows_per_core_s"]["median"],
                            r["target_rows_per_core"], "at least"))
+    if (r := results("schema_coverage")) and "collections" in r:
+        checks.append(("schema_coverage", "accepted / compiled by xgrammar alone, worst collection", r["worst_share"],
+                       r["target_share"], "at least"))
     if r := results("streaming_memory"):
         for group in ("driver", "all workers together"):
             if group in r["ratios"]:
@@ -63,21 +69,39 @@ def render(*, machine: dict, runs: dict, misses: list[dict], quick: bool) -> str
             f"| Load average (1 min) | {before[0]:.1f} before, {after[0]:.1f} after: above ~0.5 means something else "
             f"shared the cores and every figure below is suspect |", ""]
     out += _summary(runs, misses)
-    sections = (("engine_ceiling", _engine_ceiling), ("prefix_cache", _prefix_cache), ("cpu_stages", _cpu_stages),
-                ("streaming_memory", _streaming_memory), ("repair_loop", _repair_loop), ("planning", _planning))
-    for number, (name, section) in enumerate(sections, 1):
-        run = runs.get(name)
-        if run is None:
-            continue
-        out += [f"## {number}. {name.replace('_', ' ').capitalize()}", "", f"`{run['command']}` ({run['seconds']:.0f} s)", ""]
-        if run["returncode"] != 0 or not run["results"]:
-            out += ["**Failed.** Last lines of its error output:", "", "```", run["stderr_tail"].strip()[-2000:], "```", ""]
-            continue
-        out += section(run["results"], runs) + ["Last line: `" + run["stdout"][-1] + "`", ""]
+    for name in SECTIONS:
+        if name in runs:
+            out += render_section(name, runs)
     out += ["## Commands", "", "Run from the repository root with the project's venv; `make bench` runs the first.", "", "```",
             "python -m benchmarks.run_all" + (" --quick" if quick else "")]
     out += [run["command"] for run in runs.values()] + ["```", ""]
     return "\n".join(out)
+
+
+def render_section(name: str, runs: dict) -> list[str]:
+    """One benchmark's section, headed `## <number>. <Name>`."""
+    number = list(SECTIONS).index(name) + 1
+    run = runs[name]
+    out = [f"## {number}. {name.replace('_', ' ').capitalize()}", "", f"`{run['command']}` ({run['seconds']:.0f} s)", ""]
+    if run["returncode"] != 0 or not run["results"]:
+        return out + ["**Failed.** Last lines of its error output:", "", "```", run["stderr_tail"].strip()[-2000:], "```", ""]
+    return out + SECTIONS[name](run["results"], runs) + ["Last line: `" + run["stdout"][-1] + "`", ""]
+
+
+def replace_sections(document: str, runs: dict, note: str) -> str:
+    """`document` (a BENCHMARKS.md) with the sections of `runs` rendered anew (or added
+    before the commands), every other section kept as it was."""
+    blocks = re.split(r"(?m)^(?=## )", document)
+    for name in runs:
+        new = "\n".join(render_section(name, runs)[:1] + ["", note] + render_section(name, runs)[1:]) + "\n"
+        title = new.splitlines()[0]
+        index = next((i for i, b in enumerate(blocks) if b.splitlines()[0] == title), None)
+        if index is None:
+            index = next((i for i, b in enumerate(blocks) if b.startswith("## Commands")), len(blocks))
+            blocks.insert(index, new)
+        else:
+            blocks[index] = new
+    return "".join(blocks)
 
 
 def _summary(runs: dict, misses: list[dict]) -> list[str]:
@@ -281,3 +305,51 @@ def _planning(r: dict, runs: dict) -> list[str]:
     out += ["", f"Peak RSS {r['ids']['10N']:,} / {r['ids']['N']:,} ids: {r['growth']:.2f} (target below "
             f"{r['target_growth']}); \"all in one array\" is the check before issue 16, for reference.", ""]
     return out
+
+
+def _schema_coverage(r: dict, runs: dict) -> list[str]:
+    if "collections" not in r:
+        return [f"**Not measured:** {r.get('skipped', 'no schema folder')} (it is `../shared/schemas/jsonschemabench-sample`, "
+                "or `--schemas DIR`).", ""]
+    out = [f"Every `*.json` under `{r['schemas_dir']}` through k2batch's schema step (load and meta-schema check, "
+           "Arrow mapping, the tool-call constraint compiled as the engine compiles it, a pattern or format xgrammar "
+           "cannot compile left to validation), beside xgrammar compiling the file alone with the engine's settings. "
+           "*vLLM takes*: vLLM's own request check (its list of JSON Schema features it refuses with xgrammar, and its "
+           "nesting limit) passes, on the file as it is and on k2batch's constraint. Target: k2batch accepts at least "
+           f"{r['target_share']:.0%} of what xgrammar alone compiles, in every collection.", "",
+           "| Collection | schemas | xgrammar alone compiles | vLLM takes as is | k2batch accepts | of xgrammar's | "
+           "vLLM takes k2batch's | wrapped root | with JSON columns | pattern left to validation | refused (causes) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, c in [*r["collections"].items(), ("**all**", r["all"])]:
+        causes = "; ".join(f"{cause} ({n})" for cause, n in c["causes"]) or "none"
+        share = f"{c['share_of_alone']:.1%}" + ("" if c["share_of_alone"] >= r["target_share"] else " **missed**")
+        out.append(f"| {name} | {c['schemas']} | {c['alone']} | {c['vllm_takes_alone']} | {c['accepted']} | {share} | "
+                   f"{c['vllm_takes']} | {c['wrapped']} | {c['with_json_columns']} | {c['with_omitted_keywords']} | "
+                   f"{c['refused']}: {causes} |")
+    total = r["all"]
+    out += ["", f"Refusals that are one line with a JSON pointer: {total['refusals_one_line_with_pointer']} of "
+            f"{total['refused']}; crashes: {total['crashes']}; slowest schema step: {total['max_seconds']:.1f} s.", ""]
+    runs_e2e = [(name, e) for name, c in r["collections"].items() for e in c.get("e2e", [])]
+    if runs_e2e:
+        records = sum(e["records"] for _, e in runs_e2e)
+        invalid = sum(e["invalid_records"] for _, e in runs_e2e)
+        skipped = Counter()
+        for c in r["collections"].values():
+            skipped.update(c.get("e2e_skipped", {}))
+        out += [f"Real jobs (`--e2e`): per collection, the first accepted schema(s) whose job validates, 4 rows each, "
+                f"max_tokens {r.get('e2e_max_tokens', 'n/a')}, the model `{r.get('e2e_model', 'n/a')}`; every written "
+                "record read back (`read_records`) and checked by jsonschema with format checking on, independently of "
+                f"k2batch's validator: **{records - invalid} of {records} records valid**. Skipped before them (the job "
+                "refused by `validate`): " + ("; ".join(f"{k} ({n})" for k, n in skipped.items()) or "none") + ".", "",
+                "| Collection | schema | records | invalid records | rejects by reason |", "|---|---|---|---|---|"]
+        for name, e in runs_e2e:
+            reasons = e.get("error") or ", ".join(f"{k} {v}" for k, v in e["reject_reasons"].items()) or "none"
+            out.append(f"| {name} | {e['schema']} | {e['records']} | {e['invalid_records']} | {reasons} |")
+        out += ["", "A `truncated` reject is an answer still going at max_tokens: the random-weight model rarely closes "
+                "a string the schema leaves unbounded.", ""]
+    return out
+
+
+SECTIONS = {"engine_ceiling": _engine_ceiling, "prefix_cache": _prefix_cache, "cpu_stages": _cpu_stages,
+            "streaming_memory": _streaming_memory, "repair_loop": _repair_loop, "planning": _planning,
+            "schema_coverage": _schema_coverage}

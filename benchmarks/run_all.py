@@ -2,6 +2,7 @@
 
 python -m benchmarks.run_all            # the full run (`make bench`), writes BENCHMARKS.md
 python -m benchmarks.run_all --quick    # smoke sizes, writes $K2BATCH_BENCH_DIR/BENCHMARKS.quick.md
+python -m benchmarks.run_all --only schema_coverage   # reruns one; BENCHMARKS.md keeps the other sections
 
 Each benchmark runs in its own process, one after the other (they share the cores).
 The engine ceiling reports where each contender's CPU went (benchmarks/processes.py);
@@ -15,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +30,8 @@ BENCHMARKS = (
     ("streaming_memory", []),
     ("repair_loop", []),
     ("planning", []),
+    # Says so when ../shared/schemas/jsonschemabench-sample is not there.
+    ("schema_coverage", ["--e2e", "1"]),
 )
 
 
@@ -52,7 +56,13 @@ def main() -> None:
     misses = report.missed_targets(runs)
     machine["load_average_after"] = os.getloadavg()
     machine["total_minutes"] = (time.monotonic() - started) / 60
-    output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))
+    if args.only is not None and output.exists():  # one section anew, the others as the last full run wrote them
+        note = (f"*This section alone: `python -m benchmarks.run_all --only {' '.join(args.only)}` on {machine['date']}, "
+                f"commit {machine['commit']}, load average {machine['load_average_before'][0]:.1f} before and "
+                f"{machine['load_average_after'][0]:.1f} after.*")
+        output.write_text(report.replace_sections(output.read_text(), runs, note))
+    else:
+        output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))
     print(f"wrote {output} ({machine['total_minutes']:.1f} min)")
     failed = [name for name, run in runs.items() if run["returncode"] != 0]
     if failed:
@@ -68,12 +78,18 @@ def run_benchmark(name: str, options: list[str], results_dir: Path) -> dict:
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=workload.ROOT, env={**os.environ, "PYTHONPATH": str(workload.ROOT)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # stderr drained beside stdout: a benchmark that logs more than a pipe holds (64 KiB)
+    # to stderr would otherwise block on its next write while this reads stdout.
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    drain.start()
     lines = []
     for line in process.stdout:  # progress as it comes: the full run takes minutes
         print(f"   {line}", end="", flush=True)
         lines.append(line.rstrip("\n"))
-    stderr = process.stderr.read()
     process.wait()
+    drain.join()
+    stderr = "".join(errors)
     seconds = time.monotonic() - started
     print(f"   ({seconds:.0f} s, exit {process.returncode})", flush=True)
     return {

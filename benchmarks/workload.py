@@ -81,7 +81,7 @@ def constraint(checked) -> dict:
     """The structured-output JSON Schema of one tool call, as K2Engine passes it."""
     from schemas.tool_call import tool_call_json_schema
 
-    return tool_call_json_schema(name=checked.spec.task.tool_name, parameters=checked.record_schema.json_schema)
+    return tool_call_json_schema(name=checked.spec.task.tool_name, parameters=checked.record_schema.constraint_parameters)
 
 
 def sampling_kwargs(checked) -> dict[str, Any]:

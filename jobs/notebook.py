@@ -6,6 +6,7 @@
     estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
     result.records, result.rejects, result.summary, result.plot()
+    read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
 Ray connection: a preview whose model settings match the running engine's reuses it
@@ -34,7 +35,7 @@ from jobs.driver.run import run_job
 from jobs.plan.flow_plan import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
-from jobs.storage.committed import committed_files, read_committed
+from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API
 from jobs.storage.filesystem import filesystem_for
 from operators.engine_settings import replica_resources
 from operators.read_units import read_unit

@@ -76,7 +76,7 @@ class K2Engine:
         self.task = task
         vocab_size = self.engine.model_config.get_vocab_size()
         if task.tool_name is not None:
-            constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.json_schema)
+            constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.constraint_parameters)
             self.answer_params = sampling.sampling_params(task.sampling.answer_fields(self.tokenizer, vocab_size, constraint))
         self.summary_params = sampling.sampling_params(task.sampling.summary_fields(self.tokenizer, vocab_size))
 

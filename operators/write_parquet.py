@@ -40,8 +40,11 @@ REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string())
 
 def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str],
                          summary_column: bool = False) -> pa.Schema:
+    """The records' Parquet schema; its metadata adds the record schema's own (a wrapped
+    root's `k2batch.root_column`)."""
+    own = {k.decode(): v.decode() for k, v in (record_schema.arrow_schema.metadata or {}).items()}
     return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary_column else []), *RECORD_EXTRAS],
-                     metadata=metadata)
+                     metadata={**metadata, **own})
 
 
 def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Schema:

@@ -1,146 +1,157 @@
-"""Map a record's JSON Schema to an Arrow schema, once, so writers never infer
-column types from the first batch they happen to see."""
+"""Map a record's JSON Schema to Arrow, once, so writers never infer column types from
+the first batch they happen to see. The mapping is total: every schema maps.
 
+It reads the backend's form of the schema (schemas/grammar_schema.py: references bundled,
+allOf merged, objects closed), so a column type holds every value the constraint admits:
+- one Arrow type where the node has one: string, int64, float64, bool; a string enum as
+  dictionary<int32, string>; an array as list<T>; an object with properties as a struct;
+  an object given only by `additionalProperties` / `patternProperties` whose values share
+  one type as map<string, T>;
+- the Arrow JSON extension type (`pa.json_()`, JSON text that DuckDB, Polars and pyarrow
+  know is JSON) for every other node: unions of several types, fields with no type,
+  free-form objects, tuples, mixed enums, and a reference back into itself (recursion).
+A union with null is the other type, nullable; alternatives of one type are that type.
+"""
+
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 
-_SCALARS = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-}
+from schemas.grammar_schema import GrammarSchema, grammar_schema
+from schemas.record_shape import Enum, Field, Json, ListOf, MapOf, Scalar, Shape, Struct, storage_type
+from schemas.schema_error import UnsupportedSchemaError  # noqa: F401 - where callers import it from
+
+VALUE_COLUMN = "value"  # the one column of a record whose schema's root is not an object with properties
+MAX_NODES = 10_000  # schema nodes one mapping expands: more columns than anyone reads
 
 
-class UnsupportedSchemaError(ValueError):
-    """The JSON Schema uses a construct that has no Arrow column type."""
+def arrow_schema(json_schema: Any) -> pa.Schema:
+    """The record columns of a JSON Schema: one field per top-level property of an object
+    root, in schema order; one `value` field for any other root."""
+    return pa.schema([f.arrow_field() for f in record_columns(root_shape(grammar_schema(json_schema))).fields])
 
 
-def arrow_schema(json_schema: dict[str, Any]) -> pa.Schema:
-    """One Arrow field per top-level property of an object schema, in schema order."""
-    root = _resolve(json_schema, json_schema)
-    if root.get("type") != "object" or "properties" not in root:
-        raise UnsupportedSchemaError("a record schema must be an object with properties")
-    return pa.schema(_struct_fields(root, json_schema, path=""))
+def record_columns(root: Shape) -> Struct:
+    """The record's columns: the root's fields, or one required `value` column holding it."""
+    if isinstance(root, Struct) and root.fields:
+        return root
+    return Struct(fields=(Field(VALUE_COLUMN, root, required=True),))
 
 
-def _struct_fields(node: dict, root: dict, path: str) -> list[pa.Field]:
-    required = set(node.get("required", []))
-    fields = []
-    for name, sub in node["properties"].items():
-        arrow_type, nullable = _arrow_type(sub, root, f"{path}{name}")
-        fields.append(pa.field(name, arrow_type, nullable=nullable or name not in required))
-    return fields
+def root_shape(grammar: GrammarSchema) -> Shape:
+    return _Mapping(grammar).shape(grammar.root, ())
 
 
-def _arrow_type(node: dict, root: dict, path: str) -> tuple[pa.DataType, bool]:
-    """The Arrow type of one schema node and whether null is an allowed value."""
-    node = _resolve(node, root)
-    variants = node.get("anyOf") or node.get("oneOf")
-    if variants:
-        non_null = [v for v in variants if _resolve(v, root).get("type") != "null"]
-        if len(non_null) != 1:
-            raise UnsupportedSchemaError(
-                f"field '{path}': a union of several types has no single Arrow type; "
-                "use one type (or one type plus null)"
-            )
-        arrow_type, _ = _arrow_type(non_null[0], root, path)
-        return arrow_type, len(non_null) < len(variants)
-
-    json_type = node.get("type")
-    nullable = False
-    if isinstance(json_type, list):
-        nullable = "null" in json_type
-        non_null_types = [t for t in json_type if t != "null"]
-        if len(non_null_types) != 1:
-            raise UnsupportedSchemaError(f"field '{path}': type {json_type} has no single Arrow type")
-        json_type = non_null_types[0]
-    if json_type is None and "enum" in node:
-        json_type = _enum_type(node["enum"], path)
-    if json_type is None and "const" in node:
-        json_type = _enum_type([node["const"]], path)
-
-    if "enum" in node and json_type == "string":
-        # Enums repeat a few values over many rows: dictionary encoding is what
-        # pandas reads back as a categorical.
-        return pa.dictionary(pa.int32(), pa.string()), nullable
-    if json_type in _SCALARS:
-        return _SCALARS[json_type], nullable
-    if json_type == "array":
-        items = node.get("items")
-        if not isinstance(items, dict):
-            raise UnsupportedSchemaError(f"field '{path}': an array needs one 'items' schema")
-        item_type, _ = _arrow_type(items, root, f"{path}[]")
-        return pa.list_(item_type), nullable
-    if json_type == "object":
-        if node.get("properties"):
-            return pa.struct(_struct_fields(node, root, f"{path}.")), nullable
-        # A free-form object has no fixed columns: keep it as JSON text.
-        return pa.string(), nullable
-    raise UnsupportedSchemaError(f"field '{path}': unsupported JSON Schema type {json_type!r}")
+_NULL = "null"  # an alternative that only allows null: it makes the union nullable
 
 
-def _enum_type(values: list, path: str) -> str:
-    kinds = {type(v) for v in values}
-    if kinds <= {str}:
-        return "string"
-    if kinds <= {int}:
-        return "integer"
-    if kinds <= {int, float}:
-        return "number"
-    if kinds <= {bool}:
-        return "boolean"
-    raise UnsupportedSchemaError(f"field '{path}': an enum of mixed types {sorted(k.__name__ for k in kinds)}")
+class _Mapping:
+    """One schema's mapping. Definitions expand where they are referenced, so a schema of
+    shared definitions (Kubernetes') could expand without end: past MAX_NODES schema
+    nodes, a reference not yet expanded is a JSON column."""
+
+    def __init__(self, grammar: GrammarSchema):
+        self.grammar = grammar
+        self.nodes = 0
+
+    def shape(self, node: Any, seen: tuple[str, ...]) -> Shape:
+        self.nodes += 1
+        if not isinstance(node, dict) or not node:
+            return Json(nullable=True)
+        target, name = self.grammar.resolve(node)
+        if name is not None:
+            if name in seen or self.nodes > MAX_NODES:  # a reference back into itself, or past the budget
+                return Json(nullable=True)
+            return self.shape(target, (*seen, name))
+        if isinstance(node.get("anyOf"), list):
+            return _union([self.alternative(branch, seen) for branch in node["anyOf"]])
+        if "enum" in node or "const" in node:
+            return _enum(node["enum"] if "enum" in node else [node["const"]])
+        declared = node.get("type")
+        types = [declared] if isinstance(declared, str) else list(declared) if isinstance(declared, list) else []
+        if len(types) > 1:
+            return _union([self.alternative({**node, "type": t}, seen) for t in types])
+        kind = types[0] if types else None
+        if kind in ("string", "integer", "number", "boolean"):
+            return Scalar(kind=kind)
+        if kind == "array":
+            if "prefixItems" in node or not isinstance(node.get("items"), dict):
+                return Json()  # a tuple: positions of different types
+            return ListOf(item=self.shape(node["items"], seen))
+        if kind == "object":
+            return self.object(node, seen)
+        return Json(nullable=True)  # null alone, or no type: any JSON value
+
+    def alternative(self, node: Any, seen: tuple[str, ...]) -> Shape | str:
+        target, _ = self.grammar.resolve(node) if isinstance(node, dict) else (node, None)
+        if isinstance(target, dict) and (target.get("type") == "null" or target.get("enum") == [None]
+                                         or ("const" in target and target["const"] is None)):
+            return _NULL
+        return self.shape(node, seen)
+
+    def object(self, node: dict[str, Any], seen: tuple[str, ...]) -> Shape:
+        properties = node.get("properties") or {}
+        if properties:
+            required = set(node.get("required", []))
+            return Struct(fields=tuple(Field(name, self.shape(sub, seen), name in required) for name, sub in properties.items()))
+        values = [s for s in (node.get("patternProperties") or {}).values()]
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            values.append(extra)
+        if not values:
+            return Json()  # free-form: keys and values are data
+        value = _union([self.alternative(v, seen) for v in values])
+        return Json() if isinstance(value, Json) else MapOf(value=value)
 
 
-def _resolve(node: dict, root: dict) -> dict:
-    """Follow local `$ref`s (`#/$defs/Name`), as pydantic emits them."""
-    seen = set()
-    while "$ref" in node:
-        ref = node["$ref"]
-        if ref in seen or not ref.startswith("#/"):
-            raise UnsupportedSchemaError(f"unsupported or recursive $ref {ref!r}")
-        seen.add(ref)
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
+def _enum(values: list) -> Shape:
+    nullable = None in values
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return Json(nullable=True)
+    if kinds == {str}:
+        return Enum(nullable=nullable)
+    for scalar, allowed in (("boolean", {bool}), ("integer", {int}), ("number", {int, float})):
+        if kinds <= allowed:
+            return Scalar(kind=scalar, nullable=nullable)
+    return Json(nullable=True)
 
 
-def to_arrow_value(value: Any, arrow_type: pa.DataType) -> Any:
-    """Shape a validated JSON value for `arrow_type`: free-form objects become JSON text."""
-    if value is None:
-        return None
-    if pa.types.is_struct(arrow_type):
-        return {f.name: to_arrow_value(value.get(f.name), f.type) for f in arrow_type}
-    if pa.types.is_list(arrow_type):
-        return [to_arrow_value(v, arrow_type.value_type) for v in value]
-    if pa.types.is_string(arrow_type) and not isinstance(value, str):
-        import json
+def _union(alternatives: list[Shape | str]) -> Shape:
+    """One shape for alternatives: a `null` alternative makes the others nullable; the
+    rest must agree on one column type (a string enum and a string agree on string),
+    else the union is JSON."""
+    typed = [a for a in alternatives if a != _NULL]
+    nullable = len(typed) < len(alternatives) or any(s.nullable for s in typed)
+    if not typed or any(isinstance(s, Json) for s in typed):
+        return Json(nullable=True)
+    if all(s.key() == typed[0].key() for s in typed):
+        return replace(_unify(typed), nullable=nullable)
+    if all(isinstance(s, Enum) or s.key() == ("Scalar", "string") for s in typed):
+        return Scalar(kind="string", nullable=nullable)
+    return Json(nullable=True)
 
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
-
-def without_dictionaries(arrow_type: pa.DataType) -> pa.DataType:
-    """`arrow_type` with every dictionary (enum) replaced by its value type.
-
-    Rows are built as plain values and then cast to the dictionary types: pyarrow's
-    `from_pylist` gives a null struct's dictionary child an index into an empty
-    dictionary, an invalid array that pandas and `validate(full=True)` refuse.
-    """
-    if pa.types.is_dictionary(arrow_type):
-        return arrow_type.value_type
-    if pa.types.is_struct(arrow_type):
-        return pa.struct([f.with_type(without_dictionaries(f.type)) for f in arrow_type])
-    if pa.types.is_list(arrow_type):
-        return pa.list_(arrow_type.value_field.with_type(without_dictionaries(arrow_type.value_type)))
-    return arrow_type
+def _unify(shapes: list[Shape]) -> Shape:
+    """Shapes of one column type as one: a struct's field is required only if every
+    alternative requires it; nested shapes unify the same way."""
+    first = shapes[0]
+    if isinstance(first, Struct):
+        fields = []
+        for i, f in enumerate(first.fields):
+            options = [s.fields[i] for s in shapes]
+            fields.append(Field(f.name, _union([o.shape for o in options]), all(o.required for o in options)))
+        return Struct(fields=tuple(fields))
+    if isinstance(first, ListOf):
+        return ListOf(item=_union([s.item for s in shapes]))
+    if isinstance(first, MapOf):
+        return MapOf(value=_union([s.value for s in shapes]))
+    return first
 
 
 def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """A valid table of `schema` from row dicts, enums inside null structs included."""
-    plain = pa.schema([f.with_type(without_dictionaries(f.type)) for f in schema], metadata=schema.metadata)
+    """A valid table of `schema` from rows shaped by `Shape.to_arrow` (enums inside null
+    structs and JSON columns included)."""
+    plain = pa.schema([f.with_type(storage_type(f.type)) for f in schema], metadata=schema.metadata)
     return pa.Table.from_pylist(rows, schema=plain).cast(schema)

@@ -8,7 +8,7 @@ from jobs.driver.run import run_job
 from jobs.plan.input_files import read_parquet_table
 from jobs.plan.resolve import resolve_job
 from jobs.spec import load_job
-from jobs.storage.committed import read_committed
+from jobs.storage.committed import read_committed, read_records
 
 
 def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = (), expected_column: str | None = None) -> dict:
@@ -21,17 +21,20 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
                                                   "mode": "overwrite"}),
     })
     record_schema = resolve_job(spec).record_schema
-    fields = list(record_schema.json_schema.get("properties", {}))
+    fields = record_schema.arrow_schema.names
     # Read the gold before the engine starts: a bad gold file fails in a second, not a minute.
     expected = gold_expectations(read_parquet_table(gold, gold_options), id_column=spec.input.id_column, fields=fields,
                                  expected_column=expected_column)
     summary = run_job(spec)
-    records = _rows(spec.output.uri, "records")
+    # As the JSON values the schema describes (JSON columns decoded, maps as objects), so
+    # that a record validates as it did when it was written.
+    records = {row_id: {"value": value} if record_schema.wrapped else value
+               for row_id, value in read_records(spec.output.uri).items()}
     rejects = _rows(spec.output.uri, "rejects")
     id_column = spec.input.id_column
     report = score(
         expected,
-        records={row[id_column]: {f: row.get(f) for f in fields} for row in records},
+        records={row_id: {f: record.get(f) for f in fields} for row_id, record in records.items()},
         reject_reasons={row[id_column]: row["reason"] for row in rejects},
         validate=lambda record: record_schema.validate(record)[1],
     )

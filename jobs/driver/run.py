@@ -7,6 +7,7 @@ import time
 import ray
 
 from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
+from jobs.driver.empty_outputs import write_empty_datasets
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
 from jobs.driver.retry import RetryCommitter, plan_retry, retry_report
@@ -41,6 +42,7 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rej
     summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
     summary.update(retry_report(committed, committer), engine_seconds=round(committer.engine_seconds, 3))
     store.clear_staging()
+    write_empty_datasets(store, resolved, committed)
     store.write_summary(summary)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:
         raise ConservationError(

@@ -12,18 +12,19 @@ from pathlib import Path
 import pyarrow as pa
 
 from jobs.plan import fingerprint
-from jobs.plan.constraint import compile_constraint
+from jobs.plan.constraint import check_constraint
 from jobs.plan.id_check import check_ids
 from jobs.plan.input_files import InputFile, list_parquet_files, read_input_files
 from jobs.plan.input_units import Unit, plan_units
+from jobs.plan.prompt_room import check_prompt_room
 from jobs.plan.read_schema import unified_read_schema
 from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
 from operators.render_prompt import render_system_prompt
-from schemas.arrow_types import UnsupportedSchemaError
 from schemas.labels import label_field_error, label_record_schema
 from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
-from schemas.tool_call import tool_call_json_schema, tool_definition
+from schemas.schema_error import UnsupportedSchemaError
+from schemas.tool_call import tool_definition
 
 
 @dataclass
@@ -59,7 +60,7 @@ def read_columns_by_field(spec: JobSpec) -> dict[str, list[str]]:
 def system_prompt_for(spec: JobSpec, record_schema: RecordSchema) -> str:
     """The system prompt with the job's tool listed (none for a standalone summary)."""
     task = spec.task
-    tools = [tool_definition(name=task.tool_name, description=task.tool_description, parameters=record_schema.json_schema)]
+    tools = [tool_definition(name=task.tool_name, description=task.tool_description, parameters=record_schema.tool_parameters)]
     return render_system_prompt(tools if task.tool_name else [], task.system_prompt)
 
 
@@ -67,6 +68,7 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
     record_schema = _load_schema(spec)
     system_prompt = system_prompt_for(spec, record_schema)
     model_source = _resolve_model(spec.model.source)
+    check_prompt_room(spec, system_prompt, model_source)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
     files = read_input_files(fs, list_parquet_files(fs, path, spec.input.uri))  # rows, row groups, schema of each
     columns = files[0].schema
@@ -102,13 +104,12 @@ def _load_schema(spec: JobSpec) -> RecordSchema:
     else:
         try:
             record_schema = load_record_schema(task.schema_, allowed_modules=tuple(task.schema_modules))
-            record_schema.arrow_schema  # noqa: B018 - fails here, not in a writer, if a field has no Arrow type
+            record_schema.arrow_schema  # noqa: B018 - refused here (with a JSON pointer), not in a writer
         except (SchemaLoadError, UnsupportedSchemaError) as err:
             raise JobSpecError(f"task.schema: {err}") from err
     if task.label_field and (problem := label_field_error(record_schema, task.label_field)):
         raise JobSpecError(f"task.label_field: {problem}")
-    compile_constraint(tool_call_json_schema(name=spec.task.tool_name, parameters=record_schema.json_schema))
-    return record_schema
+    return check_constraint(record_schema, tool_name=spec.task.tool_name)
 
 
 def _resolve_model(source: str) -> str:

@@ -33,11 +33,14 @@ import uuid
 from dataclasses import dataclass, field
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from jobs.storage.retry import is_permanent, retrying
 
 log = logging.getLogger("k2batch")
 KINDS = ("records", "rejects")
+EMPTY_FILE = "part-empty.parquet"  # a kind's typed, empty dataset when no unit wrote one (jobs/driver/empty_outputs.py)
 
 
 class OutputConflictError(ValueError):
@@ -161,7 +164,7 @@ class OutputStore:
             folder = self.path(kind)
             if self.fs.exists(folder):
                 for path in self.fs.find(folder):
-                    if path[len(self.root) + 1:] not in listed:
+                    if path[len(self.root) + 1:] not in listed and not path.endswith("/" + EMPTY_FILE):
                         log.info("removing %s: no manifest entry lists it (left by a crashed run)", path)
                         self._remove(path)
         self.clear_staging()
@@ -224,6 +227,17 @@ class OutputStore:
 
     def write_summary(self, summary: dict) -> None:
         self._step("writing summary.json", lambda: self._write_json(self.path("summary.json"), summary))
+
+    def write_parquet(self, path: str, table: pa.Table) -> None:
+        """One Parquet file at `path`, written whole (an object store's PUT is atomic)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        data = sink.getvalue().to_pybytes()
+        self._step("writing a Parquet file", lambda: self._write_bytes(path, data))
+
+    def remove_file(self, path: str) -> None:
+        if self._step("checking for a file", lambda: self.fs.exists(path)):
+            self._step("removing a file", lambda: self._remove(path))
 
     def _write_json(self, path: str, data: dict) -> None:
         text = json.dumps(data, indent=2, sort_keys=True).encode()

@@ -99,6 +99,16 @@ def test_example_job_writes_typed_schema_valid_records(tmp_path, tiny_model, new
     assert json.loads(metadata["k2batch.schema"]) == NewsHeadlines.model_json_schema()
     assert metadata["k2batch.version"] == summary["k2batch_version"]
 
+    # Both folders are typed datasets, a kind with no rows included; read_records gives
+    # each record back as the JSON value the schema describes.
+    from jobs.notebook import read_records
+
+    assert pq.read_table(tmp_path / "out/rejects").num_rows == summary["rejects"]
+    values = read_records(str(tmp_path / "out"))
+    assert sorted(values) == sorted(records["doc_id"])
+    for value in values.values():
+        assert NewsHeadlines.model_validate(value).model_dump(mode="json") == value
+
 
 def test_tensor_parallel_two_cpu_ranks(tmp_path, tiny_model, news_data):
     spec = job_spec(

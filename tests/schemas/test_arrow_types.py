@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from schemas.arrow_types import UnsupportedSchemaError, arrow_schema
+from schemas.arrow_types import arrow_schema
 from schemas.examples.nested import Contact
 from schemas.examples.news import NewsHeadlines
 from schemas.record_schema import RecordSchema
@@ -35,18 +35,18 @@ def test_news_headlines_keep_schema_order():
 def test_free_form_object_becomes_json_text():
     schema = {"type": "object", "properties": {"extra": {"type": "object"}}, "required": ["extra"]}
     record_schema = RecordSchema(json_schema=schema, source="inline")
-    assert record_schema.arrow_schema.field("extra").type == pa.string()
+    assert record_schema.arrow_schema.field("extra").type == pa.json_()
     assert record_schema.to_arrow_row({"extra": {"a": [1, 2]}}) == {"extra": '{"a": [1, 2]}'}
 
 
 @pytest.mark.parametrize(
-    "prop",
-    [{"anyOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "array"}, {"enum": ["a", 1]}],
+    ("prop", "arrow_type"),
+    [({"anyOf": [{"type": "string"}, {"type": "integer"}]}, pa.json_()), ({"type": "array"}, pa.list_(pa.json_())),
+     ({"enum": ["a", 1]}, pa.json_())],
     ids=["union", "array-without-items", "mixed-enum"],
 )
-def test_unmappable_fields_are_named(prop):
-    with pytest.raises(UnsupportedSchemaError, match="field 'x'"):
-        arrow_schema({"type": "object", "properties": {"x": prop}})
+def test_fields_without_one_arrow_type_are_json_columns(prop, arrow_type):
+    assert arrow_schema({"type": "object", "properties": {"x": prop}}).field("x").type == arrow_type
 
 
 def test_validated_records_convert_to_the_derived_schema():

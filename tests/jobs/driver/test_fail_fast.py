@@ -40,7 +40,7 @@ def test_schema_the_backend_cannot_compile(tmp_path, spec):
     spec["task"]["schema"] = str(schema)
     code, line, elapsed = run_and_time(tmp_path, spec)
     assert code == 2 and elapsed < BOUND_S
-    assert line.startswith("k2batch: error: task.schema: the structured-output backend (xgrammar) cannot compile it")
+    assert line.startswith("k2batch: error: task.schema: /properties/n/minimum: the structured-output backend (xgrammar) cannot compile it")
 
 
 def test_tensor_parallel_larger_than_any_node(tmp_path, spec):

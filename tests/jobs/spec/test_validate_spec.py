@@ -61,7 +61,30 @@ def test_a_schema_the_decoder_cannot_compile_is_refused(tmp_path, base):
     spec["task"]["schema"] = str(schema_path)
     code, message = check(tmp_path, spec)
     assert code == 2
-    assert "task.schema: the structured-output backend (xgrammar) cannot compile it: Invalid range" in message
+    assert "task.schema: /properties/n/minimum: the structured-output backend (xgrammar) cannot compile it: Invalid range" in message
+    assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("schema", "refusal"), [
+    ({"type": "object", "properties": {"gone": False, "next": {"$ref": "#"}, "name": {"type": "string"}}}, None),
+    ({"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
+     "task.schema: /properties/a/$ref: remote reference 'https://example.com/a.json': nothing is fetched at run time"),
+    ({"type": "object", "properties": {f"field_{i}": {"type": "string", "description": "words " * 40} for i in range(30)}},
+     "task.schema: /: the system prompt, which lists the tool with this schema, takes"),
+], ids=["boolean-and-recursive", "remote-reference", "no-room-for-input"])
+def test_any_schema_gets_a_spec_answer_never_a_crash(tmp_path, base, schema, refusal):
+    """A `false` property and a recursive reference once crashed validate (TypeError,
+    RecursionError, exit 4); a remote reference is refused before anything is fetched;
+    a schema that fills the prompt is refused, not turned into a reject per row."""
+    schema_path = tmp_path / "user.json"
+    schema_path.write_text(json.dumps(schema))
+    spec = job_spec(**base)
+    spec["task"]["schema"] = str(schema_path)
+    code, message = check(tmp_path, spec)
+    if refusal is None:
+        assert code == 0, message
+    else:
+        assert code == 2 and refusal in message and len(message.splitlines()) == 1, message
 
 
 def test_duplicate_ids_are_named_before_anything_runs(tmp_path, base, news_data):
