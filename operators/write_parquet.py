@@ -33,6 +33,7 @@ WRITTEN_SCHEMA = pa.schema([
     pa.field("cached_prompt_tokens", pa.int64()), pa.field("reasons", pa.map_(pa.string(), pa.int64())),
     # the engine's busy span over these rows' batches (operators/k2_engine.py TIMING)
     pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
+    pa.field("deduplicated", pa.int64()),  # rows given a duplicate prompt's answer (operators/dedup.py)
 ])
 REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32()),
                  FINGERPRINT_FIELD]
@@ -87,6 +88,7 @@ class WriteUnitFiles:
                     "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
                     "reasons": list(Counter(part["_reason"].dropna()).items()),
                     **_engine_span(part),
+                    "deduplicated": int(part["_deduplicated"].fillna(False).astype(bool).sum()) if "_deduplicated" in part else 0,
                 })
         return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)
 

@@ -43,6 +43,7 @@ class UnitCommitter:
         entry.prompt_tokens += written["prompt_tokens"]
         entry.completion_tokens += written["completion_tokens"]
         entry.cached_prompt_tokens += written["cached_prompt_tokens"]
+        entry.deduplicated_rows += written.get("deduplicated") or 0
         for reason, count in written["reasons"]:  # an Arrow map arrives as (key, value) pairs
             entry.reasons[reason] = entry.reasons.get(reason, 0) + count
         self.staged[unit.key][written["kind"]].append(written["path"])

@@ -18,6 +18,7 @@ crashed retry is refused until the retry is finished.
 """
 
 import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -27,7 +28,7 @@ import pyarrow.parquet as pq
 
 from jobs.driver.commit import ConservationError, UnitCommitter
 from jobs.driver.resume import ResumePlan
-from jobs.plan.input_units import Unit, uncovered
+from jobs.plan.input_units import Unit, uncovered, whole_file_key
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpecError
 from jobs.storage.output_store import CommittedUnit, OutputConflictError, OutputStore
@@ -94,7 +95,8 @@ def check_matches_input(resolved: ResolvedJob, committed: dict[str, CommittedUni
     for entry in committed.values():
         file = by_path.get(entry.input_path)
         same = file is not None and (
-            entry.rows == file.rows if entry.whole_file else (entry.input_size, entry.input_version) == (file.size, file.version))
+            entry.key == whole_file_key(entry.job_fingerprint, file) if entry.whole_file
+            else (entry.input_size, entry.input_version) == (file.size, file.version))
         if not same:
             raise OutputConflictError(
                 f"output.uri {output_uri}: input file {entry.input_path} changed or is gone since its rejects were written, "
@@ -167,6 +169,7 @@ class RetryCommitter(UnitCommitter):
             old, records=old.records + new.records, rejects=old.rejects - len(retry.ids) + new.rejects,
             prompt_tokens=old.prompt_tokens + new.prompt_tokens, completion_tokens=old.completion_tokens + new.completion_tokens,
             cached_prompt_tokens=old.cached_prompt_tokens + new.cached_prompt_tokens,
+            deduplicated_rows=old.deduplicated_rows + new.deduplicated_rows,
             reasons={reason: n for reason, n in reasons.items() if n},
             files={"records": list(old.files.get("records", [])), "rejects": kept},
             fingerprints=old.lineage if self.job_fingerprint in old.lineage else [*old.lineage, self.job_fingerprint],
@@ -191,15 +194,16 @@ class RetryCommitter(UnitCommitter):
             drop.append(relative)
             rest = table.filter(pc.invert(retried))
             if rest.num_rows:
-                buffer = pa.BufferOutputStream()
-                pq.write_table(rest, buffer)
-                staged.setdefault("rejects", []).append(self.store.stage_bytes(buffer.getvalue().to_pybytes()))
+                path = self.store.path("_staging", f"rejects-kept-{uuid.uuid4().hex}.parquet")
+                self.store.write_parquet(path, rest)
+                staged.setdefault("rejects", []).append(path)
         return kept, drop
 
 
-def retry_report(committed: dict[str, CommittedUnit], committer: UnitCommitter) -> dict:
-    """summary.json's provenance: rows by the fingerprint that produced them over the
-    whole output, and what this run retried and recovered."""
+def run_figures(committed: dict[str, CommittedUnit], committer: UnitCommitter) -> dict:
+    """summary.json's figures of retries, dedup and engine time: rows by the fingerprint
+    that produced them and rows given a duplicate prompt's answer, over the whole output;
+    what this run retried and recovered, and its engines' busy seconds."""
     rows: dict[str, Counter] = {}
     for entry in committed.values():
         for fp, counts in entry.rows_by_fingerprint().items():
@@ -209,4 +213,6 @@ def retry_report(committed: dict[str, CommittedUnit], committer: UnitCommitter) 
         "retried_rows": committer.retried_rows if retry else 0,
         "recovered_rows": committer.recovered_rows if retry else 0,
         "rows_by_fingerprint": {fp: dict(counts) for fp, counts in sorted(rows.items())},
+        "deduplicated_rows": sum(entry.deduplicated_rows for entry in committed.values()),
+        "engine_seconds": round(committer.engine_seconds, 3),
     }

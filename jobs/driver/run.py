@@ -10,7 +10,7 @@ from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_writt
 from jobs.driver.empty_outputs import write_empty_datasets
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
-from jobs.driver.retry import RetryCommitter, plan_retry, retry_report
+from jobs.driver.retry import RetryCommitter, plan_retry, run_figures
 from jobs.driver.summary import build_summary, provenance
 from jobs.plan.flow_plan import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -40,7 +40,7 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rej
     if resume.pending:
         committed.update(_run_pending(resolved, store, committer, on_rows))
     summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
-    summary.update(retry_report(committed, committer), engine_seconds=round(committer.engine_seconds, 3))
+    summary.update(run_figures(committed, committer))
     store.clear_staging()
     write_empty_datasets(store, resolved, committed)
     store.write_summary(summary)

@@ -71,6 +71,7 @@ class CommittedUnit:
     fingerprints: list[str] = field(default_factory=list)
     # Rows by the fingerprint that produced them: {fingerprint: {"records": n, "rejects": n}}.
     fingerprint_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    deduplicated_rows: int = 0  # rows given a duplicate prompt's answer (0 in manifests before it)
 
     @property
     def whole_file(self) -> bool:
@@ -180,11 +181,6 @@ class OutputStore:
     def new_staging_dir(self) -> str:
         return self.path("_staging", uuid.uuid4().hex)
 
-    def stage_bytes(self, data: bytes) -> str:
-        """A new staged file holding `data` (a Parquet file the driver wrote); its path."""
-        path = self.path("_staging", f"{uuid.uuid4().hex}.parquet")
-        self._step("staging a file", lambda: self._write_bytes(path, data))
-        return path
 
     def commit(self, unit: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         """Publish a finished unit's staged files, then write its manifest entry."""

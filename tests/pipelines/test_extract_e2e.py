@@ -166,7 +166,7 @@ def test_hostile_rows_and_a_nested_schema_account_for_every_row(tmp_path, tiny_m
     truncated = dict(zip(records["doc_id"], records["_truncated"]))
     assert truncated.get("doc-long", True) and not any(v for k, v in truncated.items() if k != "doc-long")
     assert set(reasons.values()) <= {"empty_input", "truncated", "schema_invalid", "invalid_json"}
-    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts"]
+    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts", "_fingerprint"]
     assert rejects["error"].str.len().gt(0).all()
 
     schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))
