@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	if [ "$(ENGINE_EXTRA)" = cpu ]; then $(PIP) uninstall -y torchvision torchaudio torchcodec; fi
 	touch $@
 
-# The demo model, trained on the demo task (about 800 CPU-seconds on one core, once).
+# The demo model, trained on the demo task (about 800-900 CPU-seconds on one core, once).
 models/k2-tiny/training.json: | install
 	$(K2BATCH) testmodel models/k2-tiny --train
 

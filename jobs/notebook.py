@@ -5,7 +5,7 @@
     preview(job, n=20)        # a DataFrame; seconds once the engine is warm
     estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
-    result.records, result.rejects, result.summary, result.plot()
+    result.records, result.rejects, result.summary, result.plot()   # the report's figures
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
@@ -100,26 +100,19 @@ def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> di
     {value, low, high}; nothing is written. The preview engine is stopped first."""
     connect_ray(job)
     release_engine()
-    return estimate_job(job, sample=sample, seed=seed)
+    return estimate_job(job, sample=sample, seed=seed,
+                        log_file=Path(tempfile.gettempdir()) / f"k2batch-{job.name}.estimate.log")
 
 
 def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> "JobResult":
-    """Run the whole job (resume, commits, summary.json: as `k2batch run` does) and load
-    its results. The preview engine is stopped first, to free the machine for the run.
+    """Run the whole job (resume, commits, summary.json and report.html: as `k2batch run`
+    does) and load its results. The preview engine is stopped first, to free the machine
+    for the run. A progress bar shows in the notebook; the engine's and Ray's logs go to
+    the run's log file (summary["logs"] under the output), not into the cell.
     `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
     release_engine()
-    bar = _progress_bar(total=resolve_job(job).input_rows, desc=job.name) if progress else None
-    context = ray.data.DataContext.get_current()
-    ray_bars = context.enable_progress_bars
-    context.enable_progress_bars = False  # one bar per stage would scroll the notebook; ours counts rows
-    try:
-        summary = run_job(job, on_rows=bar.update if bar else None, retry_rejects=retry_rejects, reasons=reasons)
-    finally:
-        context.enable_progress_bars = ray_bars
-    if bar:
-        bar.update(summary["reused_rows"])
-        bar.close()
+    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons)
     return JobResult.load(job, summary)
 
 
@@ -143,24 +136,15 @@ class JobResult:
         return self.summary.get("label_distribution")
 
     def plot(self):
-        """A matplotlib Figure: the label distribution (label jobs) and the records and
-        rejects by reason."""
-        import matplotlib.pyplot as plt  # pyplot: it sets up Jupyter's display of figures
+        """A matplotlib Figure with the panels of the job's report (report.html): throughput
+        over time, records and rejects, reject reasons, attempts, tokens, prefix cache,
+        and the label distribution of a label job."""
+        import matplotlib.pyplot  # noqa: F401 - sets up Jupyter's display of figures
 
-        labels = self.label_distribution
-        figure, axes = plt.subplots(1, 2 if labels else 1, squeeze=False, figsize=(10 if labels else 5, 3.5),
-                                    layout="constrained")
-        axes = axes[0]
-        plt.close(figure)  # shown once, as the returned value, not again when the cell ends
-        if labels:
-            axes[0].bar(list(labels), list(labels.values()), color="tab:blue")
-            axes[0].set(title=f"{self.job.task.label_column} distribution", ylabel="records")
-            axes[0].tick_params(axis="x", labelrotation=30)
-        outcome = {"records": self.summary["records"], **{f"reject: {r}": c for r, c in self.summary["reject_reasons"].items()}}
-        axes[-1].bar(list(outcome), list(outcome.values()), color=["tab:green"] + ["tab:red"] * (len(outcome) - 1))
-        axes[-1].set(title=f"validity ({self.summary['records']} of {self.summary['input_rows']} rows are records)", ylabel="rows")
-        axes[-1].tick_params(axis="x", labelrotation=30)
-        return figure
+        from jobs.report import load_report_data
+        from jobs.report.figures import all_panels
+
+        return all_panels(load_report_data(self.job.output.uri, self.job.output.storage_options))
 
 
 def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = None) -> InputSpec:
@@ -225,12 +209,3 @@ def _table(job: JobSpec, kind: str, rows: int):
                                      filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(fs)))
     table = read_committed(job.output.uri, kind, job.output.storage_options)
     return table.to_pandas() if table is not None else pd.DataFrame()
-
-
-def _progress_bar(*, total: int, desc: str):
-    try:
-        import ipywidgets  # noqa: F401 - tqdm draws a widget in Jupyter only with it
-        from tqdm.auto import tqdm
-    except ImportError:
-        from tqdm import tqdm  # a text bar: Jupyter redraws its carriage returns in place
-    return tqdm(total=total, desc=desc, unit="row")

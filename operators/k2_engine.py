@@ -8,6 +8,11 @@ counts every generation of the row, extraction and summary together.
 
 The engine (`EngineSettings`) and the task (`TaskSettings`) are set apart, so the
 notebook preview (jobs/notebook.py) can keep one engine warm across jobs.
+
+The actor tells the run's board when it starts, which rows it holds and which it
+answered (operators/engine_progress.py): the driver's stall guard reads it.
+Test-only fault hook: with `K2BATCH_TEST_WEDGE_GENERATE=1` in an engine actor's
+environment every generation blocks forever, a wedged engine for the stall guard's test.
 """
 
 import asyncio
@@ -24,6 +29,7 @@ import pandas as pd
 from operators import k2_format as k2
 from operators import sampling
 from operators.dedup import AnswerCache, prompt_key
+from operators.engine_progress import EngineReporter
 from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings
 from operators.extraction_turn import judge_answer, repair_turns
 from operators.outcome import Failure
@@ -33,6 +39,7 @@ from operators.summarize_turn import judge_summary, standalone_turns, summary_re
 
 READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
+WEDGE_ENV = "K2BATCH_TEST_WEDGE_GENERATE"
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
         "_cached_prompt_tokens", "_summary_cached_tokens", "_deduplicated")
 # When the row's batch was answered (epoch seconds) and by which replica: the engine's busy
@@ -56,6 +63,8 @@ class K2Engine:
 
         from operators.tokenizer import load_tokenizer
 
+        self.progress = EngineReporter()
+        self.progress.starting()
         self.engine_settings = engine
         cpu = current_platform.is_cpu()
         if cpu:
@@ -67,6 +76,7 @@ class K2Engine:
         )
         self.tokenizer = load_tokenizer(engine.identity.source, engine.identity.revision)
         self.configure(task)
+        self.progress.ready()
 
     def configure(self, task: TaskSettings) -> None:
         """Set the task this engine answers: the same engine serves any task (the engine's
@@ -95,13 +105,23 @@ class K2Engine:
             raise KeyError(f"k2_engine: input batch lacks columns {missing}")
         reads = [c for c in (*READS, *STANDALONE_READS) if c in batch.columns]
         rows = batch[reads].to_dict("records")
+        units = batch["_unit"].tolist() if "_unit" in batch.columns else ["?"] * len(rows)
+        self.progress.taken(units)
         started = time.time()
-        results = await asyncio.gather(*(self._answer_once(row) for row in rows))
+        try:
+            results = await asyncio.gather(*(self._answered(unit, self._answer_once(row)) for unit, row in zip(units, rows)))
+        finally:
+            self.progress.flush()
         out = batch.drop(columns=reads)
         for column in ADDS:
             out[column] = [r[column] for r in results]
         out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), f"{socket.gethostname()}:{os.getpid()}"
         return out
+
+    async def _answered(self, unit: str, answer) -> dict[str, Any]:
+        result = await answer
+        self.progress.answered(unit, result["_attempts"])
+        return result
 
     async def _answer_once(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row's answer, or a duplicate prompt's (operators/dedup.py): the same outcome
@@ -168,6 +188,8 @@ class K2Engine:
     async def _generate(self, prompt_ids: list[int], params) -> Generation | Failure:
         from vllm.v1.engine.exceptions import EngineDeadError
 
+        if os.environ.get(WEDGE_ENV) == "1":
+            await asyncio.Event().wait()  # the test-only wedge: never set
         final = None
         try:
             async for final in self.engine.generate({"prompt_token_ids": prompt_ids}, params, request_id=uuid.uuid4().hex):

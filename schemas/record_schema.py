@@ -29,6 +29,7 @@ from schemas.schema_error import UnsupportedSchemaError
 # `task.schema_modules`: nothing in a spec is evaluated as code.
 TRUSTED_SCHEMA_PACKAGE = "schemas"
 ROOT_COLUMN_METADATA = "k2batch.root_column"  # Parquet metadata of a wrapped root: the column holding the record
+NO_RECORD_SOURCE = "none"  # a job without a record schema (a standalone summary): no record columns
 MAX_NESTING = 200  # containers within containers: far beyond any schema that compiles, short of Python's recursion limit
 
 
@@ -67,6 +68,11 @@ class RecordSchema:
         return document
 
     @classmethod
+    def without_record(cls) -> "RecordSchema":
+        """A standalone summary's: no extracted fields, no tool, no constraint, no columns."""
+        return cls(json_schema={"type": "object", "properties": {}}, source=NO_RECORD_SOURCE)
+
+    @classmethod
     def from_model(cls, model: type[BaseModel]) -> "RecordSchema":
         return cls(json_schema=model.model_json_schema(), model=model, source=f"{model.__module__}:{model.__qualname__}")
 
@@ -97,13 +103,16 @@ class RecordSchema:
 
     @cached_property
     def columns(self) -> Struct:
-        """The record's columns as shapes: the root's fields, or one `value` column."""
+        """The record's columns as shapes: the root's fields, or one `value` column; none
+        without a record schema (a standalone summary)."""
+        if self.source == NO_RECORD_SOURCE:
+            return Struct(fields=())
         return record_columns(self.root_shape)
 
     @cached_property
     def wrapped(self) -> bool:
         """The root is not an object with properties: the record is the one column `value`."""
-        return self.columns is not self.root_shape
+        return bool(self.columns.fields) and self.columns is not self.root_shape
 
     @cached_property
     def arrow_schema(self) -> pa.Schema:

@@ -3,6 +3,7 @@ through a table; `python -m jobs.cli` runs it too (jobs/cli/__main__.py)."""
 
 import argparse
 import logging
+import os
 import sys
 
 from jobs.cli.commands import COMMANDS
@@ -19,4 +20,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s k2batch %(levelname)s %(message)s", stream=sys.stderr)
+    if os.environ.get("K2BATCH_LOG_LEVEL", "").lower() == "debug":
+        logging.getLogger("k2batch").setLevel(logging.DEBUG)
     return COMMANDS[args.command].run(args)

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from jobs import exit_codes
 from jobs.cluster.auth import ClusterAuthError
 from jobs.devtools.evaluate import GoldError
+from jobs.driver.run_files import LOG_NOTE
+from jobs.driver.stall_guard import StallError
 from jobs.plan.input_files import InputError
 from jobs.spec import JobSpecError
 from jobs.spec.params import ParamError
@@ -37,8 +39,12 @@ def fail_with(err: BaseException, *, reading_spec: bool = False) -> int:
 
 
 def describe(err: BaseException) -> tuple[str, int]:
-    """One line and an exit code; storage secrets masked, whatever library wrote the message."""
+    """One line and an exit code; storage secrets masked, whatever library wrote the message.
+    An infrastructure failure of a run names the run's log file (jobs/driver/run.py adds it)."""
     message, code = _describe(err)
+    log = next((n[len(LOG_NOTE):] for n in getattr(err, "__notes__", ()) if n.startswith(LOG_NOTE)), None)
+    if log and code == exit_codes.INFRASTRUCTURE_ERROR:
+        message += f"; the run's log: {log}"
     return redact(message), code
 
 
@@ -59,9 +65,11 @@ def _describe(err: BaseException) -> tuple[str, int]:
         return f"--gold: {err}", exit_codes.SPEC_ERROR
     if isinstance(err, SPEC_ERRORS):
         return str(err), exit_codes.SPEC_ERROR
+    if isinstance(err, StallError):
+        return str(err), exit_codes.INFRASTRUCTURE_ERROR
     if _is_engine_start_failure(err):
         return (
-            f"the vLLM engine failed to start: {_last_line(err)} (its log above has the root cause)",
+            f"the vLLM engine failed to start: {_last_line(err)} (the engine's log has the root cause)",
             exit_codes.INFRASTRUCTURE_ERROR,
         )
     return f"{type(err).__name__}: {_last_line(err) if _is_ray_error(err) else _first_line(err)}", exit_codes.INFRASTRUCTURE_ERROR

@@ -1,6 +1,7 @@
 """The arguments every command that reads a job spec shares: the spec, `--set`,
 `--param`, and the run id they imply. Not a command itself."""
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,16 @@ def add_job_arguments(parser) -> None:
                         help="fill {NAME} in input.uri and output.uri, e.g. --param ds=2026-11-26")
     parser.add_argument("--run-id", default=None,
                         help="the run's id in summary.json; default: the job name plus the parameters")
+
+
+def add_verbose_argument(parser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="vLLM's, Ray's and k2batch's logs on the terminal instead of the run's log file "
+                             "(also: K2BATCH_LOG_LEVEL=debug)")
+
+
+def is_verbose(args) -> bool:
+    return bool(getattr(args, "verbose", False)) or os.environ.get("K2BATCH_LOG_LEVEL", "").lower() == "debug"
 
 
 def load_job_arguments(args) -> LoadedJob:

@@ -20,7 +20,7 @@ def run(args) -> int:
     try:
         client = connect(address)
         if args.follow:
-            return wait_for(client, args.submission_id)
+            return wait_for(client, args.submission_id, everything=True)  # the whole log, as without --follow
         sys.stdout.write(client.get_job_logs(args.submission_id))
     except Exception as err:
         return fail_for_job(err, args.submission_id, address)

@@ -5,11 +5,12 @@ import sys
 
 from jobs import exit_codes
 from jobs.cli.errors import fail
-from jobs.cli.job_arguments import add_job_arguments, load_then
+from jobs.cli.job_arguments import add_job_arguments, add_verbose_argument, is_verbose, load_then
 
 
 def add_arguments(parser) -> None:
     add_job_arguments(parser)
+    add_verbose_argument(parser)
     parser.add_argument("--retry-rejects", action="store_true",
                         help="run only the committed rejects again, with the spec as given now (README: Retrying rejects)")
     parser.add_argument("--reason", dest="reasons", action="append", default=[], metavar="REASON",
@@ -21,14 +22,16 @@ def run(args) -> int:
 
     if args.reasons and not args.retry_rejects:
         return fail("--reason needs --retry-rejects", exit_codes.SPEC_ERROR)
-    outcome = load_then(args, lambda job: run_job(job.spec, run_id=job.run_id, retry_rejects=args.retry_rejects,
-                                                  reasons=args.reasons))
+    outcome = load_then(args, lambda job: run_job(job.spec, run_id=job.run_id, verbose=is_verbose(args),
+                                                  retry_rejects=args.retry_rejects, reasons=args.reasons))
     if isinstance(outcome, int):
         return outcome
     job, summary = outcome
+    output = summary["output"]["records"].rsplit("/", 2)[0]
+    report = f"; report: {output}/{summary['report']}" if summary.get("report") else ""
     print(
         f"{summary['name']}: {summary['input_rows']} rows -> {summary['records']} records, {summary['rejects']} rejects "
-        f"in {summary['wall_seconds']:.1f} s; outputs under {summary['output']['records'].rsplit('/', 2)[0]}/",
+        f"in {summary['wall_seconds']:.1f} s; outputs under {output}/{report}",
         file=sys.stderr,
     )
     code = exit_codes.OK

@@ -7,11 +7,12 @@ import sys
 
 from jobs import exit_codes
 from jobs.cli.errors import fail, fail_with
-from jobs.cli.job_arguments import add_job_arguments, load_job_arguments
+from jobs.cli.job_arguments import add_job_arguments, add_verbose_argument, is_verbose, load_job_arguments
 
 
 def add_arguments(parser) -> None:
     add_job_arguments(parser)
+    add_verbose_argument(parser)
     add_address_argument(parser)
     parser.add_argument("--wait", action="store_true", help="stream the job's logs and exit with its exit code")
     parser.add_argument("--pip", action="append", default=[], metavar="REQUIREMENT",
@@ -42,7 +43,8 @@ def run(args) -> int:
         if warning:
             print(f"k2batch: warning: {warning}", file=sys.stderr)
         submission_id = client.submit_job(
-            entrypoint=submission.entrypoint(overrides=args.overrides, params=job.params, run_id=args.run_id),
+            entrypoint=submission.entrypoint(overrides=args.overrides, params=job.params, run_id=args.run_id,
+                                             verbose=is_verbose(args)),
             runtime_env=env,
             metadata={"k2batch_job": job.spec.name, "k2batch_run_id": job.run_id},
         )
@@ -52,7 +54,7 @@ def run(args) -> int:
     print(f"k2batch: submitted {job.run_id} to {address} as {submission_id}", file=sys.stderr)
     if not args.wait:
         return exit_codes.OK
-    return wait_for(client, submission_id)
+    return wait_for(client, submission_id, everything=is_verbose(args))
 
 
 def fail_for_job(err: Exception, submission_id: str, address: str) -> int:

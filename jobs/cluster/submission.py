@@ -61,9 +61,10 @@ def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
     return env
 
 
-def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | None) -> str:
+def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | None, verbose: bool = False) -> str:
     """The shell command the cluster runs; every --set/--param is passed on unchanged so
-    the cluster loads exactly the spec the client checked."""
+    the cluster loads exactly the spec the client checked. `verbose`: the job's log
+    (vLLM's, Ray's) in the job's output instead of its log file."""
     args = ["python", "-m", "jobs.cli", "run", "-"]
     for override in overrides:
         args += ["--set", override]
@@ -71,6 +72,8 @@ def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | No
         args += ["--param", f"{name}={value}"]
     if run_id:
         args += ["--run-id", run_id]
+    if verbose:
+        args.append("--verbose")
     return f'printf "%s" "${SPEC_ENV_VAR}" | ' + shlex.join(args)
 
 

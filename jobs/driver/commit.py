@@ -2,7 +2,9 @@
 row came back exactly once (records + rejects = input rows, per unit)."""
 
 import logging
+import time
 from collections import defaultdict
+from typing import Iterable
 
 import ray
 
@@ -31,8 +33,9 @@ class UnitCommitter:
         self.engines: list[dict] = []  # where the engines ran (jobs/driver/placement.py)
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
 
-    def add(self, written: dict) -> None:
-        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
+    def add(self, written: dict) -> CommittedUnit | None:
+        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row);
+        the unit, if this report completed and committed it."""
         unit = self.units[written["unit"]]
         entry = self.progress.setdefault(unit.key, CommittedUnit(
             key=unit.key, input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
@@ -56,6 +59,8 @@ class UnitCommitter:
         if done == unit.expected_rows:
             self.committed[entry.key] = self.finish(entry, self.staged.pop(unit.key))
             log.info("committed %s (%d records, %d rejects)", describe(unit), entry.records, entry.rejects)
+            return self.committed[entry.key]
+        return None
 
     @property
     def engine_seconds(self) -> float:
@@ -77,14 +82,19 @@ def describe(unit: Unit) -> str:
     return f"{unit.path} rows {unit.start}-{unit.start + unit.rows}"
 
 
-def commit_as_written(dataset: ray.data.Dataset, committer: UnitCommitter, on_rows=None) -> dict[str, CommittedUnit]:
-    """Commit each unit as soon as its last file is written; the committed units by key.
-    Also notes where the engines ran (`committer.engines`)."""
+def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
+    """Commit each unit as soon as its last file is written (`reports`: `as_written`'s);
+    the committed units by key. `observer` (jobs/driver/run_watch.py) hears of each
+    report and of each commit with the seconds it took. Also notes where the engines ran
+    (`committer.engines`)."""
     started = now_ms()  # the dataset runs, and its engines start, as it is iterated
-    for written in as_written(dataset):
-        if on_rows:
-            on_rows(written["rows"])
-        committer.add(written)
+    for written in reports:
+        if observer:
+            observer.written(written)
+        commit_started = time.monotonic()
+        unit = committer.add(written)
+        if unit is not None and observer:
+            observer.committed(unit, time.monotonic() - commit_started)
     committer.check_finished()
     committer.engines = engine_placement(started)
     return committer.committed

@@ -9,10 +9,13 @@ two at a time per replica
 
 import random
 import time
+from contextlib import ExitStack
+from pathlib import Path
 
 import pandas as pd
 import ray
 
+from jobs.driver.log_capture import quiet_logging
 from jobs.driver.projection import SampleAnswers, project
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.plan.flow_plan import flow_plan
@@ -26,19 +29,23 @@ from pipelines.stages import ENGINE_TASKS_PER_ACTOR
 DEFAULT_SAMPLE = 64
 
 
-def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict:
-    """The projections for the whole input, from `sample` random rows (all rows if fewer)."""
+def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> dict:
+    """The projections for the whole input, from `sample` random rows (all rows if fewer).
+    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/driver/log_capture.py)."""
     if sample < 1:
         raise ValueError(f"--sample must be at least 1, got {sample}")
-    resolved = resolve_job(spec)
-    rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
-    started_ray = connect_ray(spec)
-    try:
-        check_replica_fits(spec)
-        answers = _answer_sample(resolved, rows)
-    finally:
-        if started_ray:
-            ray.shutdown()
+    with ExitStack() as stack:
+        if log_file is not None:
+            stack.enter_context(stack.enter_context(quiet_logging()).capture(log_file))
+        resolved = resolve_job(spec)
+        rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
+        started_ray = connect_ray(spec)
+        try:
+            check_replica_fits(spec)
+            answers = _answer_sample(resolved, rows)
+        finally:
+            if started_ray:
+                ray.shutdown()
     m = spec.model
     result = project(answers, input_rows=resolved.input_rows, replicas=m.replicas, tensor_parallel_size=m.tensor_parallel_size)
     return {"name": spec.name, **result, "rows_in_flight": rows_in_flight(spec), "seed": seed,

@@ -1,17 +1,31 @@
 """`k2batch run`: resolve the spec, skip committed units, stream the rest through the
-mode's flow, commit each unit as its last row is written, and write the summary."""
+mode's flow, commit each unit as its last row is written, and write the summary and
+the report.
+
+Quiet by default (jobs/driver/log_capture.py): the terminal gets the start line, the
+progress, problems and the summary; the engine's, Ray's and k2batch's logs go to the
+run's log file (jobs/driver/run_files.py). `verbose` leaves them on the terminal.
+"""
 
 import logging
+import sys
 import time
+from contextlib import ExitStack
 
 import ray
 
 from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
 from jobs.driver.empty_outputs import write_empty_datasets
+from jobs.driver.log_capture import quiet_logging
+from jobs.driver.progress import RunStart
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
 from jobs.driver.retry import RetryCommitter, plan_retry, run_figures
+from jobs.driver.run_files import LOG_NOTE, REPORT_NAME, RunFiles
+from jobs.driver.run_watch import RunWatch
+from jobs.driver.stall_guard import StallError
 from jobs.driver.summary import build_summary, provenance
+from jobs.driver.timeline import Timeline
 from jobs.plan.flow_plan import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
@@ -24,26 +38,54 @@ from pipelines.stages import engine_stage_depth
 log = logging.getLogger("k2batch")
 
 
-def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rejects: bool = False,
-            reasons: list[str] | None = None) -> dict:
-    """`on_rows(n)`, if given, is called as each written file's n rows arrive (a progress bar).
-    `retry_rejects`: run only the committed rejects again (of `reasons`, if given: jobs/driver/retry.py)."""
+def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
+            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> dict:
+    """The summary. `display`: how progress is shown (jobs/driver/run_watch.py RunWatch);
+    `report`: write report.html next to summary.json; `retry_rejects`: run only the
+    committed rejects again (of `reasons`, if given: jobs/driver/retry.py)."""
     started = time.monotonic()
-    resolved = resolve_job(spec)
-    out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
-    store = OutputStore(out_fs, out_root)
-    resume = plan_retry(resolved, store, reasons or []) if retry_rejects else resume_units(resolved, store)
-    log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
-    committed = dict(resume.reused)
-    committer = (RetryCommitter(store, resume, resolved.fingerprints["job"], resolved.id_field.name) if retry_rejects
-                 else UnitCommitter(store, resume.pending, resolved.fingerprints["job"]))
-    if resume.pending:
-        committed.update(_run_pending(resolved, store, committer, on_rows))
-    summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id or spec.name)
-    summary.update(run_figures(committed, committer))
-    store.clear_staging()
-    write_empty_datasets(store, resolved, committed)
-    store.write_summary(summary)
+    run_id = run_id or spec.name
+    with ExitStack() as stack:
+        quiet = None if verbose else stack.enter_context(quiet_logging())
+        resolved = resolve_job(spec)
+        out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
+        store = OutputStore(out_fs, out_root)
+        resume = plan_retry(resolved, store, reasons or []) if retry_rejects else resume_units(resolved, store)
+        log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
+        files = RunFiles.for_run(store, run_id)
+        start = RunStart(job=spec.name, run_id=run_id, units=resume.units, reused_units=len(resume.reused),
+                         rows=resolved.input_rows,
+                         # a retry's progress counts its retried rows; every other row stays as committed
+                         reused_rows=(resolved.input_rows - resume.retried_rows if retry_rejects
+                                      else sum(u.rows for u in resume.reused.values())),
+                         logs="this terminal (verbose)" if verbose else files.where(store))
+        watch = RunWatch(spec, start, quiet.terminal if quiet else sys.stderr, display)
+        if quiet:
+            stack.enter_context(quiet.capture(files.log_file))
+        stalled = None
+        try:
+            committed = dict(resume.reused)
+            committer = (RetryCommitter(store, resume, resolved.fingerprints["job"], resolved.id_field.name) if retry_rejects
+                         else UnitCommitter(store, resume.pending, resolved.fingerprints["job"]))
+            if resume.pending:
+                committed.update(_run_pending(resolved, store, committer, watch, quiet=quiet is not None))
+            summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id,
+                                    logs=files.folder)
+            summary.update(run_figures(committed, committer))
+            store.clear_staging()
+            write_empty_datasets(store, resolved, committed)
+            watch.close()
+            if report and _write_report(spec, summary, watch.timeline):
+                summary["report"] = REPORT_NAME
+            store.write_summary(summary)
+        except Exception as err:
+            stalled = str(err) if isinstance(err, StallError) else None
+            if quiet:
+                err.add_note(f"{LOG_NOTE}{files.log_file}")
+            raise
+        finally:
+            watch.close(stalled=stalled)
+            _publish(files, store, watch)
     if summary["records"] + summary["rejects"] != summary["input_rows"]:
         raise ConservationError(
             f"records ({summary['records']}) + rejects ({summary['rejects']}) != input rows ({summary['input_rows']})"
@@ -51,16 +93,43 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, on_rows=None, retry_rej
     return summary
 
 
-def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, on_rows) -> dict[str, CommittedUnit]:
+def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch, *,
+                 quiet: bool) -> dict[str, CommittedUnit]:
     spec = resolved.spec
     started_ray = connect_ray(spec)
+    context = ray.data.DataContext.get_current()
+    ray_bars = context.enable_progress_bars
+    if quiet:
+        context.enable_progress_bars = False  # ours count rows; Ray Data's would fill the log every 10 s
     try:
         check_replica_fits(spec)
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
                               record_schema=resolved.record_schema, metadata=provenance(resolved))
         plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
-        with engine_stage_depth(spec.model.max_batches_in_flight):
-            return commit_as_written(build_flow(plan), committer, on_rows)
+        with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow():
+            return commit_as_written(watch.reports(build_flow(plan)), committer, watch)
     finally:
+        context.enable_progress_bars = ray_bars
         if started_ray:
             ray.shutdown()  # also stops worker log forwarding before the summary is printed
+
+
+def _publish(files: RunFiles, store: OutputStore, watch: RunWatch) -> None:
+    """The timeline, and the log of an object-store output; never in the way of the run's own error."""
+    try:
+        files.publish(store, watch.timeline.to_json())
+    except Exception as err:
+        log.warning("the run's log and timeline were not copied to %s/%s: %s", store.uri, files.folder, err)
+
+
+def _write_report(spec: JobSpec, summary: dict, timeline: Timeline) -> bool:
+    """report.html next to summary.json (drawn from this run's summary and timeline, as
+    summary.json is written after it); a report that fails is a warning, not a failed job."""
+    from jobs.report import write_report
+
+    try:
+        write_report(spec.output.uri, spec.output.storage_options, summary=summary, timeline=timeline)
+        return True
+    except Exception as err:  # the job's results are committed
+        log.warning("%s was not written: %s: %s", REPORT_NAME, type(err).__name__, err)
+        return False

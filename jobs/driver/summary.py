@@ -26,9 +26,10 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
 
 
 def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], engines: list[dict],
-                  wall_seconds: float, run_id: str) -> dict:
+                  wall_seconds: float, run_id: str, logs: str | None = None) -> dict:
     """`committed`: every committed unit of this run by key (reused and new); `engines`:
-    where this run's engines ran (jobs/driver/placement.py), empty if nothing ran."""
+    where this run's engines ran (jobs/driver/placement.py), empty if nothing ran; `logs`:
+    the run's folder of logs and timeline, relative to the output (jobs/driver/run_files.py)."""
     units = list(committed.values())
     reasons: Counter = Counter()
     for unit in units:
@@ -54,6 +55,8 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
         "k2batch_version": jobs.__version__,
         "run_id": run_id,
     }
+    if logs:
+        summary["logs"] = logs
     if spec.task.mode == "label":
         summary["label_distribution"] = label_distribution(resolved, spec.task.label_column)
     return summary

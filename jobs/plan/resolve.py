@@ -100,7 +100,7 @@ def _load_schema(spec: JobSpec) -> RecordSchema:
     if task.labels:  # label mode: the schema is synthesized from the label set
         record_schema = label_record_schema(task.labels, rationale=task.rationale)
     elif task.schema_ is None:  # a standalone summary: no extracted fields, no tool, no constraint
-        return RecordSchema(json_schema={"type": "object", "properties": {}}, source="none")
+        return RecordSchema.without_record()
     else:
         try:
             record_schema = load_record_schema(task.schema_, allowed_modules=tuple(task.schema_modules))

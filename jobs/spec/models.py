@@ -159,6 +159,16 @@ class ModelSpec(_Strict):
     )
     cpu_kv_cache_gib: int = Field(default=2, ge=1, description="KV cache size on the CPU platform (VLLM_CPU_KVCACHE_SPACE).")
     enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
+    stall_timeout_s: float = Field(
+        default=300.0, gt=0,
+        description="Once an engine is up: if no row is answered or written for this long, the run stops with exit 4 "
+        "and one line naming what was stuck (a unit, the writer, the input).",
+    )
+    engine_start_timeout_s: float = Field(
+        default=1800.0, gt=0,
+        description="An engine replica must finish starting within this long of the run's start (or of its restart), "
+        "else the run stops with exit 4; loading a large model's weights (or downloading them) counts.",
+    )
 
 
 class OutputSpec(_Strict):

@@ -3,6 +3,7 @@ top to bottom in a real Jupyter kernel (nbclient) on the tiny model and the demo
 Two engine starts: the warm preview engine, then the run's own."""
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +45,7 @@ def test_the_bulk_labeling_notebook_runs_top_to_bottom(tmp_path, tiny_model, new
     run_cell = by_source["result = run(job)"]
     rows = len(pd.read_parquet(news_data))
     assert f"{rows}/{rows}" in cell_text(run_cell), "the progress bar reached every row"
+    assert not re.search(r"pid=\d+|INFO|vLLM|Ray", cell_text(run_cell)), "engine or Ray logs in the cell"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["records"] + summary["rejects"] == rows
     assert set(summary["label_distribution"]) == TOPICS

@@ -96,7 +96,7 @@ def answered(tmp_path_factory, tiny_model):
             spec = spec_for(name, schema_path, data, tiny_model, root / name)
             resolved = resolve_job(spec)
             connect_ray(spec)
-            plan = flow_plan(resolved, input_files=resolved.input_files, use_gpus=False)
+            plan = flow_plan(resolved, units=resolved.units, use_gpus=False)
             engine = warm_engine(plan)
             ray.get(engine.configure.remote(plan.task))
             rows = ray.get(engine.answer.remote(MODES[plan.mode].prepare(plan)(first_rows(resolved, len(TEXTS)))))

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,17 +77,18 @@ class RayCluster:
     head_node: str
     worker_node: str
     worker: subprocess.Popen  # `ray start --block` of the worker node
+    metrics_url: str  # the head's Prometheus endpoint (Ray's metrics export port), where the job's driver runs
 
     def client_env(self, **variables: str) -> dict:
         """A client that finds the token through RAY_AUTH_TOKEN_PATH, unless `variables` say otherwise."""
         return clean_env(**{"RAY_AUTH_TOKEN_PATH": str(self.token_path), **variables})
 
 
-def ray_start(args: list[str], env: dict, log: Path, temp_dir: str) -> subprocess.Popen:
+def ray_start(args: list[str], env: dict, log: Path, temp_dir: str, metrics_port: int | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [str(VENV_BIN / "ray"), "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
          f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-         f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}", *args],
+         f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={metrics_port or free_port()}", *args],
         env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
     )
 
@@ -101,7 +103,7 @@ def ray_cluster(tmp_path_factory):
     token = secrets.token_hex(32)  # as `ray get-auth-token --generate` makes one
     token_path = tmp_path_factory.mktemp("ray-token") / "auth_token"
     token_path.write_text(token)
-    gcs_port, dashboard_port = free_port(), free_port()
+    gcs_port, dashboard_port, metrics_port = free_port(), free_port(), free_port()
     base = clean_env(
         # The entrypoint's `python` must be this venv's, as on a cluster whose image has k2batch's deps.
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
@@ -111,7 +113,7 @@ def ray_cluster(tmp_path_factory):
     logs = Path(temp_dirs[0])
     head = ray_start(["--head", f"--port={gcs_port}", f"--ray-client-server-port={free_port()}", "--dashboard-host=127.0.0.1",
                       f"--dashboard-port={dashboard_port}", "--include-dashboard=true", "--num-cpus=0"],
-                     base, logs / "head.log", temp_dirs[0])  # RAY_AUTH_MODE unset: Ray's default
+                     base, logs / "head.log", temp_dirs[0], metrics_port)  # RAY_AUTH_MODE unset: Ray's default
     address = f"http://127.0.0.1:{dashboard_port}"
     worker = None
     try:
@@ -123,7 +125,7 @@ def ray_cluster(tmp_path_factory):
         (head_node,) = [n.node_id for n in nodes if n.cpus == 0]
         (worker_node,) = [n.node_id for n in nodes if n.cpus == WORKER_CPUS]
         yield RayCluster(address=address, token=token, token_path=token_path, head_node=head_node,
-                         worker_node=worker_node, worker=worker)
+                         worker_node=worker_node, worker=worker, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         for process in (worker, head):
             if process is not None:
@@ -267,6 +269,23 @@ def test_two_nodes_the_engine_runs_on_the_worker_and_survives_its_kill(ray_clust
     assert len(records) == summary["records"] and len(rejects) == summary["rejects"]
     input_ids = pq.read_table(data, columns=["doc_id"]).column(0).to_pylist()
     assert sorted(r["doc_id"] for r in records + rejects) == sorted(input_ids)
+    # The job's own output, not the cluster's: its start line naming the log, progress, its summary.
+    job_lines = lines[1:-1]
+    units = KILL_ROWS // KILL_UNIT_ROWS
+    assert job_lines[0].startswith(f"k2batch: news-extract run news-extract: {units} unit(s), {KILL_ROWS} rows; logs: ")
+    assert job_lines[-1].startswith(f"news-extract: {KILL_ROWS} rows -> ") and len(job_lines) <= 20, stdout
+    assert all(line.startswith("k2batch: ") for line in job_lines[:-1]), stdout
+    assert "Initializing a V1 LLM engine" in (output / summary["logs"] / "k2batch.log").read_text()
+    # The job's counters, as Prometheus scrapes them from the head's metrics endpoint.
+    metrics = job_metrics(ray_cluster.metrics_url, "news-extract", until=lambda m: m.get("ray_k2batch_rows_total") == KILL_ROWS)
+    assert metrics["ray_k2batch_records_total"] == summary["records"]
+    for reason, count in summary["reject_reasons"].items():
+        assert metrics[f"ray_k2batch_rejects_total{{reason={reason}}}"] == count
+    for name in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens"):
+        assert metrics[f"ray_k2batch_{name}_total"] == summary[name]
+    assert metrics["ray_k2batch_row_attempts_count"] == KILL_ROWS and metrics["ray_k2batch_attempts_total"] >= KILL_ROWS
+    assert metrics["ray_k2batch_unit_seconds_count"] == metrics["ray_k2batch_unit_commit_seconds_count"] == units
+    assert 0 < metrics["ray_k2batch_unit_seconds_sum"] < summary["wall_seconds"] * units
 
     status = cli("status", submission_id, "--address", ray_cluster.address,
                  env=clean_env(RAY_AUTH_TOKEN=ray_cluster.token))
@@ -279,6 +298,25 @@ def test_two_nodes_the_engine_runs_on_the_worker_and_survives_its_kill(ray_clust
     for result in (status, logs):
         assert ray_cluster.token not in result.stdout + result.stderr
     assert ray_cluster.token not in stdout + stderr
+
+
+def job_metrics(url: str, job: str, *, until, deadline_s: float = 60) -> dict[str, float]:
+    """The `ray_k2batch_*` samples of `job`, summed over workers, keyed by name (and by
+    reason for rejects); polled until `until(metrics)` holds: Ray exports on an interval."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline = time.monotonic() + deadline_s
+    while True:
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith("ray_k2batch_") and sample.labels.get("job") == job and "le" not in sample.labels:
+                    key = sample.name + (f"{{reason={sample.labels['reason']}}}" if "reason" in sample.labels else "")
+                    found[key] = found.get(key, 0) + sample.value
+        if until(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
 
 
 def test_without_a_token_the_error_says_what_to_set(ray_cluster, tmp_path, tiny_model, news_data):
@@ -408,3 +446,17 @@ def test_the_upload_is_the_code_without_environments_weights_or_data(tmp_path):
     assert "jobs/cli/__init__.py" in names and "operators/k2_engine.py" in names and "schemas/examples/news.py" in names
     assert not [n for n in names if n.split("/")[0] in {".venv", ".git", "models", "data", "out"} or "__pycache__" in n]
     assert env["env_vars"]["K2BATCH_JOB_SPEC"] == "name: x\n" and "pip" not in env
+
+
+def test_submit_wait_shows_the_jobs_own_output_not_the_job_managers():
+    from jobs.cluster.job_client import JobOutput
+
+    stream = ["2026-12-03 08:58:29,300\tINFO job_manager.py:581 -- Runtime env is setting up.\nsetting up pip\n",
+              "Running entrypoint for job raysubmit_x: printf ... | python -m jobs.cli run -\nk2batch: news",
+              "-extract run news-extract: 3 unit(s)\n", "2026-12-03 08:59:01,002\tINFO job_manager.py:1013 -- Job",
+              " finished.\n{\"records\": 24}"]
+    output = JobOutput()
+    lines = [line for chunk in stream for line in output.feed(chunk)] + output.end()
+    assert lines == ["k2batch: news-extract run news-extract: 3 unit(s)\n", '{"records": 24}']
+    everything = JobOutput(everything=True)
+    assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 6

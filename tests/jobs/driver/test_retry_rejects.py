@@ -120,6 +120,8 @@ def test_estimate_projects_the_runs_completion_tokens_and_engine_time(retried):
     assert not retried["estimate_wrote_output"], "the estimate wrote under output.uri"
     assert projection["input_rows"] == first["input_rows"] and projection["sample_rows"] == SAMPLE
     assert f"projected from {SAMPLE} of {first['input_rows']} rows" in estimated.stderr and "GPU-hours" in estimated.stderr
+    assert len(estimated.stderr.strip().splitlines()) <= 20, "the engine's and Ray's logs belong in the log file"
+    assert (retried["folder"] / "estimate.log").stat().st_size > 0
     completion, engine = projection["completion_tokens"], projection["engine_seconds"]
     assert completion["low"] <= completion["value"] <= completion["high"]
     assert abs(completion["value"] / first["completion_tokens"] - 1) <= 0.25
@@ -195,11 +197,11 @@ def test_later_plain_runs_of_either_spec_reuse_every_unit_and_retry_filters_by_r
         assert plain.returncode == 0, plain.stderr[-3000:]
         summary = json.loads(plain.stdout.splitlines()[-1])
         assert summary["reused_units"] == units and summary["records"] == retried["result"].summary["records"]
-        assert "vLLM" not in plain.stderr, "a plain run of a retried output started an engine"
+        assert summary["engines"] == [], "a plain run of a retried output started an engine"
     # --reason filters: no reject has this reason, so nothing runs.
     other = run_cli("run", str(path), "--retry-rejects", "--reason", "schema_invalid", "--set", "model.max_tokens=130")
     assert other.returncode == 0, other.stderr[-3000:]
-    assert json.loads(other.stdout.splitlines()[-1])["retried_rows"] == 0 and "vLLM" not in other.stderr
+    assert json.loads(other.stdout.splitlines()[-1])["retried_rows"] == 0 and json.loads(other.stdout.splitlines()[-1])["engines"] == []
 
 
 def test_retry_refuses_an_input_changed_since_the_first_run(retried):

@@ -126,7 +126,7 @@ def test_missing_output_bucket_fails_before_the_engine_starts(tmp_path, tiny_mod
         "k2batch: error: output.uri: storage refused access to s3://no-such-bucket-k2batch/out: "
         "The specified bucket does not exist (create the bucket or fix output.uri)"
     ], result.stderr
-    assert "Ray" not in result.stderr and "vLLM" not in result.stderr, "failed after starting Ray"
+    assert result.stderr.strip().splitlines() == error, "failed after the run started (its start line came first)"
     assert "another-secret-value-42" not in result.stdout + result.stderr
 
 
@@ -158,8 +158,11 @@ def test_example_job_reads_and_writes_s3(tmp_path, tiny_model, news_data, s3_ser
     assert summary["units"] == 3 and summary["reused_units"] == 0
     assert committed_ids(output_uri, s3_options) == input_ids(news_data)
     top_level = {key.split("/")[2] for key in s3_server.keys(bucket, "results/")}
-    assert {"records", "_manifest", "summary.json"} <= top_level <= {"records", "rejects", "_manifest", "summary.json"}, \
-        "staging must be cleared after a successful run"
+    assert {"records", "_manifest", "summary.json", "report.html", "_logs"} <= top_level <= \
+        {"records", "rejects", "_manifest", "summary.json", "report.html", "_logs"}, "staging must be cleared after a successful run"
+    log = s3(s3_options).cat_file(f"{bucket}/results/news/{summary['logs']}/k2batch.log").decode()
+    assert "Initializing a V1 LLM engine" in log, "the run's log, written locally, is copied to the output"
+    assert result.stderr.splitlines()[0].endswith(f"(copied to {output_uri.rstrip('/')}/{summary['logs']}/ at the end)")
 
     everything = result.stdout + result.stderr + json.dumps(summary)
     for key in s3_server.keys(bucket, "results/"):
@@ -172,7 +175,8 @@ def test_example_job_reads_and_writes_s3(tmp_path, tiny_model, news_data, s3_ser
     assert again.returncode == 0, again.stderr[-3000:]
     summary = json.loads(again.stdout.splitlines()[-1])
     assert (summary["reused_units"], summary["reused_rows"]) == (3, 24)
-    assert "vLLM" not in again.stderr
+    log = s3(s3_options).cat_file(f"{bucket}/results/news/{summary['logs']}/k2batch.log").decode()
+    assert "Started a local Ray instance" not in log and "K2Engine" not in log, "nothing left to run: no Ray, no engine"
     assert committed_ids(output_uri, s3_options) == input_ids(news_data)
 
 
