@@ -77,8 +77,10 @@ class UnitCommitter:
             raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {describe(unfinished[0])}")
 
 
-def describe(unit: Unit) -> str:
+def describe(unit: Unit | CommittedUnit) -> str:
     """A unit as a user finds it: its file and rows."""
+    if isinstance(unit, CommittedUnit):
+        return unit.input_path if unit.start is None else f"{unit.input_path} rows {unit.start}-{unit.start + unit.rows}"
     return f"{unit.path} rows {unit.start}-{unit.start + unit.rows}"
 
 

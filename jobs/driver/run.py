@@ -14,7 +14,7 @@ from contextlib import ExitStack
 
 import ray
 
-from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
+from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written, describe
 from jobs.driver.empty_outputs import write_empty_datasets
 from jobs.driver.log_capture import quiet_logging
 from jobs.driver.progress import RunStart
@@ -106,7 +106,8 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
                               record_schema=resolved.record_schema, metadata=provenance(resolved))
         plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
-        with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow():
+        names = {key: describe(unit) for key, unit in committer.units.items()}
+        with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names):
             return commit_as_written(watch.reports(build_flow(plan)), committer, watch)
     finally:
         context.enable_progress_bars = ray_bars

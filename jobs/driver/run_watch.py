@@ -9,7 +9,7 @@ from typing import Iterator, TextIO
 
 import ray
 
-from jobs.driver.commit import as_written
+from jobs.driver.commit import as_written, describe
 from jobs.driver.metrics import JobMetrics
 from jobs.driver.progress import Progress, RunStart
 from jobs.driver.stall_guard import StallGuard, StallLimits
@@ -37,12 +37,13 @@ class RunWatch:
         return time.monotonic() - self.began
 
     @contextmanager
-    def flow(self) -> Iterator[None]:
-        """While a flow runs (Ray connected): the engines' board, the guard, the metrics."""
+    def flow(self, unit_names: dict[str, str]) -> Iterator[None]:
+        """While a flow runs (Ray connected): the engines' board, the guard, the metrics.
+        `unit_names`: each running unit's key and how a user finds it (a stall names it)."""
         board = ray.remote(EngineBoard).options(name=BOARD_NAME, num_cpus=0, max_restarts=0).remote()
         model = self.spec.model
         self.guard = StallGuard(board, StallLimits(stall_s=model.stall_timeout_s, engine_start_s=model.engine_start_timeout_s),
-                                started=time.time())
+                                started=time.time(), unit_names=unit_names)
         self.metrics = JobMetrics(self.spec.name)
         try:
             yield
@@ -68,10 +69,10 @@ class RunWatch:
 
     def committed(self, unit: CommittedUnit, commit_seconds: float) -> None:
         snapshot = self.guard.snapshot
-        if unit.input_path not in snapshot.first_taken_at:
+        if unit.key not in snapshot.first_taken_at:  # the engines know a unit by its key (its rows' `_unit`)
             snapshot = self.guard.poll(wait=True)  # a unit that started and ended between two polls
-        first = snapshot.first_taken_at.get(unit.input_path)
-        timing = UnitTiming(input_path=unit.input_path, rows=unit.rows, records=unit.records, rejects=unit.rejects,
+        first = snapshot.first_taken_at.get(unit.key)
+        timing = UnitTiming(unit=describe(unit), rows=unit.rows, records=unit.records, rejects=unit.rejects,
                             committed_s=round(self.elapsed(), 3), commit_seconds=round(commit_seconds, 4),
                             first_taken_s=None if first is None else round(first - self.began_wall, 3))
         self.timeline.units.append(timing)

@@ -34,8 +34,9 @@ class StallLimits:
 
 
 def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_rows: int, last_written: float | None,
-            limits: StallLimits) -> str | None:
-    """What is stuck, or None. Times are wall-clock seconds (the engines report theirs)."""
+            limits: StallLimits, unit_names: dict[str, str] | None = None) -> str | None:
+    """What is stuck, or None. Times are wall-clock seconds (the engines report theirs);
+    `unit_names`: how a user finds a unit the engines know by its key."""
     if not snapshot.ready:
         since = min(snapshot.starting.values(), default=started)  # an engine's own start, once it has one
         if now - since <= limits.engine_start_s:
@@ -58,7 +59,7 @@ def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_row
     if held:
         unit, rows = max(snapshot.in_engine.items(), key=lambda item: item[1])
         others = f" and {len(snapshot.in_engine) - 1} other unit(s)" if len(snapshot.in_engine) > 1 else ""
-        return f"unit {unit}: the engine holds {rows} of its rows{others} and answered none {window}"
+        return f"unit {(unit_names or {}).get(unit, unit)}: the engine holds {rows} of its rows{others} and answered none {window}"
     if snapshot.answered > written_rows:
         return f"the writer: {snapshot.answered - written_rows} answered rows were not written {window}"
     return f"reading the input: the engines hold no rows and none was answered {window}"
@@ -67,11 +68,13 @@ def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_row
 class StallGuard:
     """Yields the writer's reports; raises StallError once `stalled` names something."""
 
-    def __init__(self, board, limits: StallLimits, *, started: float, clock: Callable[[], float] = time.time):
+    def __init__(self, board, limits: StallLimits, *, started: float, unit_names: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.time):
         self.board = board  # the run's EngineBoard actor handle
         self.limits = limits
         self.started = started
         self.clock = clock
+        self.unit_names = unit_names or {}
         self.snapshot = EngineSnapshot()
         self.written_rows = 0
         self.last_written: float | None = None
@@ -122,7 +125,7 @@ class StallGuard:
 
     def check(self) -> None:
         problem = stalled(self.poll(), now=self.clock(), started=self.started, written_rows=self.written_rows,
-                          last_written=self.last_written, limits=self.limits)
+                          last_written=self.last_written, limits=self.limits, unit_names=self.unit_names)
         if problem:
             raise StallError(f"stalled: {problem}")
 

@@ -26,7 +26,7 @@ class Sample:
 
 @dataclass
 class UnitTiming:
-    input_path: str
+    unit: str  # its file and rows (jobs/driver/commit.py describe)
     rows: int
     records: int
     rejects: int

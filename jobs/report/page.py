@@ -71,7 +71,7 @@ def _slowest_units(data: ReportData) -> str:
                else "no unit ran in the last run (all were reused)")
         return f"{heading}<p class=note>{why}</p></section>"
     slowest = sorted(timed, key=lambda u: u.seconds, reverse=True)[:SLOWEST]
-    rows = [(u.input_path, u.rows, u.records, u.rejects, round(u.seconds, 1), round(u.commit_seconds, 3)) for u in slowest]
+    rows = [(u.unit, u.rows, u.records, u.rejects, round(u.seconds, 1), round(u.commit_seconds, 3)) for u in slowest]
     note = "<p class=note>seconds: from a unit's first row in an engine to its commit, in the last run</p>"
     return heading + _table(rows, ("unit", "rows", "records", "rejects", "seconds", "commit seconds")) + note + "</section>"
 

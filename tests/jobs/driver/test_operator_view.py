@@ -60,6 +60,8 @@ def test_the_log_file_holds_the_engines_and_rays_logs(quiet_run):
     assert "Started a local Ray instance" in text and "committed " in text  # Ray's own and k2batch's
     timeline = json.loads((out / summary["logs"] / "timeline.json").read_text())
     assert timeline["samples"][-1]["rows"] == 24 and len(timeline["units"]) == 2
+    assert sorted(u["unit"] for u in timeline["units"]) == [f"{out.parent / 'news' / name} rows 0-12" for name in ("part-0.parquet", "part-1.parquet")]
+    assert all(u["first_taken_s"] is not None for u in timeline["units"]), "each unit timed from its first row in an engine"
     assert 0 < timeline["engine_ready_s"] < timeline["finished_s"]
 
 
@@ -120,7 +122,7 @@ def test_a_wedged_engine_ends_the_run_with_exit_4_naming_the_unit(tmp_path, tiny
     assert result.returncode == 4, result.stderr[-3000:]
     log = next((tmp_path / "out").glob("_logs/*/k2batch.log"))
     unit = tmp_path / "news" / "part-0.parquet"
-    assert re.fullmatch(rf"k2batch: error: stalled: unit {unit}: the engine holds 8 of its rows and answered none for "
+    assert re.fullmatch(rf"k2batch: error: stalled: unit {unit} rows 0-8: the engine holds 8 of its rows and answered none for "
                         rf"1\d s \(model\.stall_timeout_s is {STALL_S} s\); the run's log: {log}",
                         result.stderr.splitlines()[-1]), result.stderr
     assert elapsed < ENGINE_START_BOUND_S + STALL_S + 30

@@ -8,9 +8,12 @@ LIMITS = StallLimits(stall_s=60, engine_start_s=600)
 T0 = 1_000_000.0  # the run's start, wall clock
 
 
+NAMES = {"k1": "in/a.parquet rows 0-64", "k2": "in/b.parquet rows 0-8"}  # the engines know units by their keys
+
+
 def decide(board: EngineBoard, now: float, *, written_rows: int = 0, last_written: float | None = None) -> str | None:
     return stalled(board.snapshot(), now=now, started=T0, written_rows=written_rows, last_written=last_written,
-                   limits=LIMITS)
+                   limits=LIMITS, unit_names=NAMES)
 
 
 def test_an_engine_that_never_gets_scheduled_is_an_engine_start_stall():
@@ -30,26 +33,26 @@ def test_rows_held_by_an_engine_that_answers_none_name_their_unit():
     board = EngineBoard()
     board.starting("e1", T0)
     board.ready("e1", T0 + 30)
-    board.taken({"in/a.parquet": 64, "in/b.parquet": 8}, T0 + 31)
-    board.answered({"in/a.parquet": 4}, {1: 4}, T0 + 40)
+    board.taken({"k1": 64, "k2": 8}, T0 + 31)
+    board.answered({"k1": 4}, {1: 4}, T0 + 40)
     assert decide(board, T0 + 99) is None, "answered 59 s ago"
     problem = decide(board, T0 + 101)
-    assert problem == ("unit in/a.parquet: the engine holds 60 of its rows and 1 other unit(s) and answered none "
+    assert problem == ("unit in/a.parquet rows 0-64: the engine holds 60 of its rows and 1 other unit(s) and answered none "
                        "for 61 s (model.stall_timeout_s is 60 s)")
 
 
 def test_a_written_file_is_progress_too():
     board = EngineBoard()
     board.ready("e1", T0)
-    board.taken({"in/a.parquet": 10}, T0 + 1)
+    board.taken({"k1": 10}, T0 + 1)
     assert decide(board, T0 + 100, written_rows=0, last_written=T0 + 50) is None
 
 
 def test_answered_rows_that_are_never_written_blame_the_writer():
     board = EngineBoard()
     board.ready("e1", T0)
-    board.taken({"in/a.parquet": 10}, T0 + 1)
-    board.answered({"in/a.parquet": 10}, {1: 8, 2: 2}, T0 + 5)
+    board.taken({"k1": 10}, T0 + 1)
+    board.answered({"k1": 10}, {1: 8, 2: 2}, T0 + 5)
     assert decide(board, T0 + 70, written_rows=0).startswith("the writer: 10 answered rows were not written for 65 s")
 
 
@@ -62,7 +65,7 @@ def test_an_idle_engine_blames_the_input():
 def test_a_restarting_engine_gets_the_engine_start_time():
     board = EngineBoard()
     board.ready("e1", T0)
-    board.taken({"in/a.parquet": 10}, T0 + 1)
+    board.taken({"k1": 10}, T0 + 1)
     board.starting("e2", T0 + 10)  # e1 died; its replacement loads the model
     assert decide(board, T0 + 500) is None
     assert decide(board, T0 + 611).startswith("unit in/a.parquet")
