@@ -370,7 +370,8 @@ def _estimate_accuracy(r: dict, runs: dict) -> list[str]:
                    f"| {f['error']:+.1%} | ±{target:.0%}: {_status(abs(f['error']), target, 'below')} |")
     out += ["", f"The estimate's engine start: {e['measured']['engine_start_seconds']:.1f} s; projected rows/s per replica "
             f"{e['rows_per_second_per_replica']['value']:.2f}, wall time {e['wall_seconds']['value']:.0f} s; the run's whole "
-            f"wall time {r['run']['wall_seconds']:.0f} s.", ""]
+            f"wall time {r['run']['wall_seconds']:.0f} s. A run keeps up to {e['rows_in_flight']} rows in flight per replica; "
+            f"a sample of {e['sample_rows']} runs the engine below that load, which overstates engine time.", ""]
     return out
 
 
@@ -384,7 +385,8 @@ def _dedup(r: dict, runs: dict) -> list[str]:
                    f"| {s['completion_tokens']:,} |")
     out += ["", f"On / off: **{r['speedup']:.2f}x** (target {r['target_speedup']}x: "
             f"{_status(r['speedup'], r['target_speedup'], 'at least')}). Identical outcomes (record fields or reject reason) "
-            f"in both runs: {r['identical_rows']} of {r['rows']} rows.", ""]
+            f"in both runs: {r['identical_rows']} of {r['rows']} rows. Deduplicated rows can exceed the copies "
+            "added: the synthetic generator repeats a few articles itself.", ""]
     return out
 
 

@@ -127,4 +127,8 @@ def describe(estimate: dict) -> list[str]:
               line("engine time", estimate["engine_seconds"], " s", 1),
               line("replica-hours", estimate["replica_hours"], digits=4), line("GPU-hours", estimate["gpu_hours"], digits=4),
               line("wall time", estimate["wall_seconds"], " s", 1)]
+    if estimate["sample_rows"] < min(estimate["rows_in_flight"], estimate["input_rows"]):
+        lines.append(f"  note: the sample is smaller than the {estimate['rows_in_flight']} rows a run keeps in flight per "
+                     "replica, so the engine ran below full load: engine time and hours are likely overstated "
+                     f"(use --sample {estimate['rows_in_flight']} or more)")
     return lines
