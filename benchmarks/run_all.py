@@ -32,6 +32,8 @@ BENCHMARKS = (
     ("planning", []),
     # Says so when ../shared/schemas/jsonschemabench-sample is not there.
     ("schema_coverage", ["--e2e", "1"]),
+    ("estimate_accuracy", []),
+    ("dedup", []),
 )
 
 

@@ -1,8 +1,9 @@
 """The notebook API: build a job in Python, preview it on a few rows, run it, look at it.
 
-    from jobs.notebook import preview, run
+    from jobs.notebook import estimate, preview, run
     job = JobSpec(name=..., input=..., task=TaskSpec(schema=MyModel, ...), model=..., output=...)
     preview(job, n=20)        # a DataFrame; seconds once the engine is warm
+    estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
     result.records, result.rejects, result.summary, result.plot()   # the report's figures
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 import ray
 
+from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
 from jobs.plan.flow_plan import flow_plan
@@ -93,14 +95,24 @@ def release_engine() -> None:
         pass  # none running
 
 
-def run(job: JobSpec, *, progress: bool = True) -> "JobResult":
+def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict:
+    """`k2batch estimate`: the whole input's projections from `sample` random rows, each
+    {value, low, high}; nothing is written. The preview engine is stopped first."""
+    connect_ray(job)
+    release_engine()
+    return estimate_job(job, sample=sample, seed=seed,
+                        log_file=Path(tempfile.gettempdir()) / f"k2batch-{job.name}.estimate.log")
+
+
+def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> "JobResult":
     """Run the whole job (resume, commits, summary.json and report.html: as `k2batch run`
     does) and load its results. The preview engine is stopped first, to free the machine
     for the run. A progress bar shows in the notebook; the engine's and Ray's logs go to
-    the run's log file (summary["logs"] under the output), not into the cell."""
+    the run's log file (summary["logs"] under the output), not into the cell.
+    `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
     release_engine()
-    summary = run_job(job, display="notebook" if progress else "none")
+    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons)
     return JobResult.load(job, summary)
 
 

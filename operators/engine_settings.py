@@ -114,6 +114,7 @@ class TaskSettings:
     prime: str  # what the answer is opened with, e.g. `<tool_call>`
     summarize: bool  # after a valid record (or the row's JSON), ask for a summary turn
     sampling: SamplingSettings
+    dedup: bool = False  # identical first-attempt prompts answered once per replica (operators/dedup.py)
 
 
 @dataclass(frozen=True)

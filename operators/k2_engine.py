@@ -18,6 +18,8 @@ environment every generation blocks forever, a wedged engine for the stall guard
 import asyncio
 import json
 import os
+import socket
+import time
 import uuid
 from typing import Any
 
@@ -26,6 +28,7 @@ import pandas as pd
 
 from operators import k2_format as k2
 from operators import sampling
+from operators.dedup import AnswerCache, prompt_key
 from operators.engine_progress import EngineReporter
 from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings
 from operators.extraction_turn import judge_answer, repair_turns
@@ -38,7 +41,10 @@ READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 WEDGE_ENV = "K2BATCH_TEST_WEDGE_GENERATE"
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
-        "_cached_prompt_tokens", "_summary_cached_tokens")
+        "_cached_prompt_tokens", "_summary_cached_tokens", "_deduplicated")
+# When the row's batch was answered (epoch seconds) and by which replica: the engine's busy
+# time, which summary.json reports and `k2batch estimate` projects.
+TIMING = ("_engine_start", "_engine_end", "_replica")
 
 
 def with_ends(message: str, ends: tuple[str, ...]) -> str:
@@ -79,6 +85,7 @@ class K2Engine:
         from schemas.tool_call import tool_call_json_schema
 
         self.task = task
+        self.answers = AnswerCache() if task.dedup else None  # answers hold for one task only
         vocab_size = self.engine.model_config.get_vocab_size()
         if task.tool_name is not None:
             constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.constraint_parameters)
@@ -100,19 +107,33 @@ class K2Engine:
         rows = batch[reads].to_dict("records")
         units = batch["_unit"].tolist() if "_unit" in batch.columns else ["?"] * len(rows)
         self.progress.taken(units)
+        started = time.time()
         try:
-            results = await asyncio.gather(*(self._answered(unit, self._answer(row)) for unit, row in zip(units, rows)))
+            results = await asyncio.gather(*(self._answered(unit, self._answer_once(row)) for unit, row in zip(units, rows)))
         finally:
             self.progress.flush()
         out = batch.drop(columns=reads)
         for column in ADDS:
             out[column] = [r[column] for r in results]
+        out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), f"{socket.gethostname()}:{os.getpid()}"
         return out
 
     async def _answered(self, unit: str, answer) -> dict[str, Any]:
         result = await answer
         self.progress.answered(unit, result["_attempts"])
         return result
+
+    async def _answer_once(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row's answer, or a duplicate prompt's (operators/dedup.py): the same outcome
+        and attempts, no tokens spent."""
+        if self.answers is None or isinstance(row["_reject_reason"], str):
+            return {**await self._answer(row), "_deduplicated": False}
+        response = row.get("_response_json")
+        key = prompt_key(np.asarray(row["_prompt_ids"]).tolist(), response if isinstance(response, str) else "")
+        result, shared = await self.answers.answer(key, lambda: self._answer(row))
+        if not shared:
+            return {**result, "_deduplicated": False}
+        return {**result, "_prompt_tokens": 0, "_completion_tokens": 0, "_cached_prompt_tokens": 0, "_deduplicated": True}
 
     async def _answer(self, row: dict[str, Any]) -> dict[str, Any]:
         # A reason is a string; a missing one may be None or NaN (pandas' string columns

@@ -37,6 +37,12 @@ class UnitRead:
     size: int  # the file's, known from the listing: opening it needs no request of its own
     rows: int
     slices: tuple[RowGroupSlice, ...]
+    # Only these rows of the range, by id (a retry of rejects, jobs/driver/retry.py); empty: every row.
+    ids: tuple = ()
+
+    @property
+    def out_rows(self) -> int:
+        return len(self.ids) if self.ids else self.rows
 
 
 def read_unit(unit: UnitRead, filesystem, schema: pa.Schema) -> pa.Table:
@@ -54,7 +60,21 @@ def read_unit(unit: UnitRead, filesystem, schema: pa.Schema) -> pa.Table:
         raise RuntimeError(f"unit {unit.key}: {unit.path} gave {table.num_rows} rows where the plan has {unit.rows}: "
                            "the file changed while the job ran; run the job again")
     table = table.select(schema.names).cast(schema)
+    if unit.ids:
+        table = _only_ids(table, unit)
     return table.append_column(UNIT_COLUMN, pa.repeat(pa.scalar(unit.key), table.num_rows))
+
+
+def _only_ids(table: pa.Table, unit: UnitRead) -> pa.Table:
+    """The rows of `unit.ids` (the id column is the first), each exactly once."""
+    import pyarrow.compute as pc
+
+    id_column = table.column(0)
+    taken = table.filter(pc.is_in(id_column, value_set=pa.array(unit.ids, type=id_column.type)))
+    if taken.num_rows != len(unit.ids):
+        raise RuntimeError(f"unit {unit.key}: {unit.path} holds {taken.num_rows} of the {len(unit.ids)} ids to retry: "
+                           "the input changed since the rejects were written")
+    return taken
 
 
 def _read_slice(parquet: pq.ParquetFile, part: RowGroupSlice, columns: list[str]) -> pa.Table:
@@ -95,7 +115,7 @@ class UnitSource(Datasource):
         return [
             ReadTask(
                 functools.partial(_read_task, unit, self.filesystem, self.schema),
-                BlockMetadata(num_rows=unit.rows, size_bytes=None, input_files=[unit.path], exec_stats=None),
+                BlockMetadata(num_rows=unit.out_rows, size_bytes=None, input_files=[unit.path], exec_stats=None),
                 schema=out_schema, per_task_row_limit=per_task_row_limit,
             )
             for unit in self.units

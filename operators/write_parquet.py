@@ -19,16 +19,24 @@ from schemas.record_schema import RecordSchema
 
 READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
          "_cached_prompt_tokens", "_truncated")
+# `_fingerprint`: the job fingerprint that produced the row (an output holds several after
+# `--retry-rejects`); files written before it have no such column, their metadata says it.
+FINGERPRINT_FIELD = pa.field("_fingerprint", pa.string())
+FINGERPRINT_KEY = "k2batch.job_fingerprint"  # the file's metadata key of the same
 RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64()),
-                 pa.field("_truncated", pa.bool_())]
+                 pa.field("_truncated", pa.bool_()), FINGERPRINT_FIELD]
 SUMMARY_FIELD = pa.field("summary", pa.string(), nullable=False)  # summarize mode: after the record's fields
 # One row per file written: what the driver needs to commit its unit.
 WRITTEN_SCHEMA = pa.schema([
     pa.field("unit", pa.string()), pa.field("kind", pa.string()), pa.field("path", pa.string()), pa.field("rows", pa.int64()),
     pa.field("prompt_tokens", pa.int64()), pa.field("completion_tokens", pa.int64()),
     pa.field("cached_prompt_tokens", pa.int64()), pa.field("reasons", pa.map_(pa.string(), pa.int64())),
+    # the engine's busy span over these rows' batches (operators/k2_engine.py TIMING)
+    pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
+    pa.field("deduplicated", pa.int64()),  # rows given a duplicate prompt's answer (operators/dedup.py)
 ])
-REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32())]
+REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32()),
+                 FINGERPRINT_FIELD]
 
 
 def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str],
@@ -54,6 +62,7 @@ class WriteUnitFiles:
         self.record_schema = record_schema
         self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
+        self.fingerprint = metadata.get(FINGERPRINT_KEY)
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:
         missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary_column else [])) if c not in batch.columns]
@@ -78,6 +87,8 @@ class WriteUnitFiles:
                     "completion_tokens": int(part["_completion_tokens"].sum()),
                     "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
                     "reasons": list(Counter(part["_reason"].dropna()).items()),
+                    **_engine_span(part),
+                    "deduplicated": int(part["_deduplicated"].fillna(False).astype(bool).sum()) if "_deduplicated" in part else 0,
                 })
         return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)
 
@@ -85,7 +96,7 @@ class WriteUnitFiles:
         data = [
             {self.id_column: row_id, **self.record_schema.to_arrow_row(json.loads(record)),
              "_attempts": attempts, "_prompt_tokens": prompt_tokens, "_completion_tokens": completion_tokens,
-             "_truncated": bool(truncated)}
+             "_truncated": bool(truncated), "_fingerprint": self.fingerprint}
             for row_id, record, attempts, prompt_tokens, completion_tokens, truncated in zip(
                 rows[self.id_column], rows["_record_json"], rows["_attempts"], rows["_prompt_tokens"],
                 rows["_completion_tokens"], rows["_truncated"])
@@ -103,6 +114,15 @@ class WriteUnitFiles:
                 "error": rows["error"].to_list(),
                 "raw_output": rows["raw_output"].to_list(),
                 "_attempts": rows["_attempts"].astype("int32").to_list(),
+                "_fingerprint": [self.fingerprint] * len(rows),
             }),
             schema=self.rejects_schema, preserve_index=False,
         )
+
+
+def _engine_span(rows: pd.DataFrame) -> dict:
+    """Which replica answered the rows and when (nothing for rows from before TIMING)."""
+    if "_engine_start" not in rows.columns:
+        return {"replica": None, "engine_start": None, "engine_end": None}
+    return {"replica": str(rows["_replica"].iloc[0]), "engine_start": float(rows["_engine_start"].min()),
+            "engine_end": float(rows["_engine_end"].max())}

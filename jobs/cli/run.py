@@ -11,12 +11,19 @@ from jobs.cli.job_arguments import add_job_arguments, add_verbose_argument, is_v
 def add_arguments(parser) -> None:
     add_job_arguments(parser)
     add_verbose_argument(parser)
+    parser.add_argument("--retry-rejects", action="store_true",
+                        help="run only the committed rejects again, with the spec as given now (README: Retrying rejects)")
+    parser.add_argument("--reason", dest="reasons", action="append", default=[], metavar="REASON",
+                        help="with --retry-rejects: only rejects of this reason (repeatable), e.g. --reason truncated")
 
 
 def run(args) -> int:
     from jobs.driver.run import run_job
 
-    outcome = load_then(args, lambda job: run_job(job.spec, run_id=job.run_id, verbose=is_verbose(args)))
+    if args.reasons and not args.retry_rejects:
+        return fail("--reason needs --retry-rejects", exit_codes.SPEC_ERROR)
+    outcome = load_then(args, lambda job: run_job(job.spec, run_id=job.run_id, verbose=is_verbose(args),
+                                                  retry_rejects=args.retry_rejects, reasons=args.reasons))
     if isinstance(outcome, int):
         return outcome
     job, summary = outcome

@@ -31,6 +31,7 @@ class UnitCommitter:
         self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.committed: dict[str, CommittedUnit] = {}  # by key
         self.engines: list[dict] = []  # where the engines ran (jobs/driver/placement.py)
+        self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
 
     def add(self, written: dict) -> CommittedUnit | None:
         """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row);
@@ -45,17 +46,30 @@ class UnitCommitter:
         entry.prompt_tokens += written["prompt_tokens"]
         entry.completion_tokens += written["completion_tokens"]
         entry.cached_prompt_tokens += written["cached_prompt_tokens"]
+        entry.deduplicated_rows += written.get("deduplicated") or 0
         for reason, count in written["reasons"]:  # an Arrow map arrives as (key, value) pairs
             entry.reasons[reason] = entry.reasons.get(reason, 0) + count
         self.staged[unit.key][written["kind"]].append(written["path"])
+        if written.get("replica"):
+            span = self.engine_spans.setdefault(written["replica"], [written["engine_start"], written["engine_end"]])
+            span[:] = min(span[0], written["engine_start"]), max(span[1], written["engine_end"])
         done = entry.records + entry.rejects
-        if done > unit.rows:
-            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.rows} input rows")
-        if done == unit.rows:
-            self.committed[entry.key] = self.store.commit(entry, self.staged.pop(unit.key))
+        if done > unit.expected_rows:
+            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.expected_rows} input rows")
+        if done == unit.expected_rows:
+            self.committed[entry.key] = self.finish(entry, self.staged.pop(unit.key))
             log.info("committed %s (%d records, %d rejects)", describe(unit), entry.records, entry.rejects)
             return self.committed[entry.key]
         return None
+
+    @property
+    def engine_seconds(self) -> float:
+        """The replicas' busy time in this run: per replica, first batch in to last answer out."""
+        return sum(end - start for start, end in self.engine_spans.values())
+
+    def finish(self, entry: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
+        """Commit a unit whose rows are all written (`entry`: what this run wrote of it)."""
+        return self.store.commit(entry, staged)
 
     def check_finished(self) -> None:
         unfinished = [unit for key, unit in self.units.items() if key not in self.committed]

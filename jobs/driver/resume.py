@@ -48,7 +48,7 @@ def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, 
     whole_files = 0
     for key, entry in committed.items():
         file = by_path.get(entry.input_path)
-        if file is None or key != _expected_key(entry, file, job_fingerprint):
+        if file is None or key != _expected_key(entry, file):
             continue  # its file changed or is gone: the store retires it
         start = 0 if entry.whole_file else entry.start
         if entry.rows != file.rows if entry.whole_file else start + entry.rows > file.rows:
@@ -69,13 +69,15 @@ def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, 
     return ResumePlan(reused=reused, pending=pending)
 
 
-def _expected_key(entry: CommittedUnit, file: InputFile, job_fingerprint: str) -> str:
-    """The key the entry would have if its file is the one listed now."""
+def _expected_key(entry: CommittedUnit, file: InputFile) -> str:
+    """The key the entry would have if its file is the one listed now. Keyed by the
+    fingerprint that first wrote it: a unit a retry replaced keeps its key (the store
+    has checked that this run's fingerprint is in its lineage)."""
     if entry.whole_file:
-        return whole_file_key(job_fingerprint, file)
+        return whole_file_key(entry.job_fingerprint, file)
     if (entry.input_size, entry.input_version) != (file.size, file.version):
         return ""
-    return unit_key(job_fingerprint, file, entry.start, entry.rows)
+    return unit_key(entry.job_fingerprint, file, entry.start, entry.rows)
 
 
 def _refuse_overlaps(path: str, ranges: list[tuple[int, int]], output_uri: str) -> None:

@@ -20,6 +20,7 @@ from jobs.driver.log_capture import quiet_logging
 from jobs.driver.progress import RunStart
 from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
+from jobs.driver.retry import RetryCommitter, plan_retry, run_figures
 from jobs.driver.run_files import LOG_NOTE, REPORT_NAME, RunFiles
 from jobs.driver.run_watch import RunWatch
 from jobs.driver.stall_guard import StallError
@@ -38,9 +39,10 @@ log = logging.getLogger("k2batch")
 
 
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
-            report: bool = True) -> dict:
+            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> dict:
     """The summary. `display`: how progress is shown (jobs/driver/run_watch.py RunWatch);
-    `report`: write report.html next to summary.json."""
+    `report`: write report.html next to summary.json; `retry_rejects`: run only the
+    committed rejects again (of `reasons`, if given: jobs/driver/retry.py)."""
     started = time.monotonic()
     run_id = run_id or spec.name
     with ExitStack() as stack:
@@ -48,11 +50,14 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         resolved = resolve_job(spec)
         out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
         store = OutputStore(out_fs, out_root)
-        resume = resume_units(resolved, store)
+        resume = plan_retry(resolved, store, reasons or []) if retry_rejects else resume_units(resolved, store)
         log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
         files = RunFiles.for_run(store, run_id)
         start = RunStart(job=spec.name, run_id=run_id, units=resume.units, reused_units=len(resume.reused),
-                         rows=resolved.input_rows, reused_rows=sum(u.rows for u in resume.reused.values()),
+                         rows=resolved.input_rows,
+                         # a retry's progress counts its retried rows; every other row stays as committed
+                         reused_rows=(resolved.input_rows - resume.retried_rows if retry_rejects
+                                      else sum(u.rows for u in resume.reused.values())),
                          logs="this terminal (verbose)" if verbose else files.where(store))
         watch = RunWatch(spec, start, quiet.terminal if quiet else sys.stderr, display)
         if quiet:
@@ -60,11 +65,13 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         stalled = None
         try:
             committed = dict(resume.reused)
-            committer = UnitCommitter(store, resume.pending, resolved.fingerprints["job"])
+            committer = (RetryCommitter(store, resume, resolved.fingerprints["job"], resolved.id_field.name) if retry_rejects
+                         else UnitCommitter(store, resume.pending, resolved.fingerprints["job"]))
             if resume.pending:
                 committed.update(_run_pending(resolved, store, committer, watch, quiet=quiet is not None))
             summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id,
                                     logs=files.folder)
+            summary.update(run_figures(committed, committer))
             store.clear_staging()
             write_empty_datasets(store, resolved, committed)
             watch.close()

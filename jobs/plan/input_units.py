@@ -21,10 +21,16 @@ class Unit:
     start: int  # the unit's first row, counted from the file's start
     rows: int
     key: str
+    ids: tuple = ()  # only these rows of the range, by id (a retry of rejects); empty: every row
 
     @property
     def path(self) -> str:
         return self.file.path
+
+    @property
+    def expected_rows(self) -> int:
+        """The rows a run of this unit answers."""
+        return len(self.ids) if self.ids else self.rows
 
     def read(self) -> UnitRead:
         """What a read task needs: the row groups (or parts of one) that hold the range."""
@@ -35,7 +41,7 @@ class Unit:
                 slices.append(RowGroupSlice(group=group, offset=first - group_start, rows=last - first,
                                             whole=last - first == group_rows))
             group_start += group_rows
-        return UnitRead(key=self.key, path=self.path, size=self.file.size, rows=self.rows, slices=tuple(slices))
+        return UnitRead(key=self.key, path=self.path, size=self.file.size, rows=self.rows, slices=tuple(slices), ids=self.ids)
 
 
 def unit_key(job_fingerprint: str, file: InputFile, start: int, rows: int) -> str:

@@ -57,6 +57,11 @@ class TaskSpec(_Strict):
         description=f"System prompt template with a {{tools}} placeholder; default {k2_format.FUNCTION_CALLING_V1_NAME}.",
     )
     prime_tool_call: bool = Field(default=True, description="Open the answer with <tool_call> (inferred default).")
+    dedup: bool | None = Field(
+        default=None,
+        description="Answer rows with identical first-attempt prompts once per engine replica and give each the answer; "
+        "default: on when model.temperature is 0.",
+    )
     overflow: Literal["reject", "truncate"] = Field(
         default="reject",
         description="A row whose prompt would not fit max_model_len - max_tokens: reject it (prompt_too_long), or "

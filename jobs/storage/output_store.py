@@ -65,11 +65,25 @@ class CommittedUnit:
     start: int | None = None
     input_size: int | None = None
     input_version: str | None = None
+    # The fingerprints whose results the unit holds and that may resume it: the one that
+    # wrote it, then each `--retry-rejects` spec (jobs/driver/retry.py). Empty in entries
+    # written before retries: then just `job_fingerprint`.
+    fingerprints: list[str] = field(default_factory=list)
+    # Rows by the fingerprint that produced them: {fingerprint: {"records": n, "rejects": n}}.
+    fingerprint_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    deduplicated_rows: int = 0  # rows given a duplicate prompt's answer (0 in manifests before it)
 
     @property
     def whole_file(self) -> bool:
         """An entry of the one-unit-per-file layout: the whole of its input file."""
         return self.start is None
+
+    @property
+    def lineage(self) -> list[str]:
+        return self.fingerprints or [self.job_fingerprint]
+
+    def rows_by_fingerprint(self) -> dict[str, dict[str, int]]:
+        return self.fingerprint_rows or {self.job_fingerprint: {"records": self.records, "rejects": self.rejects}}
 
 
 class OutputStore:
@@ -113,12 +127,13 @@ class OutputStore:
         committed = self.committed()
         if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self.path("summary.json")))):
             raise OutputConflictError(f"output.uri {self.uri} already holds results and output.mode is fail_if_exists")
-        foreign = {u.job_fingerprint for u in committed.values()} - {job_fingerprint}
+        foreign = {u.lineage[-1] for u in committed.values() if job_fingerprint not in u.lineage}
         if foreign:
             raise OutputConflictError(
                 f"output.uri {self.uri} holds results of another job fingerprint ({', '.join(sorted(foreign))}): "
                 "the prompt, schema, model or sampling changed, and output.mode resume never mixes results. "
-                "Use output.mode: overwrite, or a new output.uri"
+                "Use output.mode: overwrite, or a new output.uri; or re-run only the rejects with this spec: "
+                "k2batch run --retry-rejects"
             )
         return committed
 
@@ -166,6 +181,7 @@ class OutputStore:
     def new_staging_dir(self) -> str:
         return self.path("_staging", uuid.uuid4().hex)
 
+
     def commit(self, unit: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         """Publish a finished unit's staged files, then write its manifest entry."""
         for kind, paths in staged.items():
@@ -173,8 +189,28 @@ class OutputStore:
                 relative = f"{kind}/part-{unit.key}-{n}.parquet"
                 self._step("publishing a unit's file", lambda src=path, dst=self.path(relative): self._move(src, dst))
                 unit.files.setdefault(kind, []).append(relative)
-        self._step("writing a manifest entry", lambda: self._write_json(self.path("_manifest", f"{unit.key}.json"), unit.__dict__))
+        self.write_entry(unit)
         return unit
+
+    def replace(self, unit: CommittedUnit, staged: dict[str, list[str]], drop: list[str]) -> CommittedUnit:
+        """Replace a committed unit (a retry's, jobs/driver/retry.py): publish the staged
+        files under new names, overwrite the entry (the commit point: before it the old
+        entry stands, after it the new one), then delete the files only the old entry
+        listed (`drop`). A crash leaves files that no entry lists: the next run deletes them."""
+        token = uuid.uuid4().hex[:8]
+        for kind, paths in staged.items():
+            for n, path in enumerate(paths):
+                relative = f"{kind}/part-{unit.key}-{token}-{n}.parquet"
+                self._step("publishing a unit's file", lambda src=path, dst=self.path(relative): self._move(src, dst))
+                unit.files.setdefault(kind, []).append(relative)
+        self.write_entry(unit)
+        for relative in drop:
+            self._step("deleting a replaced file", lambda path=self.path(relative): self._remove(path))
+        return unit
+
+    def write_entry(self, unit: CommittedUnit) -> None:
+        """Write a unit's entry: the commit point of its files."""
+        self._step("writing a manifest entry", lambda: self._write_json(self.path("_manifest", f"{unit.key}.json"), unit.__dict__))
 
     def _move(self, src: str, dst: str) -> None:
         if self.is_local:

@@ -24,7 +24,7 @@ def answered(**extra) -> pd.DataFrame:
 
 def test_each_unit_and_kind_is_one_typed_file_and_the_report_adds_up(tmp_path):
     writer = WriteUnitFiles(filesystem=LocalFileSystem(), staging_dir=str(tmp_path), id_field=pa.field("doc_id", pa.string()),
-                            record_schema=SCHEMA, metadata={"k2batch.test": "1"})
+                            record_schema=SCHEMA, metadata={"k2batch.test": "1", "k2batch.job_fingerprint": "fp1"})
     report = writer(answered())
     assert report.schema == WRITTEN_SCHEMA
     rows = {(r["unit"], r["kind"]): r for r in report.to_pylist()}
@@ -32,11 +32,13 @@ def test_each_unit_and_kind_is_one_typed_file_and_the_report_adds_up(tmp_path):
     assert rows[("u1", "rejects")]["reasons"] == [("schema_invalid", 1)], "reason counts stay integers"
     assert (rows[("u1", "records")]["prompt_tokens"], rows[("u2", "records")]["cached_prompt_tokens"]) == (10, 0)
     records = pq.read_table(rows[("u2", "records")]["path"])
-    assert records.column_names == ["doc_id", "title", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated"]
+    assert records.column_names == ["doc_id", "title", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated",
+                                    "_fingerprint"]
     assert records.schema.metadata[b"k2batch.test"] == b"1"
-    assert records.to_pylist()[0]["_truncated"] is True
+    assert records.to_pylist()[0]["_truncated"] is True and records.to_pylist()[0]["_fingerprint"] == "fp1"
     rejects = pq.read_table(rows[("u1", "rejects")]["path"]).to_pylist()
-    assert rejects == [{"doc_id": "b", "reason": "schema_invalid", "error": "bad", "raw_output": "<tool_call>{", "_attempts": 3}]
+    assert rejects == [{"doc_id": "b", "reason": "schema_invalid", "error": "bad", "raw_output": "<tool_call>{", "_attempts": 3,
+                       "_fingerprint": "fp1"}]
 
 
 def test_the_summary_column_follows_the_record_fields(tmp_path):

@@ -78,9 +78,10 @@ def test_example_job_writes_typed_schema_valid_records(tmp_path, tiny_model, new
     assert len(records) >= 20, "constrained decoding should make most random answers valid"
 
     schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))
-    assert schema.names == ["doc_id", "city", "country", "headlines", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated"]
+    assert schema.names == ["doc_id", "city", "country", "headlines", "_attempts", "_prompt_tokens", "_completion_tokens", "_truncated",
+                            "_fingerprint"]
     assert schema.field("headlines").type.value_type.field("topic").type == pa.dictionary(pa.int32(), pa.string())
-    for row in records.drop(columns=["_attempts", "_prompt_tokens", "_completion_tokens", "_truncated", "doc_id"]).to_dict("records"):
+    for row in records.drop(columns=["_attempts", "_prompt_tokens", "_completion_tokens", "_truncated", "_fingerprint", "doc_id"]).to_dict("records"):
         row["headlines"] = [dict(h) for h in row["headlines"]]
         NewsHeadlines.model_validate(row)
     assert (records["_attempts"] >= 1).all() and (records["_prompt_tokens"] > 0).all()
@@ -165,7 +166,7 @@ def test_hostile_rows_and_a_nested_schema_account_for_every_row(tmp_path, tiny_m
     truncated = dict(zip(records["doc_id"], records["_truncated"]))
     assert truncated.get("doc-long", True) and not any(v for k, v in truncated.items() if k != "doc-long")
     assert set(reasons.values()) <= {"empty_input", "truncated", "schema_invalid", "invalid_json"}
-    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts"]
+    assert list(rejects.columns) == ["doc_id", "reason", "error", "raw_output", "_attempts", "_fingerprint"]
     assert rejects["error"].str.len().gt(0).all()
 
     schema = pq.read_schema(next((tmp_path / "out/records").glob("*.parquet")))

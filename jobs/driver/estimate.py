@@ -1,0 +1,134 @@
+"""`k2batch estimate`: answer a random sample of the input's rows with the job's own
+prepare stage and engine (one replica, the job's rows in flight), write nothing under
+output.uri, and project the whole input (jobs/driver/projection.py).
+
+The sample is sent to the engine as a run sends it: tasks of a run's size (`block_rows`),
+two at a time per replica
+(pipelines/stages.py ENGINE_TASKS_PER_ACTOR), so the rows/s measured is a run's.
+"""
+
+import random
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pandas as pd
+import ray
+
+from jobs.driver.log_capture import quiet_logging
+from jobs.driver.projection import SampleAnswers, project
+from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
+from jobs.plan.flow_plan import flow_plan
+from jobs.plan.resolve import ResolvedJob, resolve_job
+from jobs.spec import JobSpec
+from operators.engine_settings import replica_resources
+from operators.read_units import read_unit
+from pipelines.registry import MODES
+from pipelines.stages import ENGINE_TASKS_PER_ACTOR
+
+DEFAULT_SAMPLE = 64
+
+
+def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> dict:
+    """The projections for the whole input, from `sample` random rows (all rows if fewer).
+    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/driver/log_capture.py)."""
+    if sample < 1:
+        raise ValueError(f"--sample must be at least 1, got {sample}")
+    with ExitStack() as stack:
+        if log_file is not None:
+            stack.enter_context(stack.enter_context(quiet_logging()).capture(log_file))
+        resolved = resolve_job(spec)
+        rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
+        started_ray = connect_ray(spec)
+        try:
+            check_replica_fits(spec)
+            answers = _answer_sample(resolved, rows)
+        finally:
+            if started_ray:
+                ray.shutdown()
+    m = spec.model
+    result = project(answers, input_rows=resolved.input_rows, replicas=m.replicas, tensor_parallel_size=m.tensor_parallel_size)
+    return {"name": spec.name, **result, "rows_in_flight": rows_in_flight(spec), "seed": seed,
+            "fingerprints": resolved.fingerprints}
+
+
+def block_rows(spec: JobSpec) -> int:
+    """The rows one engine task of a run holds at once: Ray Data bundles unit blocks
+    smaller than `batch_size` into one task of about `batch_size` rows, and a task's
+    batches go to the engine `max_batches_in_flight` at a time."""
+    m = spec.model
+    return min(max(spec.output.unit_rows, m.batch_size), m.batch_size * m.max_batches_in_flight)
+
+
+def rows_in_flight(spec: JobSpec) -> int:
+    return ENGINE_TASKS_PER_ACTOR * block_rows(spec)
+
+
+def sample_rows(resolved: ResolvedJob, n: int, seed: int) -> pd.DataFrame:
+    """`n` rows drawn uniformly without replacement, in random order, read unit by unit as a run reads them."""
+    rng = random.Random(seed)
+    picked = sorted(rng.sample(range(resolved.input_rows), n))
+    frames, offset, i = [], 0, 0
+    files_before: dict[str, int] = {}
+    for file in resolved.files:
+        files_before[file.path] = offset
+        offset += file.rows
+    for unit in resolved.units:
+        first = files_before[unit.path] + unit.start
+        local = []
+        while i < len(picked) and picked[i] < first + unit.rows:
+            local.append(picked[i] - first)
+            i += 1
+        if local:
+            frames.append(read_unit(unit.read(), resolved.input_fs, resolved.read_schema).take(local).to_pandas())
+    rows = pd.concat(frames, ignore_index=True)
+    return rows.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _answer_sample(resolved: ResolvedJob, rows: pd.DataFrame) -> SampleAnswers:
+    from operators.k2_engine import K2Engine
+
+    spec = resolved.spec
+    plan = flow_plan(resolved, units=resolved.units[:1], use_gpus=session_uses_gpus(spec))
+    prepared = MODES[plan.mode].prepare(plan)(rows)
+    started = time.monotonic()
+    engine = ray.remote(K2Engine).options(
+        max_concurrency=ENGINE_TASKS_PER_ACTOR, **replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus),
+    ).remote(engine=plan.engine, task=plan.task)
+    try:
+        ray.get(engine.identity.remote())  # returns once the engine has loaded the model
+        engine_start = time.monotonic() - started
+        size = block_rows(spec)
+        answered = pd.concat(ray.get([engine.answer.remote(prepared.iloc[i:i + size]) for i in range(0, len(prepared), size)]))
+    finally:
+        ray.kill(engine)
+    return SampleAnswers(
+        prompt_tokens=answered["_prompt_tokens"].astype(int).tolist(),
+        completion_tokens=answered["_completion_tokens"].astype(int).tolist(),
+        attempts=answered["_attempts"].astype(int).tolist(),
+        reasons=[r if isinstance(r, str) else None for r in answered["_reason"]],
+        # busy time as summary.json's engine_seconds counts it (jobs/driver/commit.py)
+        engine_seconds=float(answered["_engine_end"].max() - answered["_engine_start"].min()), engine_start_seconds=engine_start,
+    )
+
+
+def describe(estimate: dict) -> list[str]:
+    """The projections as a user reads them on a terminal."""
+    def line(label: str, p: dict, unit: str = "", digits: int = 0) -> str:
+        return f"  {label:<28} {p['value']:>12,.{digits}f}{unit}  ({p['low']:,.{digits}f} - {p['high']:,.{digits}f})"
+
+    lines = [f"{estimate['name']}: projected from {estimate['sample_rows']} of {estimate['input_rows']} rows "
+             f"({estimate['rows_in_flight']} in flight per replica, {estimate['replicas']} replica(s) of "
+             f"tensor_parallel_size {estimate['tensor_parallel_size']}); value (95% range)",
+             line("prompt tokens", estimate["prompt_tokens"]), line("completion tokens", estimate["completion_tokens"]),
+             line("attempts per row", estimate["attempts_per_row"], digits=2), line("rejects", estimate["rejects"])]
+    lines += [line(f"  {reason}", p) for reason, p in estimate["rejects_by_reason"].items()]
+    lines += [line("rows/s per replica", estimate["rows_per_second_per_replica"], digits=2),
+              line("engine time", estimate["engine_seconds"], " s", 1),
+              line("replica-hours", estimate["replica_hours"], digits=4), line("GPU-hours", estimate["gpu_hours"], digits=4),
+              line("wall time", estimate["wall_seconds"], " s", 1)]
+    if estimate["sample_rows"] < min(estimate["rows_in_flight"], estimate["input_rows"]):
+        lines.append(f"  note: the sample is smaller than the {estimate['rows_in_flight']} rows a run keeps in flight per "
+                     "replica, so the engine ran below full load: engine time and hours are likely overstated "
+                     f"(use --sample {estimate['rows_in_flight']} or more)")
+    return lines
