@@ -111,8 +111,9 @@ def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, rea
     the run's log file (summary["logs"] under the output), not into the cell.
     `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
-    release_engine()
-    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons)
+    # Stopped inside the run, whose quiet capture takes what the dying engine still logs.
+    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons,
+                      before_engines=release_engine)
     return JobResult.load(job, summary)
 
 

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from contextlib import ExitStack
+from typing import Callable
 
 import ray
 
@@ -39,10 +40,12 @@ log = logging.getLogger("k2batch")
 
 
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
-            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> dict:
+            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None,
+            before_engines: Callable[[], None] | None = None) -> dict:
     """The summary. `display`: how progress is shown (jobs/driver/run_watch.py RunWatch);
     `report`: write report.html next to summary.json; `retry_rejects`: run only the
-    committed rejects again (of `reasons`, if given: jobs/driver/retry.py)."""
+    committed rejects again (of `reasons`, if given: jobs/driver/retry.py); `before_engines`:
+    called once the run's output goes to its log, before any engine starts."""
     started = time.monotonic()
     run_id = run_id or spec.name
     with ExitStack() as stack:
@@ -62,6 +65,8 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         watch = RunWatch(spec, start, quiet.terminal if quiet else sys.stderr, display)
         if quiet:
             stack.enter_context(quiet.capture(files.log_file))
+        if before_engines:  # once the output goes to the run's log (the notebook stops its preview engine)
+            before_engines()
         stalled = None
         try:
             committed = dict(resume.reused)
