@@ -140,12 +140,28 @@ class JobResult:
         """A matplotlib Figure with the panels of the job's report (report.html): throughput
         over time, records and rejects, reject reasons, attempts, tokens, prefix cache,
         and the label distribution of a label job."""
-        import matplotlib.pyplot  # noqa: F401 - sets up Jupyter's display of figures
-
         from jobs.report import load_report_data
         from jobs.report.figures import all_panels
 
+        _inline_figures()
         return all_panels(load_report_data(self.job.output.uri, self.job.output.storage_options))
+
+
+def _inline_figures() -> None:
+    """Jupyter shows a Figure as an image once the inline backend has registered its
+    formatters, which importing pyplot does only if nothing resolved the backend before:
+    the run's report (SVG rendering) did. Registering them again is what `%matplotlib
+    inline` does; another backend a user chose is left alone."""
+    import matplotlib
+    import matplotlib.pyplot  # noqa: F401
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and "inline" in matplotlib.get_backend():
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = None) -> InputSpec:

@@ -96,6 +96,9 @@ class QuietRun:
         self.buffer.flush()
         saved = {fd: os.dup(fd) for fd in (1, 2)}
         streams = sys.stdout, sys.stderr
+        # Handlers that keep the stream they were made with (Ray Data's console handler,
+        # made at `import ray.data`: in a notebook, the cell's stream, not a descriptor).
+        moved = [(handler, handler.setStream(log)) for handler in _handlers_writing_to(streams)]
         colour = os.environ.get("RAY_COLOR_PREFIX")
         os.environ["RAY_COLOR_PREFIX"] = "0"  # Ray colours the worker prefixes it prints unless told not to
         for fd in saved:
@@ -105,6 +108,9 @@ class QuietRun:
             yield
         finally:
             log.flush()
+            for handler, stream in moved:
+                if stream is not None:
+                    handler.setStream(stream)
             sys.stdout, sys.stderr = streams
             for fd, copy in saved.items():
                 os.dup2(copy, fd)
@@ -116,6 +122,16 @@ class QuietRun:
             self.buffer.setTarget(None)
             file_handler.close()
             log.close()
+
+
+def _handlers_writing_to(streams: tuple[TextIO, ...]) -> list[logging.StreamHandler]:
+    """Every logger's stream handlers bound to one of `streams` (or to the process's own
+    stdout or stderr); not those that look up sys.stderr as they write."""
+    targets = {id(s) for s in (*streams, sys.__stdout__, sys.__stderr__)}
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+            and not isinstance(getattr(type(h), "stream", None), property) and id(h.stream) in targets]
 
 
 def _terminal_stream(stream: TextIO) -> TextIO:

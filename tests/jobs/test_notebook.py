@@ -52,5 +52,5 @@ def test_the_bulk_labeling_notebook_runs_top_to_bottom(tmp_path, tiny_model, new
     assert sum(summary["label_distribution"].values()) == summary["records"]
 
     plot = by_source["result.plot()"]
-    assert any("image/png" in o.get("data", {}) for o in plot.outputs), "the plot is drawn"
+    assert any("image/png" in o.get("data", {}) for o in plot.outputs), f"the plot is drawn: {plot.outputs}"
     assert f"num_rows: {summary['records']}" in cell_text(by_source["import datasets"])
