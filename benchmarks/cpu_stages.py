@@ -71,7 +71,7 @@ def build_stages(source: str) -> dict:
     from jobs.plan.resolve import resolve_job
     from operators import k2_format as k2
     from operators.parse_tool_call import parse_tool_call
-    from jobs.plan.flow_plan import prompt_settings
+    from jobs.plan.settings_from_spec import prompt_settings
     from operators.prepare_prompts import PreparePrompts
     from operators import write_parquet
     from operators.tokenizer import load_tokenizer

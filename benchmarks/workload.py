@@ -2,7 +2,7 @@
 
 One model (the tiny random-weight K2-layout model, or `--model` for a real one), news
 rows as Parquet (examples/news_sample.py), the demo job's spec, and the engine settings
-K2Engine uses, from the same builders (operators/engine_settings.py via jobs/plan/flow_plan.py):
+K2Engine uses, from the same builders (operators/engine_settings.py via jobs/plan/settings_from_spec.py):
 the same engine arguments, the same sampling, the same structured-output constraint and
 the same CPU thread binding for every contender.
 """
@@ -64,7 +64,7 @@ def job_spec(*, name: str, model: str, input_uri: Path, output_uri: Path, task: 
 def engine_env(spec) -> dict[str, str]:
     """The environment every contender's engine runs with: all cores bound for compute
     and the same KV cache, from the builder K2Engine uses (EngineSettings.cpu_environment)."""
-    from jobs.plan.flow_plan import engine_settings
+    from jobs.plan.settings_from_spec import engine_settings
 
     settings = engine_settings(spec, spec.model.source)
     return settings.cpu_environment(sorted(os.sched_getaffinity(0)))
@@ -72,7 +72,7 @@ def engine_env(spec) -> dict[str, str]:
 
 def engine_kwargs(spec, source: str) -> dict[str, Any]:
     """The vLLM engine arguments K2Engine builds (EngineSettings.vllm_engine_kwargs), CPU case."""
-    from jobs.plan.flow_plan import engine_settings
+    from jobs.plan.settings_from_spec import engine_settings
 
     return engine_settings(spec, source).vllm_engine_kwargs(cpu=True)
 
@@ -89,7 +89,7 @@ def sampling_kwargs(checked) -> dict[str, Any]:
     operators/sampling.py: K2's tags masked out, no stop strings), the constraint included."""
     from transformers import AutoConfig
 
-    from jobs.plan.flow_plan import sampling_settings
+    from jobs.plan.settings_from_spec import sampling_settings
     from operators.tokenizer import load_tokenizer
 
     model = checked.spec.model
@@ -109,7 +109,7 @@ def prompt_token_ids(checked) -> list[list[int]]:
     own stage (operators.prepare_prompts.PreparePrompts), in doc_id order."""
     import pandas as pd
 
-    from jobs.plan.flow_plan import prompt_settings
+    from jobs.plan.settings_from_spec import prompt_settings
     from operators.prepare_prompts import PreparePrompts
 
     spec = checked.spec

@@ -32,7 +32,7 @@ import ray
 from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
-from jobs.plan.flow_plan import flow_plan
+from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API

@@ -1,7 +1,7 @@
 """What engine actors tell the driver about their rows while a job runs: when each engine
 began and finished starting, which units' rows it holds, how many rows it answered and
 with how many attempts. The driver's stall guard and timeline read it
-(jobs/driver/stall_guard.py); the driver exports the attempts as Ray metrics.
+(jobs/watch/stall_guard.py); the driver exports the attempts as Ray metrics.
 
 The board is a named actor the driver starts for one run (`BOARD_NAME`, in the job's
 own Ray namespace, so two jobs on one cluster never share one). An engine that finds no

@@ -37,7 +37,7 @@ class UnitRead:
     size: int  # the file's, known from the listing: opening it needs no request of its own
     rows: int
     slices: tuple[RowGroupSlice, ...]
-    # Only these rows of the range, by id (a retry of rejects, jobs/driver/retry.py); empty: every row.
+    # Only these rows of the range, by id (a retry of rejects, jobs/driver/retry_rejects.py); empty: every row.
     ids: tuple = ()
 
     @property

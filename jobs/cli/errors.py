@@ -9,14 +9,14 @@ from pydantic import ValidationError
 from jobs import exit_codes
 from jobs.cluster.auth import ClusterAuthError
 from jobs.devtools.evaluate import GoldError
-from jobs.driver.run_files import LOG_NOTE
-from jobs.driver.stall_guard import StallError
+from jobs.watch.run_files import LOG_NOTE
+from jobs.watch.stall_guard import StallError
 from jobs.plan.input_files import InputError
 from jobs.spec import JobSpecError
 from jobs.spec.params import ParamError
 from jobs.storage.output_store import OutputConflictError
 from jobs.storage.redact import redact
-from jobs.storage.retry import StorageError
+from jobs.storage.request_retries import StorageError
 from schemas.record_schema import SchemaLoadError
 
 # StorageError: no such bucket, access denied, no credentials; ClusterAuthError: no or a
@@ -35,10 +35,10 @@ def fail(message: str, code: int) -> int:
 
 def fail_with(err: BaseException, *, reading_spec: bool = False) -> int:
     """`fail` for an exception; `reading_spec`: it came from reading the spec (always exit 2)."""
-    return fail(*(describe_spec_error(err) if reading_spec else describe(err)))
+    return fail(*(describe_spec_error(err) if reading_spec else error_message(err)))
 
 
-def describe(err: BaseException) -> tuple[str, int]:
+def error_message(err: BaseException) -> tuple[str, int]:
     """One line and an exit code; storage secrets masked, whatever library wrote the message.
     An infrastructure failure of a run names the run's log file (jobs/driver/run.py adds it)."""
     message, code = _describe(err)
@@ -51,7 +51,7 @@ def describe(err: BaseException) -> tuple[str, int]:
 def describe_spec_error(err: BaseException) -> tuple[str, int]:
     """A failure while reading, overriding or validating the spec file is always the
     spec's (or its path's): exit 2, whatever exception type the YAML parser raised."""
-    message, code = describe(err)
+    message, code = error_message(err)
     if code != exit_codes.SPEC_ERROR:
         message = redact(" ".join(str(err).split()))  # YAML errors span lines
     return message, exit_codes.SPEC_ERROR

@@ -28,7 +28,7 @@ def add_address_argument(parser) -> None:
 def run(args) -> int:
     from jobs.cluster import submission
     from jobs.cluster.job_client import connect, wait_for
-    from jobs.plan.replica_fit import check_replicas_fit
+    from jobs.plan.replica_fit import replica_fit_warning
 
     try:
         job = load_job_arguments(args)
@@ -39,7 +39,7 @@ def run(args) -> int:
     address = submission.job_server_address(args.address)
     try:
         client = connect(address)
-        warning = check_replicas_fit(job.spec, submission.cluster_nodes(address), address)
+        warning = replica_fit_warning(job.spec, submission.cluster_nodes(address), address)
         if warning:
             print(f"k2batch: warning: {warning}", file=sys.stderr)
         submission_id = client.submit_job(

@@ -6,9 +6,9 @@ import time
 from collections import defaultdict
 from typing import Iterable
 
-import ray
 
-from jobs.driver.placement import engine_placement, now_ms
+
+from jobs.watch.placement import engine_placement, now_ms
 from jobs.plan.input_units import Unit
 from jobs.storage.output_store import CommittedUnit, OutputStore
 
@@ -30,7 +30,7 @@ class UnitCommitter:
         self.progress: dict[str, CommittedUnit] = {}
         self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.committed: dict[str, CommittedUnit] = {}  # by key
-        self.engines: list[dict] = []  # where the engines ran (jobs/driver/placement.py)
+        self.engines: list[dict] = []  # where the engines ran (jobs/watch/placement.py)
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
 
     def add(self, written: dict) -> CommittedUnit | None:
@@ -55,10 +55,10 @@ class UnitCommitter:
             span[:] = min(span[0], written["engine_start"]), max(span[1], written["engine_end"])
         done = entry.records + entry.rejects
         if done > unit.expected_rows:
-            raise ConservationError(f"unit {unit.key} ({describe(unit)}): {done} rows written for {unit.expected_rows} input rows")
+            raise ConservationError(f"unit {unit.key} ({unit.location}): {done} rows written for {unit.expected_rows} input rows")
         if done == unit.expected_rows:
             self.committed[entry.key] = self.finish(entry, self.staged.pop(unit.key))
-            log.info("committed %s (%d records, %d rejects)", describe(unit), entry.records, entry.rejects)
+            log.info("committed %s (%d records, %d rejects)", unit.location, entry.records, entry.rejects)
             return self.committed[entry.key]
         return None
 
@@ -74,19 +74,12 @@ class UnitCommitter:
     def check_finished(self) -> None:
         unfinished = [unit for key, unit in self.units.items() if key not in self.committed]
         if unfinished:
-            raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {describe(unfinished[0])}")
-
-
-def describe(unit: Unit | CommittedUnit) -> str:
-    """A unit as a user finds it: its file and rows."""
-    if isinstance(unit, CommittedUnit):
-        return unit.input_path if unit.start is None else f"{unit.input_path} rows {unit.start}-{unit.start + unit.rows}"
-    return f"{unit.path} rows {unit.start}-{unit.start + unit.rows}"
+            raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0].location}")
 
 
 def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
     """Commit each unit as soon as its last file is written (`reports`: `as_written`'s);
-    the committed units by key. `observer` (jobs/driver/run_watch.py) hears of each
+    the committed units by key. `observer` (jobs/watch/run_watch.py) hears of each
     report and of each commit with the seconds it took. Also notes where the engines ran
     (`committer.engines`)."""
     started = now_ms()  # the dataset runs, and its engines start, as it is iterated
@@ -101,11 +94,3 @@ def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observe
     committer.engines = engine_placement(started)
     return committer.committed
 
-
-def as_written(dataset: ray.data.Dataset):
-    """The writer's reports, each as soon as its file is written. `iter_rows()` holds
-    every block back until the next one is ready (it prefetches one), so each unit
-    would commit a file late and a crash would lose the last finished unit (measured:
-    a block done at 5 s reached the driver at 14 s, when the next one was done)."""
-    for batch in dataset.iter_batches(batch_size=None, prefetch_batches=0, batch_format="pyarrow"):
-        yield from batch.to_pylist()

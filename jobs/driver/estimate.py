@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import ray
 
-from jobs.driver.log_capture import quiet_logging
+from jobs.watch.log_capture import quiet_logging
 from jobs.driver.projection import SampleAnswers, project
-from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
-from jobs.plan.flow_plan import flow_plan
+from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
+from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
 from operators.engine_settings import replica_resources
@@ -31,7 +31,7 @@ DEFAULT_SAMPLE = 64
 
 def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> dict:
     """The projections for the whole input, from `sample` random rows (all rows if fewer).
-    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/driver/log_capture.py)."""
+    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py)."""
     if sample < 1:
         raise ValueError(f"--sample must be at least 1, got {sample}")
     with ExitStack() as stack:
@@ -41,7 +41,7 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
         rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
         started_ray = connect_ray(spec)
         try:
-            check_replica_fits(spec)
+            warn_if_no_node_fits(spec)
             answers = _answer_sample(resolved, rows)
         finally:
             if started_ray:

@@ -6,7 +6,7 @@ import os
 
 import ray
 
-from jobs.plan.replica_fit import NodeCapacity, check_replicas_fit, uses_gpus
+from jobs.plan.replica_fit import NodeCapacity, replica_fit_warning, uses_gpus
 from jobs.spec import JobSpec
 
 log = logging.getLogger("k2batch")
@@ -33,7 +33,7 @@ def session_uses_gpus(spec: JobSpec) -> bool:
     return uses_gpus(spec.model.device, ray.cluster_resources().get("GPU", 0))
 
 
-def check_replica_fits(spec: JobSpec) -> None:
+def warn_if_no_node_fits(spec: JobSpec) -> None:
     """Fail in seconds, not at an engine's start, when no node can hold one replica.
     A local cluster counts this machine's cores: its logical CPUs are raised above
     them so that reading and writing tasks can run beside the engine."""
@@ -43,6 +43,6 @@ def check_replica_fits(spec: JobSpec) -> None:
                      gpus=n["Resources"].get("GPU", 0.0))
         for n in ray.nodes() if n["Alive"]
     ]
-    warning = check_replicas_fit(spec, nodes, "this machine" if local else "the cluster")
+    warning = replica_fit_warning(spec, nodes, "this machine" if local else "the cluster")
     if warning:
         log.warning(warning)

@@ -2,9 +2,9 @@
 mode's flow, commit each unit as its last row is written, and write the summary and
 the report.
 
-Quiet by default (jobs/driver/log_capture.py): the terminal gets the start line, the
+Quiet by default (jobs/watch/log_capture.py): the terminal gets the start line, the
 progress, problems and the summary; the engine's, Ray's and k2batch's logs go to the
-run's log file (jobs/driver/run_files.py). `verbose` leaves them on the terminal.
+run's log file (jobs/watch/run_files.py). `verbose` leaves them on the terminal.
 """
 
 import logging
@@ -15,19 +15,19 @@ from typing import Callable
 
 import ray
 
-from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written, describe
+from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
 from jobs.driver.empty_outputs import write_empty_datasets
-from jobs.driver.log_capture import quiet_logging
-from jobs.driver.progress import RunStart
-from jobs.driver.ray_session import check_replica_fits, connect_ray, session_uses_gpus
+from jobs.watch.log_capture import quiet_logging
+from jobs.watch.progress import RunStart
+from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
-from jobs.driver.retry import RetryCommitter, plan_retry, run_figures
-from jobs.driver.run_files import LOG_NOTE, REPORT_NAME, RunFiles
-from jobs.driver.run_watch import RunWatch
-from jobs.driver.stall_guard import StallError
+from jobs.driver.retry_rejects import RetryCommitter, plan_retry, run_figures
+from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
+from jobs.watch.run_watch import RunWatch
+from jobs.watch.stall_guard import StallError
 from jobs.driver.summary import build_summary, provenance
-from jobs.driver.timeline import Timeline
-from jobs.plan.flow_plan import flow_plan
+from jobs.watch.timeline import Timeline
+from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
 from jobs.storage.filesystem import filesystem_for
@@ -42,9 +42,9 @@ log = logging.getLogger("k2batch")
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
             report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None,
             before_engines: Callable[[], None] | None = None) -> dict:
-    """The summary. `display`: how progress is shown (jobs/driver/run_watch.py RunWatch);
+    """The summary. `display`: how progress is shown (jobs/watch/run_watch.py RunWatch);
     `report`: write report.html next to summary.json; `retry_rejects`: run only the
-    committed rejects again (of `reasons`, if given: jobs/driver/retry.py); `before_engines`:
+    committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py); `before_engines`:
     called once the run's output goes to its log, before any engine starts."""
     started = time.monotonic()
     run_id = run_id or spec.name
@@ -107,11 +107,11 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
     if quiet:
         context.enable_progress_bars = False  # ours count rows; Ray Data's would fill the log every 10 s
     try:
-        check_replica_fits(spec)
+        warn_if_no_node_fits(spec)
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
                               record_schema=resolved.record_schema, metadata=provenance(resolved))
         plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
-        names = {key: describe(unit) for key, unit in committer.units.items()}
+        names = {key: unit.location for key, unit in committer.units.items()}
         with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names):
             return commit_as_written(watch.reports(build_flow(plan)), committer, watch)
     finally:

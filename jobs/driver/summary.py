@@ -28,8 +28,8 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
 def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], engines: list[dict],
                   wall_seconds: float, run_id: str, logs: str | None = None) -> dict:
     """`committed`: every committed unit of this run by key (reused and new); `engines`:
-    where this run's engines ran (jobs/driver/placement.py), empty if nothing ran; `logs`:
-    the run's folder of logs and timeline, relative to the output (jobs/driver/run_files.py)."""
+    where this run's engines ran (jobs/watch/placement.py), empty if nothing ran; `logs`:
+    the run's folder of logs and timeline, relative to the output (jobs/watch/run_files.py)."""
     units = list(committed.values())
     reasons: Counter = Counter()
     for unit in units:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.plan.input_files import InputError, InputFile, in_threads, where
-from jobs.storage.retry import retrying
+from jobs.storage.request_retries import retrying
 
 BUCKET_IDS = 1 << 18
 READ_BATCH_ROWS = 1 << 14

@@ -4,7 +4,7 @@ A listing gives every file's size and ETag (mtime on file systems) at once, so n
 needs a request of its own for its identity. Footers are read concurrently, each with
 one ranged read of the file's tail, on a bounded number of threads (an object store
 answers one small request in tens of milliseconds, so one-at-a-time reads of thousands
-of footers would take minutes); each read has the storage retries of jobs/storage/retry.py.
+of footers would take minutes); each read has the storage retries of jobs/storage/request_retries.py.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.storage.filesystem import filesystem_for
-from jobs.storage.retry import S3_PROTOCOLS, retrying
+from jobs.storage.request_retries import S3_PROTOCOLS, retrying
 
 # Files whose footers (and id columns, jobs/plan/id_check.py) are read at once. s3fs
 # serves every thread from one event loop, with up to 10 connections of its own.

@@ -28,6 +28,11 @@ class Unit:
         return self.file.path
 
     @property
+    def location(self) -> str:
+        """The unit as a user finds it: its file and rows."""
+        return f"{self.path} rows {self.start}-{self.start + self.rows}"
+
+    @property
     def expected_rows(self) -> int:
         """The rows a run of this unit answers."""
         return len(self.ids) if self.ids else self.rows

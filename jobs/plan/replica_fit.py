@@ -26,7 +26,7 @@ def uses_gpus(device: str, cluster_gpus: float) -> bool:
     return cluster_gpus > 0
 
 
-def check_replicas_fit(spec: JobSpec, nodes: list[NodeCapacity], address: str) -> str | None:
+def replica_fit_warning(spec: JobSpec, nodes: list[NodeCapacity], address: str) -> str | None:
     """Each replica asks one node for all its ranks (operators/engine_settings.py replica_resources):
     tensor_parallel_size GPUs plus a CPU on GPU clusters, tensor_parallel_size CPU cores
     on CPU clusters. Raises when no node fits one replica; returns a warning when the

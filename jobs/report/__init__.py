@@ -1,13 +1,13 @@
 """The job report: one self-contained HTML page about a finished output (`k2batch report`,
 and report.html that `k2batch run` writes next to summary.json)."""
 
-from jobs.driver.run_files import REPORT_NAME
-from jobs.driver.timeline import Timeline
+from jobs.watch.run_files import REPORT_NAME
+from jobs.watch.timeline import Timeline
 from jobs.report.data import ReportData, ReportError, load_report_data
 from jobs.report.page import render_page
 from jobs.storage.filesystem import filesystem_for
 from jobs.storage.output_store import OutputStore
-from jobs.storage.retry import retrying
+from jobs.storage.request_retries import retrying
 
 
 def write_report(uri: str, storage_options: dict | None = None, out: str | None = None, *,

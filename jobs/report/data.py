@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from jobs.driver.run_files import TIMELINE_NAME
-from jobs.driver.timeline import Timeline
+from jobs.watch.run_files import TIMELINE_NAME
+from jobs.watch.timeline import Timeline
 from jobs.storage.committed import committed_files
 from jobs.storage.filesystem import filesystem_for
 from jobs.storage.output_store import CommittedUnit, OutputStore

@@ -9,7 +9,7 @@ from typing import Callable
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from jobs.driver.timeline import Sample
+from jobs.watch.timeline import Sample
 from jobs.report.data import ReportData
 
 GREEN, RED, BLUE, GREY = "tab:green", "tab:red", "tab:blue", "tab:gray"

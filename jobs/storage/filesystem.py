@@ -3,7 +3,7 @@
 import fsspec
 
 from jobs.storage.redact import register_secrets
-from jobs.storage.retry import with_client_retries
+from jobs.storage.request_retries import with_client_retries
 
 
 def filesystem_for(uri: str, storage_options: dict) -> tuple[fsspec.AbstractFileSystem, str]:

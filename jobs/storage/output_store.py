@@ -36,7 +36,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.storage.retry import is_permanent, retrying
+from jobs.storage.request_retries import is_permanent, retrying
 
 log = logging.getLogger("k2batch")
 KINDS = ("records", "rejects")
@@ -66,7 +66,7 @@ class CommittedUnit:
     input_size: int | None = None
     input_version: str | None = None
     # The fingerprints whose results the unit holds and that may resume it: the one that
-    # wrote it, then each `--retry-rejects` spec (jobs/driver/retry.py). Empty in entries
+    # wrote it, then each `--retry-rejects` spec (jobs/driver/retry_rejects.py). Empty in entries
     # written before retries: then just `job_fingerprint`.
     fingerprints: list[str] = field(default_factory=list)
     # Rows by the fingerprint that produced them: {fingerprint: {"records": n, "rejects": n}}.
@@ -77,6 +77,11 @@ class CommittedUnit:
     def whole_file(self) -> bool:
         """An entry of the one-unit-per-file layout: the whole of its input file."""
         return self.start is None
+
+    @property
+    def location(self) -> str:
+        """The unit as a user finds it: its file and rows."""
+        return self.input_path if self.start is None else f"{self.input_path} rows {self.start}-{self.start + self.rows}"
 
     @property
     def lineage(self) -> list[str]:
@@ -193,7 +198,7 @@ class OutputStore:
         return unit
 
     def replace(self, unit: CommittedUnit, staged: dict[str, list[str]], drop: list[str]) -> CommittedUnit:
-        """Replace a committed unit (a retry's, jobs/driver/retry.py): publish the staged
+        """Replace a committed unit (a retry's, jobs/driver/retry_rejects.py): publish the staged
         files under new names, overwrite the entry (the commit point: before it the old
         entry stands, after it the new one), then delete the files only the old entry
         listed (`drop`). A crash leaves files that no entry lists: the next run deletes them."""

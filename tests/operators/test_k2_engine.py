@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.plan.flow_plan import engine_settings, sampling_settings
+from jobs.plan.settings_from_spec import engine_settings, sampling_settings
 from jobs.spec import JobSpec
 from operators import k2_format as k2
 from operators.engine_settings import TaskSettings

@@ -81,7 +81,7 @@ def answered(tmp_path_factory, tiny_model):
     from jobs.driver.ray_session import connect_ray
     from jobs.driver.summary import provenance
     from jobs.notebook import first_rows, release_engine, warm_engine
-    from jobs.plan.flow_plan import flow_plan
+    from jobs.plan.settings_from_spec import flow_plan
     from jobs.plan.resolve import resolve_job
     from operators.write_parquet import WriteUnitFiles
     from pipelines.registry import MODES

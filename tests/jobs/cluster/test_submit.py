@@ -34,7 +34,7 @@ import pytest
 
 from examples.news_sample import write_sample
 from jobs.cluster.submission import entrypoint
-from jobs.plan.replica_fit import ClusterFitError, NodeCapacity, check_replicas_fit
+from jobs.plan.replica_fit import ClusterFitError, NodeCapacity, replica_fit_warning
 from jobs.spec import JobSpec
 from tests.conftest import ROOT, job_spec, write_job
 
@@ -416,9 +416,9 @@ def test_replica_fit_follows_the_engine_resource_request(nodes, model, fits, war
     spec = _spec(**model)
     if not fits:
         with pytest.raises(ClusterFitError, match="model.tensor_parallel_size: one replica needs"):
-            check_replicas_fit(spec, nodes, "http://head:8265")
+            replica_fit_warning(spec, nodes, "http://head:8265")
         return
-    result = check_replicas_fit(spec, nodes, "http://head:8265")
+    result = replica_fit_warning(spec, nodes, "http://head:8265")
     assert (result is None) if warning is None else (warning in result)
 
 

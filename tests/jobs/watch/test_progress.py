@@ -3,7 +3,7 @@ every 30 s, and at once when a unit commits after a quiet spell."""
 
 import io
 
-from jobs.driver.progress import Progress, RunStart
+from jobs.watch.progress import Progress, RunStart
 
 START = RunStart(job="news", run_id="news[ds=1]", units=4, reused_units=1, rows=400, reused_rows=100,
                  logs="/out/_logs/x/k2batch.log")

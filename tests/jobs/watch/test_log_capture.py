@@ -6,7 +6,7 @@ import io
 import logging
 import sys
 
-from jobs.driver.log_capture import quiet_logging
+from jobs.watch.log_capture import quiet_logging
 
 
 def test_a_handler_bound_to_the_cells_stream_writes_to_the_log_while_captured(tmp_path, monkeypatch):

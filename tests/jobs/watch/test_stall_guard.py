@@ -1,7 +1,7 @@
 """The stall guard's decision (what is stuck, after how long) on the engines' board as
 the engines fill it. The wedged-engine run is in tests/jobs/driver/test_operator_view.py."""
 
-from jobs.driver.stall_guard import StallLimits, stalled
+from jobs.watch.stall_guard import StallLimits, stalled
 from operators.engine_progress import EngineBoard
 
 LIMITS = StallLimits(stall_s=60, engine_start_s=600)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs.storage.output_store import OutputStore
-from jobs.storage.retry import retrying
+from jobs.storage.request_retries import retrying
 
 LOGS = "_logs"
 LOG_NAME = "k2batch.log"

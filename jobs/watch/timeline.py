@@ -1,12 +1,12 @@
 """What a run recorded over time, for `k2batch report`: its cumulative counts at each
 writer report, when the first engine was ready, and each unit's timing. Written as
-`timeline.json` in the run's folder (jobs/driver/run_files.py); outputs written before
+`timeline.json` in the run's folder (jobs/watch/run_files.py); outputs written before
 it existed have none, and the report says so."""
 
 import json
 from dataclasses import asdict, dataclass, field
 
-from jobs.driver.progress import RunCounts
+from jobs.watch.progress import RunCounts
 
 VERSION = 1
 
@@ -26,7 +26,7 @@ class Sample:
 
 @dataclass
 class UnitTiming:
-    unit: str  # its file and rows (jobs/driver/commit.py describe)
+    unit: str  # its file and rows (Unit.location)
     rows: int
     records: int
     rejects: int

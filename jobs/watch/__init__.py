@@ -1,0 +1,1 @@
+"""Watching a run: its log capture, progress, stall guard, Ray metrics, engine placement, timeline and run files."""
