@@ -37,6 +37,8 @@ from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API
 from jobs.storage.filesystem import filesystem_for
+from jobs.storage.output_store import OutputStore
+from jobs.storage.run_summary import RunSummary
 from operators.engine_settings import replica_resources
 from operators.read_units import read_unit
 from pipelines.flow_plan import FlowPlan
@@ -108,7 +110,7 @@ def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, rea
     """Run the whole job (resume, commits, summary.json and report.html: as `k2batch run`
     does) and load its results. The preview engine is stopped first, to free the machine
     for the run. A progress bar shows in the notebook; the engine's and Ray's logs go to
-    the run's log file (summary["logs"] under the output), not into the cell.
+    the run's log file (summary.logs under the output), not into the cell.
     `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
     # Stopped inside the run, whose quiet capture takes what the dying engine still logs.
@@ -123,18 +125,18 @@ class JobResult:
     Datasets above LARGE_OUTPUT_ROWS rows)."""
 
     job: JobSpec
-    summary: dict
+    summary: RunSummary
     records: Any
     rejects: Any
 
     @classmethod
-    def load(cls, job: JobSpec, summary: dict) -> "JobResult":
-        return cls(job=job, summary=summary, records=_table(job, "records", summary["records"]),
-                   rejects=_table(job, "rejects", summary["rejects"]))
+    def load(cls, job: JobSpec, summary: RunSummary) -> "JobResult":
+        return cls(job=job, summary=summary, records=_table(job, "records", summary.records),
+                   rejects=_table(job, "rejects", summary.rejects))
 
     @property
     def label_distribution(self) -> dict[str, int] | None:
-        return self.summary.get("label_distribution")
+        return self.summary.label_distribution
 
     def plot(self):
         """A matplotlib Figure with the panels of the job's report (report.html): throughput
@@ -144,7 +146,7 @@ class JobResult:
         from jobs.report.figures import all_panels
 
         _inline_figures()
-        return all_panels(load_report_data(self.job.output.uri, self.job.output.storage_options))
+        return all_panels(load_report_data(OutputStore(*filesystem_for(self.job.output.uri, self.job.output.storage_options))))
 
 
 def _inline_figures() -> None:

@@ -217,7 +217,7 @@ def _row(done: Attempts, *, record: dict | None = None, summary: str | None = No
         "_summary": None if failed else summary, "_reason": done.failure.reason if failed else None,
         "error": with_ends(done.failure.message, done.ends) if failed else None,
         "raw_output": done.raw_output if failed else None,
-        "_attempts": done.attempts, "_prompt_tokens": done.prompt_tokens, "_completion_tokens": done.completion_tokens,
-        "_cached_prompt_tokens": done.cached_prompt_tokens,
+        "_attempts": done.attempts, "_prompt_tokens": done.usage.prompt_tokens,
+        "_completion_tokens": done.usage.completion_tokens, "_cached_prompt_tokens": done.usage.cached_prompt_tokens,
         "_summary_cached_tokens": summary_cached,
     }

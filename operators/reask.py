@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 from operators.outcome import Failure
 from operators.render_prompt import Turn
+from operators.usage import Usage
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,7 @@ class Attempts:
     value: Any = None
     failure: Failure | None = None
     attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
+    usage: Usage = Usage()
     raw_output: str | None = None  # the last answer as generated (with its prime)
     last_cached_tokens: int | None = None  # the last generation's prefix-cache hit
     turns: tuple[Turn, ...] = ()  # the conversation, ending with the last repair turn if any
@@ -44,9 +43,7 @@ class Attempts:
         """This turn followed by a later one of the same row: totals add up, the later
         turn's outcome stands, and its raw answer if it generated one."""
         return replace(
-            later, attempts=self.attempts + later.attempts, prompt_tokens=self.prompt_tokens + later.prompt_tokens,
-            completion_tokens=self.completion_tokens + later.completion_tokens,
-            cached_prompt_tokens=self.cached_prompt_tokens + later.cached_prompt_tokens,
+            later, attempts=self.attempts + later.attempts, usage=self.usage + later.usage,
             raw_output=later.raw_output if later.raw_output is not None else self.raw_output,
             ends=self.ends + later.ends,
         )
@@ -79,9 +76,7 @@ async def reask(generate: Generate, *, turns: list[Turn], prompt_ids: list[int] 
         if isinstance(generated, Failure):
             return replace(result, failure=generated)
         result = replace(
-            result, prompt_tokens=result.prompt_tokens + len(prompt_ids),
-            completion_tokens=result.completion_tokens + len(generated.token_ids),
-            cached_prompt_tokens=result.cached_prompt_tokens + generated.cached_tokens,
+            result, usage=result.usage + Usage(len(prompt_ids), len(generated.token_ids), generated.cached_tokens),
             raw_output=prime + generated.text, last_cached_tokens=generated.cached_tokens,
             ends=(*result.ends, generated.end),
         )

@@ -1,9 +1,9 @@
 """Ray Data stage: write each batch's records and rejects as typed Parquet files
-into the run's staging folder, one file per unit and kind, and report what it wrote.
+into the run's staging folder, one file per unit and kind, and report what it wrote
+(operators/written_file.py).
 
 Files are committed (moved out of staging, listed in the manifest) by the driver
-once every row of their unit is written: see jobs/storage/output_store.py. The report is
-typed Arrow (`WRITTEN_SCHEMA`): reason counts stay integers all the way to the manifest.
+once every row of their unit is written: see jobs/storage/output_store.py.
 """
 
 import json
@@ -12,8 +12,11 @@ from collections import Counter
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from operators.usage import Usage
+from operators.written_file import WrittenFile, histogram, token_bucket
 from schemas.arrow_types import table_from_rows
 from schemas.record_schema import RecordSchema
 
@@ -26,15 +29,6 @@ FINGERPRINT_KEY = "k2batch.job_fingerprint"  # the file's metadata key of the sa
 RECORD_EXTRAS = [pa.field("_attempts", pa.int32()), pa.field("_prompt_tokens", pa.int64()), pa.field("_completion_tokens", pa.int64()),
                  pa.field("_truncated", pa.bool_()), FINGERPRINT_FIELD]
 SUMMARY_FIELD = pa.field("summary", pa.string(), nullable=False)  # summarize mode: after the record's fields
-# One row per file written: what the driver needs to commit its unit.
-WRITTEN_SCHEMA = pa.schema([
-    pa.field("unit", pa.string()), pa.field("kind", pa.string()), pa.field("path", pa.string()), pa.field("rows", pa.int64()),
-    pa.field("prompt_tokens", pa.int64()), pa.field("completion_tokens", pa.int64()),
-    pa.field("cached_prompt_tokens", pa.int64()), pa.field("reasons", pa.map_(pa.string(), pa.int64())),
-    # the engine's busy span over these rows' batches (operators/k2_engine.py TIMING)
-    pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
-    pa.field("deduplicated", pa.int64()),  # rows given a duplicate prompt's answer (operators/dedup.py)
-])
 REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string()), pa.field("raw_output", pa.string()), pa.field("_attempts", pa.int32()),
                  FINGERPRINT_FIELD]
 
@@ -54,7 +48,7 @@ def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Sch
 
 class WriteUnitFiles:
     def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
-                 metadata: dict[str, str], summary_column: bool = False):
+                 metadata: dict[str, str], summary_column: bool = False, label_column: str | None = None):
         self.fs = filesystem
         self.summary_column = summary_column  # reads `_summary` and writes it as the `summary` column
         self.staging_dir = staging_dir.rstrip("/")
@@ -63,6 +57,7 @@ class WriteUnitFiles:
         self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
         self.fingerprint = metadata.get(FINGERPRINT_KEY)
+        self.label_column = label_column  # label mode: records are counted by this column's value
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:
         missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary_column else [])) if c not in batch.columns]
@@ -79,18 +74,27 @@ class WriteUnitFiles:
                     continue
                 path = f"{self.staging_dir}/{kind}-{uuid.uuid4().hex}.parquet"
                 self.fs.makedirs(self.staging_dir, exist_ok=True)
+                arrow = table(part)
                 with self.fs.open(path, "wb") as f:
-                    pq.write_table(table(part), f)
-                written.append({
-                    "unit": unit, "kind": kind, "path": path, "rows": len(part),
-                    "prompt_tokens": int(part["_prompt_tokens"].sum()),
-                    "completion_tokens": int(part["_completion_tokens"].sum()),
-                    "cached_prompt_tokens": int(part["_cached_prompt_tokens"].sum()),
-                    "reasons": list(Counter(part["_reason"].dropna()).items()),
-                    **_engine_span(part),
-                    "deduplicated": int(part["_deduplicated"].fillna(False).astype(bool).sum()) if "_deduplicated" in part else 0,
-                })
-        return pa.Table.from_pylist(written, schema=WRITTEN_SCHEMA)
+                    pq.write_table(arrow, f)
+                written.append(self._report(unit, kind, path, part, arrow))
+        return WrittenFile.to_table(written)
+
+    def _report(self, unit: str, kind: str, path: str, part: pd.DataFrame, arrow: pa.Table) -> WrittenFile:
+        records = kind == "records"
+        labels = {}
+        if records and self.label_column:
+            labels = {item["values"]: item["counts"] for item in pc.value_counts(arrow.column(self.label_column)).to_pylist()}
+        return WrittenFile(
+            unit=unit, kind=kind, path=path, rows=len(part),
+            usage=Usage(int(part["_prompt_tokens"].sum()), int(part["_completion_tokens"].sum()),
+                        int(part["_cached_prompt_tokens"].sum())),
+            reasons=dict(Counter(part["_reason"].dropna())), labels=labels, attempts=histogram(part["_attempts"]),
+            prompt_token_buckets=histogram(part["_prompt_tokens"], token_bucket) if records else {},
+            completion_token_buckets=histogram(part["_completion_tokens"], token_bucket) if records else {},
+            **_engine_span(part),
+            deduplicated=int(part["_deduplicated"].fillna(False).astype(bool).sum()) if "_deduplicated" in part else 0,
+        )
 
     def _records_table(self, rows: pd.DataFrame) -> pa.Table:
         data = [

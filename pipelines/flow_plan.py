@@ -26,6 +26,7 @@ class WriteSettings:
     id_field: pa.Field
     record_schema: RecordSchema
     metadata: dict[str, str]  # Parquet metadata: how a file was made
+    label_column: str | None = None  # label mode: the writer counts records by this column's value
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,16 @@ def storage_options(pairs: list[str]) -> dict:
 
 def run(args) -> int:
     from jobs.report import ReportError, write_report
+    from jobs.storage.filesystem import filesystem_for
+    from jobs.storage.output_store import OutputStore
 
     try:
         options = storage_options(args.storage_options)
     except ValueError as err:
         return fail(str(err), exit_codes.SPEC_ERROR)
     try:
-        where = write_report(args.output_uri, options, args.out)
+        store = OutputStore(*filesystem_for(args.output_uri, options))
+        where = write_report(store, out=args.out, out_options=options if args.out and "://" in args.out else {})
     except ReportError as err:
         return fail(str(err), exit_codes.SPEC_ERROR)
     except Exception as err:

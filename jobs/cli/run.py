@@ -1,11 +1,11 @@
 """Run a job: records and rejects as Parquet, and summary.json, under output.uri."""
 
-import json
 import sys
 
 from jobs import exit_codes
 from jobs.cli.errors import fail
 from jobs.cli.job_arguments import add_job_arguments, add_verbose_argument, is_verbose, load_then
+from jobs.storage.redact import redact
 
 
 def add_arguments(parser) -> None:
@@ -27,19 +27,19 @@ def run(args) -> int:
     if isinstance(outcome, int):
         return outcome
     job, summary = outcome
-    output = summary["output"]["records"].rsplit("/", 2)[0]
-    report = f"; report: {output}/{summary['report']}" if summary.get("report") else ""
+    output = redact(job.spec.output.uri.rstrip("/"))
+    report = f"; report: {output}/{summary.report}" if summary.report else ""
     print(
-        f"{summary['name']}: {summary['input_rows']} rows -> {summary['records']} records, {summary['rejects']} rejects "
-        f"in {summary['wall_seconds']:.1f} s; outputs under {output}/{report}",
+        f"{summary.name}: {summary.input_rows} rows -> {summary.records} records, {summary.rejects} rejects "
+        f"in {summary.wall_seconds:.1f} s; outputs under {output}/{report}",
         file=sys.stderr,
     )
     code = exit_codes.OK
     limit = job.spec.output.max_reject_rate
-    rate = summary["rejects"] / summary["input_rows"] if summary["input_rows"] else 0.0
+    rate = summary.rejects / summary.input_rows if summary.input_rows else 0.0
     if rate > limit:
-        code = fail(f"reject rate {rate:.1%} ({summary['rejects']} of {summary['input_rows']} rows) exceeds "
+        code = fail(f"reject rate {rate:.1%} ({summary.rejects} of {summary.input_rows} rows) exceeds "
                     f"output.max_reject_rate {limit:.1%}; see reject_reasons in summary.json", exit_codes.REJECT_RATE_EXCEEDED)
-    print(json.dumps(summary, sort_keys=True), flush=True)  # the last stdout line, for log scrapers
+    print(summary.to_line(), flush=True)  # the last stdout line, for log scrapers
     return code
 

@@ -6,11 +6,12 @@ import time
 from collections import defaultdict
 from typing import Iterable
 
-
-
-from jobs.watch.placement import engine_placement, now_ms
 from jobs.plan.input_units import Unit
-from jobs.storage.output_store import CommittedUnit, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputStore
+from jobs.storage.run_summary import EngineRun
+from jobs.watch.placement import engine_placement, now_ms
+from operators.written_file import WrittenFile
 
 log = logging.getLogger("k2batch")
 
@@ -21,38 +22,33 @@ class ConservationError(RuntimeError):
 
 class UnitCommitter:
     """Adds up the writer's reports per unit (by key: the `_unit` of its rows) and commits
-    a unit when its rows are all written."""
+    a unit when its rows are all written. `counts_labels`: the job is in label mode, so
+    every entry carries its records by label."""
 
-    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str):
+    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str, *, counts_labels: bool = False):
         self.store = store
         self.units = {unit.key: unit for unit in units}
         self.job_fingerprint = job_fingerprint
+        self.counts_labels = counts_labels
         self.progress: dict[str, CommittedUnit] = {}
         self.staged: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.committed: dict[str, CommittedUnit] = {}  # by key
-        self.engines: list[dict] = []  # where the engines ran (jobs/watch/placement.py)
+        self.engines: list[EngineRun] = []  # where the engines ran (jobs/watch/placement.py)
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
 
-    def add(self, written: dict) -> CommittedUnit | None:
-        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row);
-        the unit, if this report completed and committed it."""
-        unit = self.units[written["unit"]]
+    def add(self, written: WrittenFile) -> CommittedUnit | None:
+        """One writer report; the unit, if this report completed and committed it."""
+        unit = self.units[written.unit]
         entry = self.progress.setdefault(unit.key, CommittedUnit(
             key=unit.key, input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
-            records=0, rejects=0, prompt_tokens=0, completion_tokens=0, reasons={},
             start=unit.start, input_size=unit.file.size, input_version=unit.file.version,
+            labels={} if self.counts_labels else None,
         ))
-        setattr(entry, written["kind"], getattr(entry, written["kind"]) + written["rows"])
-        entry.prompt_tokens += written["prompt_tokens"]
-        entry.completion_tokens += written["completion_tokens"]
-        entry.cached_prompt_tokens += written["cached_prompt_tokens"]
-        entry.deduplicated_rows += written.get("deduplicated") or 0
-        for reason, count in written["reasons"]:  # an Arrow map arrives as (key, value) pairs
-            entry.reasons[reason] = entry.reasons.get(reason, 0) + count
-        self.staged[unit.key][written["kind"]].append(written["path"])
-        if written.get("replica"):
-            span = self.engine_spans.setdefault(written["replica"], [written["engine_start"], written["engine_end"]])
-            span[:] = min(span[0], written["engine_start"]), max(span[1], written["engine_end"])
+        entry.add(written)
+        self.staged[unit.key][written.kind].append(written.path)
+        if written.replica:
+            span = self.engine_spans.setdefault(written.replica, [written.engine_start, written.engine_end])
+            span[:] = min(span[0], written.engine_start), max(span[1], written.engine_end)
         done = entry.records + entry.rejects
         if done > unit.expected_rows:
             raise ConservationError(f"unit {unit.key} ({unit.location}): {done} rows written for {unit.expected_rows} input rows")
@@ -77,11 +73,10 @@ class UnitCommitter:
             raise ConservationError(f"{len(unfinished)} unit(s) did not get every row back, e.g. {unfinished[0].location}")
 
 
-def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
-    """Commit each unit as soon as its last file is written (`reports`: `as_written`'s);
-    the committed units by key. `observer` (jobs/watch/run_watch.py) hears of each
-    report and of each commit with the seconds it took. Also notes where the engines ran
-    (`committer.engines`)."""
+def commit_as_written(reports: Iterable[WrittenFile], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
+    """Commit each unit as soon as its last file is written; the committed units by key.
+    `observer` (jobs/watch/run_watch.py) hears of each report and of each commit with
+    the seconds it took. Also notes where the engines ran (`committer.engines`)."""
     started = now_ms()  # the dataset runs, and its engines start, as it is iterated
     for written in reports:
         if observer:
@@ -93,4 +88,3 @@ def commit_as_written(reports: Iterable[dict], committer: UnitCommitter, observe
     committer.check_finished()
     committer.engines = engine_placement(started)
     return committer.committed
-

@@ -10,7 +10,8 @@ removed once a unit commits rows of that kind.
 
 from jobs.driver.summary import provenance
 from jobs.plan.resolve import ResolvedJob
-from jobs.storage.output_store import EMPTY_FILE, CommittedUnit, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import EMPTY_FILE, OutputStore
 from operators.write_parquet import records_arrow_schema, rejects_arrow_schema
 from pipelines.registry import MODES
 from schemas.arrow_types import table_from_rows

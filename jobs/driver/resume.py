@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from jobs.plan.input_files import InputFile
 from jobs.plan.input_units import Unit, uncovered, unit_key, whole_file_key
 from jobs.plan.resolve import ResolvedJob
-from jobs.storage.output_store import CommittedUnit, OutputConflictError, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputConflictError, OutputStore
 
 log = logging.getLogger("k2batch")
 

@@ -31,7 +31,8 @@ from jobs.driver.resume import ResumePlan
 from jobs.plan.input_units import Unit, uncovered, whole_file_key
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpecError
-from jobs.storage.output_store import CommittedUnit, OutputConflictError, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputConflictError, OutputStore
 from operators.write_parquet import FINGERPRINT_FIELD, FINGERPRINT_KEY
 
 log = logging.getLogger("k2batch")
@@ -67,8 +68,8 @@ def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str]) ->
     check_matches_input(resolved, committed, store.uri)
     store.settle(committed, committed)  # files of a crashed run (or retry) that no entry lists
     by_path = {file.path: file for file in resolved.files}
-    retries = {key: rows for key, entry in committed.items()
-               if (rows := _rejects_to_retry(store, entry, resolved.id_field.name, fingerprint, set(reasons))).ids}
+    retries = {key: rows for key, entry in committed.items() if _may_retry(entry, fingerprint, set(reasons))
+               and (rows := _rejects_to_retry(store, entry, resolved.id_field.name, fingerprint, set(reasons))).ids}
     pending, reused = [], {}
     for key, entry in committed.items():
         if key in retries:
@@ -112,6 +113,14 @@ def check_matches_input(resolved: ResolvedJob, committed: dict[str, CommittedUni
             "finish the job with a plain run of the spec that started it, then retry its rejects")
 
 
+def _may_retry(entry: CommittedUnit, fingerprint: str, reasons: set[str]) -> bool:
+    """Whether the entry's counts leave room for a reject this run retries: only such
+    units' rejects files are read (a retry of a few rows must not read the whole output)."""
+    if not entry.rejects or (reasons and not reasons & set(entry.reasons)):
+        return False
+    return entry.rows_by_fingerprint().get(fingerprint, {}).get("rejects", 0) < entry.rejects
+
+
 def _rejects_to_retry(store: OutputStore, entry: CommittedUnit, id_column: str, fingerprint: str,
                       reasons: set[str]) -> RetryRows:
     found = RetryRows(entry=entry, ids=set(), fingerprints=Counter(), reasons=Counter())
@@ -144,8 +153,9 @@ class RetryCommitter(UnitCommitter):
     """Commits each retried unit, once all its retried rows are written, as the old
     entry with the retried rows' new outcomes in place of their rejects."""
 
-    def __init__(self, store: OutputStore, plan: RetryPlan, job_fingerprint: str, id_column: str):
-        super().__init__(store, plan.pending, job_fingerprint)
+    def __init__(self, store: OutputStore, plan: RetryPlan, job_fingerprint: str, id_column: str, *,
+                 counts_labels: bool = False):
+        super().__init__(store, plan.pending, job_fingerprint, counts_labels=counts_labels)
         self.retries = plan.retries
         self.id_column = id_column
         self.retried_rows = 0
@@ -155,7 +165,7 @@ class RetryCommitter(UnitCommitter):
         retry = self.retries[new.key]
         old = retry.entry
         staged = {kind: list(paths) for kind, paths in staged.items()}
-        kept, drop = self._without_retried(old, retry.ids, staged)
+        kept, drop, dropped_attempts = self._without_retried(old, retry.ids, staged)
         fingerprint_rows = {fp: dict(counts) for fp, counts in old.rows_by_fingerprint().items()}
         for producer, count in retry.fingerprints.items():
             fingerprint_rows[producer]["rejects"] -= count
@@ -165,11 +175,16 @@ class RetryCommitter(UnitCommitter):
         reasons = Counter(old.reasons)
         reasons.subtract(retry.reasons)
         reasons.update(new.reasons)
+        attempts = Counter(old.attempts)
+        attempts.subtract(dropped_attempts)
+        attempts.update(new.attempts)
         entry = replace(
             old, records=old.records + new.records, rejects=old.rejects - len(retry.ids) + new.rejects,
-            prompt_tokens=old.prompt_tokens + new.prompt_tokens, completion_tokens=old.completion_tokens + new.completion_tokens,
-            cached_prompt_tokens=old.cached_prompt_tokens + new.cached_prompt_tokens,
-            deduplicated_rows=old.deduplicated_rows + new.deduplicated_rows,
+            usage=old.usage + new.usage, deduplicated_rows=old.deduplicated_rows + new.deduplicated_rows,
+            labels=None if old.labels is None else dict(Counter(old.labels) + Counter(new.labels or {})),
+            attempts={n: rows for n, rows in attempts.items() if rows},
+            prompt_token_buckets=dict(Counter(old.prompt_token_buckets) + Counter(new.prompt_token_buckets)),
+            completion_token_buckets=dict(Counter(old.completion_token_buckets) + Counter(new.completion_token_buckets)),
             reasons={reason: n for reason, n in reasons.items() if n},
             files={"records": list(old.files.get("records", [])), "rejects": kept},
             fingerprints=old.lineage if self.job_fingerprint in old.lineage else [*old.lineage, self.job_fingerprint],
@@ -181,10 +196,12 @@ class RetryCommitter(UnitCommitter):
         self.recovered_rows += new.records
         return self.store.replace(entry, staged, drop)
 
-    def _without_retried(self, old: CommittedUnit, ids: set, staged: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-        """The old rejects files to keep as they are, and those to drop; a dropped file's
-        rows that were not retried are staged again as a new file (same schema, metadata)."""
-        kept, drop = [], []
+    def _without_retried(self, old: CommittedUnit, ids: set,
+                         staged: dict[str, list[str]]) -> tuple[list[str], list[str], Counter]:
+        """The old rejects files to keep as they are, those to drop, and the retried rows'
+        attempts; a dropped file's rows that were not retried are staged again as a new
+        file (same schema, metadata)."""
+        kept, drop, attempts = [], [], Counter()
         for relative in old.files.get("rejects", []):
             table = _read(self.store, relative)
             retried = pc.is_in(table.column(self.id_column), value_set=pa.array(list(ids), type=table.schema.field(self.id_column).type))
@@ -192,27 +209,11 @@ class RetryCommitter(UnitCommitter):
                 kept.append(relative)
                 continue
             drop.append(relative)
+            attempts.update(table.filter(retried).column("_attempts").to_pylist())
             rest = table.filter(pc.invert(retried))
             if rest.num_rows:
                 path = self.store.path("_staging", f"rejects-kept-{uuid.uuid4().hex}.parquet")
                 self.store.write_parquet(path, rest)
                 staged.setdefault("rejects", []).append(path)
-        return kept, drop
+        return kept, drop, attempts
 
-
-def run_figures(committed: dict[str, CommittedUnit], committer: UnitCommitter) -> dict:
-    """summary.json's figures of retries, dedup and engine time: rows by the fingerprint
-    that produced them and rows given a duplicate prompt's answer, over the whole output;
-    what this run retried and recovered, and its engines' busy seconds."""
-    rows: dict[str, Counter] = {}
-    for entry in committed.values():
-        for fp, counts in entry.rows_by_fingerprint().items():
-            rows.setdefault(fp, Counter()).update(counts)
-    retry = isinstance(committer, RetryCommitter)
-    return {
-        "retried_rows": committer.retried_rows if retry else 0,
-        "recovered_rows": committer.recovered_rows if retry else 0,
-        "rows_by_fingerprint": {fp: dict(counts) for fp, counts in sorted(rows.items())},
-        "deduplicated_rows": sum(entry.deduplicated_rows for entry in committed.values()),
-        "engine_seconds": round(committer.engine_seconds, 3),
-    }

@@ -21,7 +21,7 @@ from jobs.watch.log_capture import quiet_logging
 from jobs.watch.progress import RunStart
 from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
 from jobs.driver.resume import resume_units
-from jobs.driver.retry_rejects import RetryCommitter, plan_retry, run_figures
+from jobs.driver.retry_rejects import RetryCommitter, plan_retry
 from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
 from jobs.watch.run_watch import RunWatch
 from jobs.watch.stall_guard import StallError
@@ -31,7 +31,10 @@ from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
 from jobs.storage.filesystem import filesystem_for
-from jobs.storage.output_store import CommittedUnit, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputStore
+from jobs.storage.redact import redact
+from jobs.storage.run_summary import RunSummary
 from pipelines.flow_plan import WriteSettings
 from pipelines.registry import build_flow
 from pipelines.stages import engine_stage_depth
@@ -41,7 +44,7 @@ log = logging.getLogger("k2batch")
 
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
             report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None,
-            before_engines: Callable[[], None] | None = None) -> dict:
+            before_engines: Callable[[], None] | None = None) -> RunSummary:
     """The summary. `display`: how progress is shown (jobs/watch/run_watch.py RunWatch);
     `report`: write report.html next to summary.json; `retry_rejects`: run only the
     committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py); `before_engines`:
@@ -70,18 +73,22 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         stalled = None
         try:
             committed = dict(resume.reused)
-            committer = (RetryCommitter(store, resume, resolved.fingerprints["job"], resolved.id_field.name) if retry_rejects
-                         else UnitCommitter(store, resume.pending, resolved.fingerprints["job"]))
+            label_column = _label_column(spec)
+            fingerprint = resolved.fingerprints["job"]
+            committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column))
+                         if retry_rejects else UnitCommitter(store, resume.pending, fingerprint, counts_labels=bool(label_column)))
             if resume.pending:
-                committed.update(_run_pending(resolved, store, committer, watch, quiet=quiet is not None))
-            summary = build_summary(resolved, resume, committed, committer.engines, time.monotonic() - started, run_id,
-                                    logs=files.folder)
-            summary.update(run_figures(committed, committer))
+                committed.update(_run_pending(resolved, store, committer, watch, label_column, quiet=quiet is not None))
+            retried = (committer.retried_rows, committer.recovered_rows) if retry_rejects else (0, 0)
+            summary = build_summary(resolved, resume, committed, store=store, engines=committer.engines,
+                                    engine_seconds=committer.engine_seconds, wall_seconds=time.monotonic() - started,
+                                    run_id=run_id, label_column=label_column, retried_rows=retried[0],
+                                    recovered_rows=retried[1], logs=files.folder)
             store.clear_staging()
             write_empty_datasets(store, resolved, committed)
             watch.close()
-            if report and _write_report(spec, summary, watch.timeline):
-                summary["report"] = REPORT_NAME
+            if report and _write_report(store, summary, list(committed.values()), watch.timeline, provenance(resolved)):
+                summary.report = REPORT_NAME
             store.write_summary(summary)
         except Exception as err:
             stalled = str(err) if isinstance(err, StallError) else None
@@ -91,15 +98,19 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         finally:
             watch.close(stalled=stalled)
             _publish(files, store, watch)
-    if summary["records"] + summary["rejects"] != summary["input_rows"]:
+    if summary.records + summary.rejects != summary.input_rows:
         raise ConservationError(
-            f"records ({summary['records']}) + rejects ({summary['rejects']}) != input rows ({summary['input_rows']})"
+            f"records ({summary.records}) + rejects ({summary.rejects}) != input rows ({summary.input_rows})"
         )
     return summary
 
 
-def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch, *,
-                 quiet: bool) -> dict[str, CommittedUnit]:
+def _label_column(spec: JobSpec) -> str | None:
+    return spec.task.label_column if spec.task.mode == "label" else None
+
+
+def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch,
+                 label_column: str | None, *, quiet: bool) -> dict[str, CommittedUnit]:
     spec = resolved.spec
     started_ray = connect_ray(spec)
     context = ray.data.DataContext.get_current()
@@ -109,7 +120,7 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
     try:
         warn_if_no_node_fits(spec)
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
-                              record_schema=resolved.record_schema, metadata=provenance(resolved))
+                              record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column)
         plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
         names = {key: unit.location for key, unit in committer.units.items()}
         with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names):
@@ -128,13 +139,15 @@ def _publish(files: RunFiles, store: OutputStore, watch: RunWatch) -> None:
         log.warning("the run's log and timeline were not copied to %s/%s: %s", store.uri, files.folder, err)
 
 
-def _write_report(spec: JobSpec, summary: dict, timeline: Timeline) -> bool:
-    """report.html next to summary.json (drawn from this run's summary and timeline, as
-    summary.json is written after it); a report that fails is a warning, not a failed job."""
-    from jobs.report import write_report
+def _write_report(store: OutputStore, summary: RunSummary, units: list[CommittedUnit], timeline: Timeline,
+                  provenance: dict[str, str]) -> bool:
+    """report.html next to summary.json, drawn from what the run holds (summary.json is
+    written after it); a report that fails is a warning, not a failed job."""
+    from jobs.report import ReportData, write_report
 
     try:
-        write_report(spec.output.uri, spec.output.storage_options, summary=summary, timeline=timeline)
+        write_report(store, ReportData(uri=redact(store.uri), summary=summary, units=units, timeline=timeline,
+                                       provenance=provenance))
         return True
     except Exception as err:  # the job's results are committed
         log.warning("%s was not written: %s: %s", REPORT_NAME, type(err).__name__, err)

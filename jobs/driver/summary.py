@@ -1,15 +1,19 @@
-"""summary.json, computed once from the committed units (reused and new), and the
-Parquet metadata that says how a file was made."""
+"""summary.json, computed once from the committed units the run holds (reused and new),
+and the Parquet metadata that says how a file was made."""
 
 import json
 from collections import Counter
 
+import pyarrow.parquet as pq
+
 import jobs
 from jobs.driver.resume import ResumePlan
 from jobs.plan.resolve import ResolvedJob
-from jobs.storage.committed import read_committed
-from jobs.storage.output_store import CommittedUnit
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputStore
 from jobs.storage.redact import redact
+from jobs.storage.run_summary import EngineRun, FingerprintRows, OutputFolders, RunSummary
+from operators.usage import Usage
 from schemas.labels import declared_labels
 
 
@@ -25,49 +29,48 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
     }
 
 
-def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], engines: list[dict],
-                  wall_seconds: float, run_id: str, logs: str | None = None) -> dict:
+def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], *, store: OutputStore,
+                  engines: list[EngineRun], engine_seconds: float, wall_seconds: float, run_id: str,
+                  label_column: str | None, retried_rows: int = 0, recovered_rows: int = 0,
+                  logs: str | None = None) -> RunSummary:
     """`committed`: every committed unit of this run by key (reused and new); `engines`:
     where this run's engines ran (jobs/watch/placement.py), empty if nothing ran; `logs`:
-    the run's folder of logs and timeline, relative to the output (jobs/watch/run_files.py)."""
+    the run's folder of logs and timeline, relative to the output (jobs/watch/run_files.py);
+    `label_column`: label mode's, whose distribution the summary gives."""
     units = list(committed.values())
     reasons: Counter = Counter()
+    rows: dict[str, Counter] = {}
     for unit in units:
         reasons.update(unit.reasons)
+        for fingerprint, counts in unit.rows_by_fingerprint().items():
+            rows.setdefault(fingerprint, Counter()).update(counts)
+    usage = Usage.total(unit.usage for unit in units)
     spec = resolved.spec
-    summary = {
-        "name": spec.name,
-        "input_rows": resolved.input_rows,
-        "records": sum(u.records for u in units),
-        "rejects": sum(u.rejects for u in units),
-        "reject_reasons": dict(reasons),
-        "prompt_tokens": sum(u.prompt_tokens for u in units),
-        "completion_tokens": sum(u.completion_tokens for u in units),
-        "cached_prompt_tokens": sum(u.cached_prompt_tokens for u in units),
-        "units": plan.units,
-        "reused_units": len(plan.reused),
-        "reused_rows": sum(u.rows for u in plan.reused.values()),
-        "engines": engines,
-        "wall_seconds": round(wall_seconds, 3),
-        "fingerprints": resolved.fingerprints,
-        "model": spec.model.source,
-        "output": {kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")},
-        "k2batch_version": jobs.__version__,
-        "run_id": run_id,
-    }
-    if logs:
-        summary["logs"] = logs
-    if spec.task.mode == "label":
-        summary["label_distribution"] = label_distribution(resolved, spec.task.label_column)
-    return summary
+    return RunSummary(
+        name=spec.name, run_id=run_id, input_rows=resolved.input_rows,
+        records=sum(u.records for u in units), rejects=sum(u.rejects for u in units), reject_reasons=dict(reasons),
+        **usage.as_dict(),
+        units=plan.units, reused_units=len(plan.reused), reused_rows=sum(u.rows for u in plan.reused.values()),
+        engines=engines, engine_seconds=round(engine_seconds, 3), wall_seconds=round(wall_seconds, 3),
+        deduplicated_rows=sum(u.deduplicated_rows for u in units), retried_rows=retried_rows, recovered_rows=recovered_rows,
+        rows_by_fingerprint={fp: FingerprintRows(**counts) for fp, counts in sorted(rows.items())},
+        label_distribution=label_distribution(resolved, units, label_column, store) if label_column else None,
+        fingerprints=resolved.fingerprints, model=spec.model.source,
+        output=OutputFolders(**{kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")}),
+        k2batch_version=jobs.__version__, logs=logs,
+    )
 
 
-def label_distribution(resolved: ResolvedJob, column: str) -> dict[str, int]:
+def label_distribution(resolved: ResolvedJob, units: list[CommittedUnit], column: str, store: OutputStore) -> dict[str, int]:
     """Records per label over every committed unit (reused ones too), each declared
-    label listed, in schema order, even when no record has it."""
+    label listed, in schema order, even when no record has it. Counted from the units'
+    entries; only an entry written before entries counted labels has its records read."""
     counts = Counter({label: 0 for label in declared_labels(resolved.record_schema, column)})
-    output = resolved.spec.output
-    table = read_committed(output.uri, "records", output.storage_options, columns=[column])
-    if table is not None:
-        counts.update(table.column(0).to_pylist())
+    for unit in units:
+        if unit.labels is not None:
+            counts.update(unit.labels)
+            continue
+        for relative in unit.files.get("records", []):
+            with store.fs.open(store.path(relative), "rb") as f:
+                counts.update(pq.read_table(f, columns=[column]).column(0).to_pylist())
     return dict(counts)

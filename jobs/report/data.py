@@ -1,18 +1,20 @@
-"""What a job report shows, read from a finished output (local or any fsspec URL): the
-summary, the manifest's units, the last run's timeline, the rows' attempts and token
-counts, and the provenance the Parquet files carry."""
+"""What a job report shows: the summary, the committed units (with their attempts and
+token histograms, jobs/storage/committed_unit.py), the last run's timeline and how the
+files were made. A run hands over what it holds; `k2batch report` reads the same from a
+finished output (local or any fsspec URL): summary.json, the manifest, the timeline and
+one file's footer."""
 
-import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import KINDS, OutputStore
+from jobs.storage.redact import redact
+from jobs.storage.run_summary import RunSummary
 from jobs.watch.run_files import TIMELINE_NAME
 from jobs.watch.timeline import Timeline
-from jobs.storage.committed import committed_files
-from jobs.storage.filesystem import filesystem_for
-from jobs.storage.output_store import CommittedUnit, OutputStore
-from jobs.storage.redact import redact
 
 
 class ReportError(ValueError):
@@ -22,55 +24,53 @@ class ReportError(ValueError):
 @dataclass
 class ReportData:
     uri: str  # as shown on the page, secrets masked
-    summary: dict
+    summary: RunSummary
     units: list[CommittedUnit]
     timeline: Timeline | None  # None: an output written before runs kept one
-    attempts: list[int] = field(default_factory=list)  # every row, records and rejects
-    prompt_tokens: list[int] = field(default_factory=list)  # per record
-    completion_tokens: list[int] = field(default_factory=list)  # per record
     provenance: dict[str, str] = field(default_factory=dict)  # the files' k2batch.* Parquet metadata
 
     @property
     def label_distribution(self) -> dict[str, int] | None:
-        return self.summary.get("label_distribution")
+        return self.summary.label_distribution
+
+    @property
+    def attempts(self) -> Counter:
+        """Rows by the attempts they took, records and rejects."""
+        return sum((Counter(u.attempts) for u in self.units), Counter())
+
+    @property
+    def prompt_token_buckets(self) -> Counter:
+        return sum((Counter(u.prompt_token_buckets) for u in self.units), Counter())
+
+    @property
+    def completion_token_buckets(self) -> Counter:
+        return sum((Counter(u.completion_token_buckets) for u in self.units), Counter())
 
 
-def load_report_data(uri: str, storage_options: dict | None = None, *, summary: dict | None = None,
-                     timeline: Timeline | None = None) -> ReportData:
-    """`summary` and `timeline`: a run's own, not yet written (else read from the output)."""
-    options = storage_options or {}
-    fs, root = filesystem_for(uri, options)
-    store = OutputStore(fs, root)
+def load_report_data(store: OutputStore) -> ReportData:
+    """A finished output's report data, read through `store`."""
+    summary = store.read_summary()
     if summary is None:
-        summary_path = store.path("summary.json")
-        if not fs.exists(summary_path):
-            raise ReportError(f"no summary.json under {redact(store.uri)}: not the output of a finished k2batch run")
-        summary = json.loads(fs.cat_file(summary_path))
-    data = ReportData(uri=redact(store.uri), summary=summary, units=sorted(store.committed().values(), key=lambda u: u.input_path),
-                      timeline=timeline or _timeline(store, summary))
-    for kind in ("records", "rejects"):
-        for path in committed_files(uri, kind, options):
-            with fs.open(path, "rb") as f:
-                parquet = pq.ParquetFile(f)
-                if not data.provenance:
-                    metadata = parquet.schema_arrow.metadata or {}
-                    data.provenance = {k.decode(): v.decode() for k, v in metadata.items() if k.startswith(b"k2batch.")}
-                names = set(parquet.schema_arrow.names)
-                wanted = [c for c in ("_attempts", "_prompt_tokens", "_completion_tokens") if c in names]
-                table = parquet.read(columns=wanted)
-            if "_attempts" in names:
-                data.attempts += table.column("_attempts").to_pylist()
-            if kind == "records" and {"_prompt_tokens", "_completion_tokens"} <= names:
-                data.prompt_tokens += table.column("_prompt_tokens").to_pylist()
-                data.completion_tokens += table.column("_completion_tokens").to_pylist()
-    return data
+        raise ReportError(f"no summary.json under {redact(store.uri)}: not the output of a finished k2batch run")
+    units = sorted(store.committed().values(), key=lambda u: u.input_path)
+    return ReportData(uri=redact(store.uri), summary=summary, units=units, timeline=_timeline(store, summary),
+                      provenance=_provenance(store, units))
 
 
-def _timeline(store: OutputStore, summary: dict) -> Timeline | None:
-    folder = summary.get("logs")
-    if not folder:
+def _timeline(store: OutputStore, summary: RunSummary) -> Timeline | None:
+    if not summary.logs:
         return None
-    path = store.path(folder.rstrip("/"), TIMELINE_NAME)
+    path = store.path(summary.logs.rstrip("/"), TIMELINE_NAME)
     if not store.fs.exists(path):
         return None
     return Timeline.from_json(store.fs.cat_file(path).decode())
+
+
+def _provenance(store: OutputStore, units: list[CommittedUnit]) -> dict[str, str]:
+    """The k2batch.* metadata of the first committed file (every file of an output has the same)."""
+    first = next((paths[0] for unit in units for kind in KINDS if (paths := unit.files.get(kind))), None)
+    if first is None:
+        return {}
+    with store.fs.open(store.path(first), "rb") as f:
+        metadata = pq.ParquetFile(f).schema_arrow.metadata or {}
+    return {k.decode(): v.decode() for k, v in metadata.items() if k.startswith(b"k2batch.")}

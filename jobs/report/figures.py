@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from jobs.watch.timeline import Sample
 from jobs.report.data import ReportData
+from operators.written_file import bucket_floor
 
 GREEN, RED, BLUE, GREY = "tab:green", "tab:red", "tab:blue", "tab:gray"
 MAX_BINS = 40
@@ -54,13 +55,13 @@ def tokens_per_second(ax: Axes, data: ReportData) -> None:
 
 def records_vs_rejects(ax: Axes, data: ReportData) -> None:
     s = data.summary
-    bars = ax.bar(["records", "rejects"], [s["records"], s["rejects"]], color=[GREEN, RED])
+    bars = ax.bar(["records", "rejects"], [s.records, s.rejects], color=[GREEN, RED])
     ax.bar_label(bars)
-    ax.set(title=f"records vs rejects ({s['input_rows']} input rows)", ylabel="rows")
+    ax.set(title=f"records vs rejects ({s.input_rows} input rows)", ylabel="rows")
 
 
 def reject_reasons(ax: Axes, data: ReportData) -> None:
-    reasons = sorted(data.summary["reject_reasons"].items(), key=lambda item: item[1])
+    reasons = sorted(data.summary.reject_reasons.items(), key=lambda item: item[1])
     if not reasons:
         return _empty(ax, "reject reasons", "no rejects")
     bars = ax.barh([r for r, _ in reasons], [c for _, c in reasons], color=RED)
@@ -68,8 +69,7 @@ def reject_reasons(ax: Axes, data: ReportData) -> None:
     ax.set(title="reject reasons", xlabel="rows")
 
 
-def _counts(ax: Axes, values: list[int], title: str, xlabel: str, color: str) -> None:
-    counts = Counter(values)
+def _counts(ax: Axes, counts: Counter, title: str, xlabel: str, color: str) -> None:
     bars = ax.bar(list(counts), list(counts.values()), color=color)
     ax.bar_label(bars)
     ax.set(title=title, xlabel=xlabel, ylabel="rows", xticks=sorted(counts))
@@ -81,28 +81,31 @@ def attempts_per_row(ax: Axes, data: ReportData) -> None:
     _counts(ax, data.attempts, "attempts per row (0: rejected before the engine)", "attempts", BLUE)
 
 
-def _histogram(ax: Axes, values: list[int], title: str) -> None:
-    if not values:
+def _histogram(ax: Axes, buckets: Counter, title: str) -> None:
+    """Records by log-scale token bucket (operators/written_file.py), each bar its bucket's range."""
+    if not buckets:
         return _empty(ax, title, "no records")
-    ax.hist(values, bins=min(30, max(len(set(values)), 1)), color=BLUE, alpha=0.8)
+    edges = sorted(buckets)
+    ax.bar([bucket_floor(b) for b in edges], [buckets[b] for b in edges],
+           width=[bucket_floor(b + 1) - bucket_floor(b) for b in edges], align="edge", color=BLUE, alpha=0.8)
     ax.set(title=title, xlabel="tokens", ylabel="records")
 
 
 def prompt_tokens(ax: Axes, data: ReportData) -> None:
-    _histogram(ax, data.prompt_tokens, "prompt tokens per record (every attempt)")
+    _histogram(ax, data.prompt_token_buckets, "prompt tokens per record (every attempt)")
 
 
 def completion_tokens(ax: Axes, data: ReportData) -> None:
-    _histogram(ax, data.completion_tokens, "completion tokens per record (every attempt)")
+    _histogram(ax, data.completion_token_buckets, "completion tokens per record (every attempt)")
 
 
 def prefix_cache(ax: Axes, data: ReportData) -> None:
     s = data.summary
     title = "prefix-cache hit rate"
-    if not s["prompt_tokens"]:
+    if not s.prompt_tokens:
         return _empty(ax, title, "no prompt reached the engine")
-    overall = s["cached_prompt_tokens"] / s["prompt_tokens"]
-    rates = [100 * u.cached_prompt_tokens / u.prompt_tokens for u in data.units if u.prompt_tokens]
+    overall = s.cached_prompt_tokens / s.prompt_tokens
+    rates = [100 * u.usage.cached_prompt_tokens / u.usage.prompt_tokens for u in data.units if u.usage.prompt_tokens]
     if len(rates) <= 30:
         ax.bar(range(len(rates)), rates, color=BLUE)
         ax.axhline(100 * overall, color=GREY, linestyle="--")

@@ -21,13 +21,13 @@ pre { background: #f6f6f6; padding: 0.6em; white-space: pre-wrap; word-break: br
 
 def render_page(data: ReportData) -> str:
     s = data.summary
-    parts = [f"<h1>{_e(s['name'])}: {s['input_rows']} rows &rarr; {s['records']} records, {s['rejects']} rejects</h1>",
+    parts = [f"<h1>{_e(s.name)}: {s.input_rows} rows &rarr; {s.records} records, {s.rejects} rejects</h1>",
              f"<p class=note>k2batch report of {_e(data.uri)}</p>", _summary(data)]
     for section, heading, panels in sections(data):
         parts.append(f'<section id="{section}"><h2>{heading}</h2>{_svg(section_figure(panels, data))}</section>')
     parts += [_slowest_units(data), _provenance(data)]
     body = "\n".join(parts)
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(s['name'])}: k2batch report</title>"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(s.name)}: k2batch report</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
 
 
@@ -51,15 +51,15 @@ def _table(rows: list[tuple], header: tuple | None = None) -> str:
 
 def _summary(data: ReportData) -> str:
     s, timeline = data.summary, data.timeline
-    rows = [("run", s.get("run_id", "")), ("started", timeline.started_at if timeline else "not recorded"),
-            ("wall seconds", s["wall_seconds"]), ("input rows", s["input_rows"]), ("records", s["records"]),
-            ("rejects", s["rejects"]), ("units", s["units"]), ("units reused from earlier runs", s["reused_units"]),
-            ("prompt tokens", s["prompt_tokens"]), ("completion tokens", s["completion_tokens"]),
-            ("cached prompt tokens", s["cached_prompt_tokens"])]
+    rows = [("run", s.run_id), ("started", timeline.started_at if timeline else "not recorded"),
+            ("wall seconds", s.wall_seconds), ("input rows", s.input_rows), ("records", s.records),
+            ("rejects", s.rejects), ("units", s.units), ("units reused from earlier runs", s.reused_units),
+            ("prompt tokens", s.prompt_tokens), ("completion tokens", s.completion_tokens),
+            ("cached prompt tokens", s.cached_prompt_tokens)]
     if timeline and timeline.engine_ready_s is not None:
         rows.insert(3, ("engine ready after (s)", timeline.engine_ready_s))
     stalled = f"<p class=stalled>{_e(timeline.stalled)}</p>" if timeline and timeline.stalled else ""
-    logs = f"<p class=note>logs and timeline: {_e(data.uri)}/{_e(s['logs'])}</p>" if s.get("logs") else ""
+    logs = f"<p class=note>logs and timeline: {_e(data.uri)}/{_e(s.logs)}</p>" if s.logs else ""
     return f'<section id="summary"><h2>Summary</h2>{stalled}{_table(rows)}{logs}</section>'
 
 
@@ -78,8 +78,8 @@ def _slowest_units(data: ReportData) -> str:
 
 def _provenance(data: ReportData) -> str:
     s, p = data.summary, data.provenance
-    rows = [("model", s["model"]), ("k2batch version", s["k2batch_version"]),
-            *((f"{name} fingerprint", value) for name, value in sorted(s["fingerprints"].items()))]
+    rows = [("model", s.model), ("k2batch version", s.k2batch_version),
+            *((f"{name} fingerprint", value) for name, value in sorted(s.fingerprints.items()))]
     details = ""
     if p:
         schema = json.dumps(json.loads(p["k2batch.schema"]), indent=2) if "k2batch.schema" in p else ""

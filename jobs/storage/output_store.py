@@ -27,16 +27,16 @@ fingerprint (prompt, schema, model, sampling), the input file's identity and the
   fail_if_exists  refuse to run if there is any earlier result.
 """
 
-import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.request_retries import is_permanent, retrying
+from jobs.storage.run_summary import SUMMARY_NAME, RunSummary
 
 log = logging.getLogger("k2batch")
 KINDS = ("records", "rejects")
@@ -46,49 +46,6 @@ EMPTY_FILE = "part-empty.parquet"  # a kind's typed, empty dataset when no unit 
 class OutputConflictError(ValueError):
     """The output folder holds results this run must not mix with."""
 
-
-@dataclass
-class CommittedUnit:
-    key: str
-    input_path: str
-    job_fingerprint: str
-    rows: int
-    records: int
-    rejects: int
-    prompt_tokens: int
-    completion_tokens: int
-    reasons: dict[str, int]
-    files: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths relative to the root
-    cached_prompt_tokens: int = 0  # of prompt_tokens, served by the prefix cache (0 in manifests before it)
-    # The unit's range and its file's identity; None in entries of whole-file units,
-    # written before units were row ranges.
-    start: int | None = None
-    input_size: int | None = None
-    input_version: str | None = None
-    # The fingerprints whose results the unit holds and that may resume it: the one that
-    # wrote it, then each `--retry-rejects` spec (jobs/driver/retry_rejects.py). Empty in entries
-    # written before retries: then just `job_fingerprint`.
-    fingerprints: list[str] = field(default_factory=list)
-    # Rows by the fingerprint that produced them: {fingerprint: {"records": n, "rejects": n}}.
-    fingerprint_rows: dict[str, dict[str, int]] = field(default_factory=dict)
-    deduplicated_rows: int = 0  # rows given a duplicate prompt's answer (0 in manifests before it)
-
-    @property
-    def whole_file(self) -> bool:
-        """An entry of the one-unit-per-file layout: the whole of its input file."""
-        return self.start is None
-
-    @property
-    def location(self) -> str:
-        """The unit as a user finds it: its file and rows."""
-        return self.input_path if self.start is None else f"{self.input_path} rows {self.start}-{self.start + self.rows}"
-
-    @property
-    def lineage(self) -> list[str]:
-        return self.fingerprints or [self.job_fingerprint]
-
-    def rows_by_fingerprint(self) -> dict[str, dict[str, int]]:
-        return self.fingerprint_rows or {self.job_fingerprint: {"records": self.records, "rejects": self.rejects}}
 
 
 class OutputStore:
@@ -119,7 +76,7 @@ class OutputStore:
         # One request per entry, sent together (s3fs gathers them): thousands of units
         # must not mean thousands of round trips one after another.
         for text in self.fs.cat(paths, on_error="raise").values() if paths else ():
-            entry = CommittedUnit(**json.loads(text))
+            entry = CommittedUnit.from_json(text)
             units[entry.key] = entry
         return units
 
@@ -130,7 +87,7 @@ class OutputStore:
         if mode == "overwrite":
             self._step("deleting earlier results", self._delete_everything)
         committed = self.committed()
-        if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self.path("summary.json")))):
+        if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self.path(SUMMARY_NAME)))):
             raise OutputConflictError(f"output.uri {self.uri} already holds results and output.mode is fail_if_exists")
         foreign = {u.lineage[-1] for u in committed.values() if job_fingerprint not in u.lineage}
         if foreign:
@@ -153,7 +110,7 @@ class OutputStore:
 
     def _delete_everything(self) -> None:
         # The manifest goes first: a crash halfway leaves un-listed files, which are strays.
-        for name in ("_manifest", *KINDS, "_staging", "summary.json"):
+        for name in ("_manifest", *KINDS, "_staging", SUMMARY_NAME):
             if self.fs.exists(self.path(name)):
                 self.fs.rm(self.path(name), recursive=True)
 
@@ -215,7 +172,7 @@ class OutputStore:
 
     def write_entry(self, unit: CommittedUnit) -> None:
         """Write a unit's entry: the commit point of its files."""
-        self._step("writing a manifest entry", lambda: self._write_json(self.path("_manifest", f"{unit.key}.json"), unit.__dict__))
+        self._step("writing a manifest entry", lambda: self._write_text(self.path("_manifest", f"{unit.key}.json"), unit.to_json()))
 
     def _move(self, src: str, dst: str) -> None:
         if self.is_local:
@@ -226,8 +183,14 @@ class OutputStore:
             if not self.fs.exists(dst):  # not moved by an earlier attempt either
                 raise
 
-    def write_summary(self, summary: dict) -> None:
-        self._step("writing summary.json", lambda: self._write_json(self.path("summary.json"), summary))
+    def write_summary(self, summary: RunSummary) -> None:
+        self._step("writing summary.json", lambda: self._write_text(self.path(SUMMARY_NAME), summary.to_json()))
+
+    def read_summary(self) -> RunSummary | None:
+        """The summary of the output's last finished run; None if it has none."""
+        path = self.path(SUMMARY_NAME)
+        text = self._step("reading summary.json", lambda: self.fs.cat_file(path) if self.fs.exists(path) else None)
+        return None if text is None else RunSummary.model_validate_json(text)
 
     def write_parquet(self, path: str, table: pa.Table) -> None:
         """One Parquet file at `path`, written whole (an object store's PUT is atomic)."""
@@ -240,8 +203,8 @@ class OutputStore:
         if self._step("checking for a file", lambda: self.fs.exists(path)):
             self._step("removing a file", lambda: self._remove(path))
 
-    def _write_json(self, path: str, data: dict) -> None:
-        text = json.dumps(data, indent=2, sort_keys=True).encode()
+    def _write_text(self, path: str, text: str) -> None:
+        text = text.encode()
         if self.is_local:
             # Write aside then rename, so a reader never sees half an entry.
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"

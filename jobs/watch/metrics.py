@@ -17,10 +17,12 @@ run's counts are exported once, whatever the number of engines.
 
 from ray.util.metrics import Counter, Histogram
 
+from operators.usage import USAGE_FIELDS
+from operators.written_file import WrittenFile
+
 ATTEMPT_BOUNDARIES = [1, 2, 3, 4, 5, 6, 8, 10]
 SECONDS_BOUNDARIES = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600]
 COMMIT_BOUNDARIES = [0.01, 0.05, 0.1, 0.5, 1, 5, 30]
-TOKENS = ("prompt_tokens", "completion_tokens", "cached_prompt_tokens")
 
 
 class JobMetrics:
@@ -31,7 +33,7 @@ class JobMetrics:
         self.records = Counter("k2batch_records", "Rows written as schema-valid records", keys)
         self.rejects = Counter("k2batch_rejects", "Rows written as rejects, by reason code", ("job", "reason"))
         self.tokens = {name: Counter(f"k2batch_{name}", f"{name.replace('_', ' ').capitalize()} of written rows", keys)
-                       for name in TOKENS}
+                       for name in USAGE_FIELDS}
         self.attempts = Counter("k2batch_attempts", "Generations, every attempt of every row", keys)
         self.row_attempts = Histogram("k2batch_row_attempts", "Attempts per row answered", ATTEMPT_BOUNDARIES, keys)
         self.unit_seconds = Histogram("k2batch_unit_seconds", "From a unit's first row in an engine to its commit",
@@ -39,17 +41,16 @@ class JobMetrics:
         self.commit_seconds = Histogram("k2batch_unit_commit_seconds", "Publishing a unit's files and manifest entry",
                                         COMMIT_BOUNDARIES, keys)
 
-    def written(self, report: dict) -> None:
-        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
-        if report["rows"]:
-            self.rows.inc(report["rows"], self.tags)
-        if report["kind"] == "records" and report["rows"]:
-            self.records.inc(report["rows"], self.tags)
-        for reason, count in report["reasons"]:
+    def written(self, report: WrittenFile) -> None:
+        if report.rows:
+            self.rows.inc(report.rows, self.tags)
+        if report.kind == "records" and report.rows:
+            self.records.inc(report.rows, self.tags)
+        for reason, count in report.reasons.items():
             self.rejects.inc(count, {**self.tags, "reason": reason})
-        for name in TOKENS:
-            if report[name]:
-                self.tokens[name].inc(report[name], self.tags)
+        for name, count in report.usage.as_dict().items():
+            if count:
+                self.tokens[name].inc(count, self.tags)
 
     def answered(self, attempts: dict[int, int]) -> None:
         """Rows newly answered by the engines, as {attempts: rows}."""

@@ -7,6 +7,8 @@ import time
 
 import ray
 
+from jobs.storage.run_summary import EngineRun
+
 ENGINE_CLASS = "K2Engine"
 
 
@@ -15,7 +17,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def engine_placement(since_ms: int) -> list[dict]:
+def engine_placement(since_ms: int) -> list[EngineRun]:
     """The engine actors this driver's job started after `since_ms` (a notebook session
     runs several jobs in one Ray job), oldest first: node id and restarts."""
     from ray._private.state import actors  # a DeveloperAPI of Ray 2.60, which pyproject pins
@@ -23,5 +25,5 @@ def engine_placement(since_ms: int) -> list[dict]:
     job_id = ray.JobID.from_hex(ray.get_runtime_context().get_job_id())
     engines = [a for a in actors(job_id=job_id).values()
                if ENGINE_CLASS in a["ActorClassName"] and a["StartTime"] >= since_ms]
-    return [{"node_id": a["Address"]["NodeID"], "restarts": a["NumRestarts"]}
+    return [EngineRun(node_id=a["Address"]["NodeID"], restarts=a["NumRestarts"])
             for a in sorted(engines, key=lambda a: a["StartTime"])]

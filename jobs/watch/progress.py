@@ -6,6 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
+from operators.usage import Usage
+from operators.written_file import WrittenFile
+
 LINE_EVERY_S = 30.0
 
 
@@ -32,18 +35,13 @@ class RunCounts:
     rows: int = 0
     records: int = 0
     rejects: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
+    usage: Usage = Usage()
     units_committed: int = 0
 
-    def add(self, written: dict) -> None:
-        """One writer report (operators/write_parquet.py WRITTEN_SCHEMA, as a Python row)."""
-        self.rows += written["rows"]
-        setattr(self, written["kind"], getattr(self, written["kind"]) + written["rows"])
-        self.prompt_tokens += written["prompt_tokens"]
-        self.completion_tokens += written["completion_tokens"]
-        self.cached_prompt_tokens += written["cached_prompt_tokens"]
+    def add(self, written: WrittenFile) -> None:
+        self.rows += written.rows
+        setattr(self, written.kind, getattr(self, written.kind) + written.rows)
+        self.usage += written.usage
 
 
 class Progress:
@@ -61,12 +59,12 @@ class Progress:
         if kind in ("bar", "notebook"):
             self.bar = _bar(start, stream, notebook=kind == "notebook")
 
-    def written(self, report: dict) -> None:
+    def written(self, report: WrittenFile) -> None:
         self.counts.add(report)
         self.news = True
         if self.bar is not None:
             self.bar.set_postfix_str(self._postfix(), refresh=False)
-            self.bar.update(report["rows"])
+            self.bar.update(report.rows)
 
     def committed(self) -> None:
         self.counts.units_committed += 1
@@ -93,14 +91,14 @@ class Progress:
         eta = f", ETA {_duration((todo - c.rows) / rate)}" if rate > 0 and c.rows < todo else ""
         print(f"k2batch: after {_duration(seconds)}: {start.reused_rows + c.rows}/{start.rows} rows ({(start.reused_rows + c.rows) / max(start.rows, 1):.0%}), "
               f"{c.records} records, {c.rejects} rejects, {c.units_committed}/{start.units - start.reused_units} units "
-              f"committed, {rate:.1f} rows/s, {c.completion_tokens / seconds:.0f} output tok/s{eta}"
+              f"committed, {rate:.1f} rows/s, {c.usage.completion_tokens / seconds:.0f} output tok/s{eta}"
               f"{f'; {note}' if note else ''}", file=self.stream, flush=True)
         self.last_line, self.news = self.clock(), False
 
     def _postfix(self) -> str:
         seconds = max(self.clock() - self.began, 1e-9)
         return (f"{self.counts.records} records, {self.counts.rejects} rejects, "
-                f"{self.counts.completion_tokens / seconds:.0f} output tok/s")
+                f"{self.counts.usage.completion_tokens / seconds:.0f} output tok/s")
 
 
 def _bar(start: RunStart, stream: TextIO, *, notebook: bool):

@@ -14,8 +14,9 @@ from jobs.watch.progress import Progress, RunStart
 from jobs.watch.stall_guard import StallGuard, StallLimits
 from jobs.watch.timeline import Timeline, UnitTiming
 from jobs.spec import JobSpec
-from jobs.storage.output_store import CommittedUnit
+from jobs.storage.committed_unit import CommittedUnit
 from operators.engine_progress import BOARD_NAME, EngineBoard, EngineSnapshot
+from operators.written_file import WrittenFile
 
 
 class RunWatch:
@@ -52,7 +53,7 @@ class RunWatch:
             finally:
                 ray.kill(board)
 
-    def reports(self, dataset: ray.data.Dataset) -> Iterator[dict]:
+    def reports(self, dataset: ray.data.Dataset) -> Iterator[WrittenFile]:
         """The writer's reports, guarded against stalls."""
         return self.guard.watch(as_written(dataset), self.idle)
 
@@ -60,7 +61,7 @@ class RunWatch:
         self._engines_seen(self.guard.snapshot)
         self.progress.tick(note)
 
-    def written(self, report: dict) -> None:
+    def written(self, report: WrittenFile) -> None:
         self._engines_seen(self.guard.poll())
         self.progress.written(report)
         self.timeline.sample(self.elapsed(), self.progress.counts)
@@ -103,10 +104,10 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def as_written(dataset: ray.data.Dataset):
+def as_written(dataset: ray.data.Dataset) -> Iterator[WrittenFile]:
     """The writer's reports, each as soon as its file is written. `iter_rows()` holds
     every block back until the next one is ready (it prefetches one), so each unit
     would commit a file late and a crash would lose the last finished unit (measured:
     a block done at 5 s reached the driver at 14 s, when the next one was done)."""
     for batch in dataset.iter_batches(batch_size=None, prefetch_batches=0, batch_format="pyarrow"):
-        yield from batch.to_pylist()
+        yield from WrittenFile.from_table(batch)

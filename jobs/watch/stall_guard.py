@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from operators.engine_progress import EngineSnapshot
+from operators.written_file import WrittenFile
 
 POLL_EVERY_S = 2.0
 
@@ -81,7 +82,7 @@ class StallGuard:
         self._pending = None
         self._last_poll = 0.0
 
-    def watch(self, reports: Iterable[dict], on_idle: Callable[[str | None], None]) -> Iterator[dict]:
+    def watch(self, reports: Iterable[WrittenFile], on_idle: Callable[[str | None], None]) -> Iterator[WrittenFile]:
         """`reports`, as they come; `on_idle(note)` about once a second while none comes
         (`note` says what the run waits for, e.g. the engine's start)."""
         handoff: queue.Queue = queue.Queue(maxsize=64)
@@ -107,7 +108,7 @@ class StallGuard:
                 return
             if kind == "error":
                 raise item
-            self.written_rows += item["rows"]
+            self.written_rows += item.rows
             self.last_written = self.clock()
             yield item
 

@@ -52,8 +52,7 @@ class Timeline:
 
     def sample(self, t: float, counts: RunCounts) -> None:
         self.samples.append(Sample(t=round(t, 3), rows=counts.rows, records=counts.records, rejects=counts.rejects,
-                                   prompt_tokens=counts.prompt_tokens, completion_tokens=counts.completion_tokens,
-                                   cached_prompt_tokens=counts.cached_prompt_tokens))
+                                   **counts.usage.as_dict()))
 
     def to_json(self) -> str:
         return json.dumps({"version": VERSION, **asdict(self)}, indent=1)

@@ -5,6 +5,7 @@ import asyncio
 
 from operators.outcome import Failure
 from operators.reask import Attempts, Generation, reask
+from operators.usage import Usage
 from operators.render_prompt import Turn
 
 
@@ -39,7 +40,7 @@ def run(engine, *, fit=lambda turns: [9] * len(turns), max_attempts=3, prompt_id
 def test_a_first_valid_answer_is_the_value():
     result = run(FakeEngine("ok1"))
     assert (result.value, result.failure, result.attempts) == ("ok1", None, 1)
-    assert (result.prompt_tokens, result.completion_tokens, result.cached_prompt_tokens) == (2, 3, 2)
+    assert result.usage == Usage(prompt_tokens=2, completion_tokens=3, cached_prompt_tokens=2)
     assert result.raw_output == "<p>ok1" and result.ends == ("end ok1",)
 
 
@@ -76,10 +77,10 @@ def test_no_room_for_the_first_attempt_is_the_no_room_failure():
 
 
 def test_then_adds_totals_and_keeps_the_later_outcome():
-    first = Attempts(value={"a": 1}, attempts=2, prompt_tokens=10, completion_tokens=4, raw_output="x", ends=("e1", "e2"))
-    later = Attempts(failure=Failure("summary_empty", "blank"), attempts=1, prompt_tokens=20, completion_tokens=1,
+    first = Attempts(value={"a": 1}, attempts=2, usage=Usage(prompt_tokens=10, completion_tokens=4), raw_output="x", ends=("e1", "e2"))
+    later = Attempts(failure=Failure("summary_empty", "blank"), attempts=1, usage=Usage(prompt_tokens=20, completion_tokens=1),
                      ends=("e3",))
     combined = first.then(later)
-    assert (combined.attempts, combined.prompt_tokens, combined.completion_tokens) == (3, 30, 5)
+    assert (combined.attempts, combined.usage) == (3, Usage(prompt_tokens=30, completion_tokens=5))
     assert combined.failure.reason == "summary_empty" and combined.raw_output == "x"
     assert combined.ends == ("e1", "e2", "e3")

@@ -11,7 +11,8 @@ from jobs.plan.resolve import resolve_job
 from jobs.spec import JobSpec
 from jobs.storage.committed import committed_files
 from jobs.storage.filesystem import filesystem_for
-from jobs.storage.output_store import CommittedUnit, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputStore
 from tests.conftest import job_spec
 
 
@@ -19,7 +20,7 @@ def commit(store: OutputStore, key: str, kind: str) -> CommittedUnit:
     staged = store.path("_staging", f"{key}.parquet")
     store.fs.pipe_file(staged, b"not read here")
     unit = CommittedUnit(key=key, input_path=f"in/{key}", job_fingerprint="fp", rows=1, records=kind == "records",
-                         rejects=kind == "rejects", prompt_tokens=0, completion_tokens=0, reasons={})
+                         rejects=kind == "rejects", reasons={})
     return store.commit(unit, {kind: [staged]})
 
 

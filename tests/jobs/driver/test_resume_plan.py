@@ -11,7 +11,8 @@ import pytest
 from jobs.driver.resume import plan_resume
 from jobs.plan.input_files import InputFile
 from jobs.plan.input_units import make_unit, plan_units, whole_file_key
-from jobs.storage.output_store import CommittedUnit, OutputConflictError
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputConflictError
 from tests.conftest import job_spec, run_cli, write_job
 
 A = InputFile(path="in/a.parquet", size=10, version="v1", row_groups=(100,), schema=None)
@@ -20,7 +21,7 @@ B = InputFile(path="in/b.parquet", size=20, version="v1", row_groups=(60, 60), s
 
 def entry(key: str, file: InputFile, start: int | None, rows: int, fingerprint: str = "fp") -> CommittedUnit:
     return CommittedUnit(key=key, input_path=file.path, job_fingerprint=fingerprint, rows=rows, records=rows, rejects=0,
-                         prompt_tokens=0, completion_tokens=0, reasons={}, start=start,
+                         reasons={}, start=start,
                          input_size=None if start is None else file.size, input_version=None if start is None else file.version)
 
 

@@ -12,7 +12,8 @@ import s3fs
 
 from jobs.storage.filesystem import filesystem_for
 from jobs.storage.committed import committed_files
-from jobs.storage.output_store import CommittedUnit, OutputConflictError, OutputStore
+from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.output_store import OutputConflictError, OutputStore
 from jobs.storage.redact import redact, register_secrets
 from tests.conftest import job_spec, run_cli, write_job
 from tests.jobs.conftest import upload_folder
@@ -32,7 +33,7 @@ def stage(store: OutputStore, name: str) -> str:
 
 def unit(key: str, fingerprint: str = "fp-a") -> CommittedUnit:
     return CommittedUnit(key=key, input_path=f"in/{key}.parquet", job_fingerprint=fingerprint, rows=1, records=1,
-                         rejects=0, prompt_tokens=0, completion_tokens=0, reasons={})
+                         rejects=0, reasons={})
 
 
 def test_commit_protocol_on_s3_lists_only_committed_files(bucket, s3_options):

@@ -4,6 +4,8 @@ every 30 s, and at once when a unit commits after a quiet spell."""
 import io
 
 from jobs.watch.progress import Progress, RunStart
+from operators.usage import Usage
+from operators.written_file import WrittenFile
 
 START = RunStart(job="news", run_id="news[ds=1]", units=4, reused_units=1, rows=400, reused_rows=100,
                  logs="/out/_logs/x/k2batch.log")
@@ -17,9 +19,8 @@ class Clock:
         return self.now
 
 
-def report(kind: str, rows: int) -> dict:
-    return {"unit": "u", "kind": kind, "path": "p", "rows": rows, "prompt_tokens": 100 * rows,
-            "completion_tokens": 10 * rows, "cached_prompt_tokens": 90 * rows, "reasons": []}
+def report(kind: str, rows: int) -> WrittenFile:
+    return WrittenFile(unit="u", kind=kind, path="p", rows=rows, usage=Usage(100 * rows, 10 * rows, 90 * rows))
 
 
 def test_lines_come_at_most_every_30_seconds():
