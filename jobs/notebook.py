@@ -30,6 +30,7 @@ import pandas as pd
 import ray
 
 from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
+from jobs.driver.projection import Estimate
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
 from jobs.plan.settings_from_spec import flow_plan
@@ -97,7 +98,7 @@ def release_engine() -> None:
         pass  # none running
 
 
-def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict:
+def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Estimate:
     """`k2batch estimate`: the whole input's projections from `sample` random rows, each
     {value, low, high}; nothing is written. The preview engine is stopped first."""
     connect_ray(job)

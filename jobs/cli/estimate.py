@@ -1,6 +1,5 @@
 """Estimate a job's tokens, rejects and engine time from a random sample, writing nothing under output.uri."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from jobs.driver.estimate import describe, estimate_job
+    from jobs.driver.estimate import estimate_job
 
     def estimate(job):
         out = Path(args.out or f"{job.spec.name}.estimate.json")
@@ -30,7 +29,7 @@ def run(args) -> int:
     if isinstance(outcome, int):
         return outcome
     job, (out, estimate) = outcome
-    out.write_text(json.dumps(estimate, indent=2, sort_keys=True) + "\n")
-    print("\n".join([*describe(estimate), f"written to {out}; logs: {out.with_suffix('.log')}"]), file=sys.stderr)
-    print(json.dumps(estimate, sort_keys=True), flush=True)  # the last stdout line, as `run` prints its summary
+    out.write_text(estimate.to_json(indent=2) + "\n")
+    print("\n".join([*estimate.lines(), f"written to {out}; logs: {out.with_suffix('.log')}"]), file=sys.stderr)
+    print(estimate.to_json(), flush=True)  # the last stdout line, as `run` prints its summary
     return 0

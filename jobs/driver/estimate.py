@@ -16,7 +16,7 @@ import pandas as pd
 import ray
 
 from jobs.watch.log_capture import quiet_logging
-from jobs.driver.projection import SampleAnswers, project
+from jobs.driver.projection import Estimate, SampleAnswers, project
 from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
 from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -29,7 +29,7 @@ from pipelines.stages import ENGINE_TASKS_PER_ACTOR
 DEFAULT_SAMPLE = 64
 
 
-def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> dict:
+def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> Estimate:
     """The projections for the whole input, from `sample` random rows (all rows if fewer).
     `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py)."""
     if sample < 1:
@@ -48,8 +48,8 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
                 ray.shutdown()
     m = spec.model
     result = project(answers, input_rows=resolved.input_rows, replicas=m.replicas, tensor_parallel_size=m.tensor_parallel_size)
-    return {"name": spec.name, **result, "rows_in_flight": rows_in_flight(spec), "seed": seed,
-            "fingerprints": resolved.fingerprints}
+    return Estimate(**dict(result), name=spec.name, rows_in_flight=rows_in_flight(spec), seed=seed,
+                    fingerprints=resolved.fingerprints)
 
 
 def block_rows(spec: JobSpec) -> int:
@@ -111,24 +111,3 @@ def _answer_sample(resolved: ResolvedJob, rows: pd.DataFrame) -> SampleAnswers:
         engine_seconds=float(answered["_engine_end"].max() - answered["_engine_start"].min()), engine_start_seconds=engine_start,
     )
 
-
-def describe(estimate: dict) -> list[str]:
-    """The projections as a user reads them on a terminal."""
-    def line(label: str, p: dict, unit: str = "", digits: int = 0) -> str:
-        return f"  {label:<28} {p['value']:>12,.{digits}f}{unit}  ({p['low']:,.{digits}f} - {p['high']:,.{digits}f})"
-
-    lines = [f"{estimate['name']}: projected from {estimate['sample_rows']} of {estimate['input_rows']} rows "
-             f"({estimate['rows_in_flight']} in flight per replica, {estimate['replicas']} replica(s) of "
-             f"tensor_parallel_size {estimate['tensor_parallel_size']}); value (95% range)",
-             line("prompt tokens", estimate["prompt_tokens"]), line("completion tokens", estimate["completion_tokens"]),
-             line("attempts per row", estimate["attempts_per_row"], digits=2), line("rejects", estimate["rejects"])]
-    lines += [line(f"  {reason}", p) for reason, p in estimate["rejects_by_reason"].items()]
-    lines += [line("rows/s per replica", estimate["rows_per_second_per_replica"], digits=2),
-              line("engine time", estimate["engine_seconds"], " s", 1),
-              line("replica-hours", estimate["replica_hours"], digits=4), line("GPU-hours", estimate["gpu_hours"], digits=4),
-              line("wall time", estimate["wall_seconds"], " s", 1)]
-    if estimate["sample_rows"] < min(estimate["rows_in_flight"], estimate["input_rows"]):
-        lines.append(f"  note: the sample is smaller than the {estimate['rows_in_flight']} rows a run keeps in flight per "
-                     "replica, so the engine ran below full load: engine time and hours are likely overstated "
-                     f"(use --sample {estimate['rows_in_flight']} or more)")
-    return lines

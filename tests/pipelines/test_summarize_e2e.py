@@ -114,7 +114,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
         notebook.release_engine()
         ray.shutdown()
     summary, records, rejects = read_output(tmp_path / "out")
-    assert summary == result.summary
+    assert summary == json.loads(result.summary.to_json())
     assert sorted([*records["order_id"], *rejects["order_id"]]) == [f"o{i}" for i in range(10)]
     reasons = dict(zip(rejects["order_id"], rejects["reason"]))
     assert (reasons["o3"], reasons["o4"]) == ("invalid_json", "empty_input"), "a null or broken JSON is never summarized"

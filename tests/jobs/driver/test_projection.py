@@ -29,10 +29,10 @@ def test_reject_counts_use_wilsons_interval_which_stays_within_zero_and_all_rows
 def test_engine_time_wall_time_and_gpu_hours_follow_from_the_sample():
     result = project(answers([100] * 10, [None] * 8 + ["truncated"] * 2, engine_seconds=10.0),
                      input_rows=100, replicas=2, tensor_parallel_size=4)
-    assert result["completion_tokens"]["value"] == 10_000
-    assert result["engine_seconds"]["value"] == pytest.approx(100.0)  # 10 s for 1,000 tokens, times 10
-    assert result["rows_per_second_per_replica"]["value"] == pytest.approx(1.0)
-    assert result["wall_seconds"]["value"] == pytest.approx(30 + 100 / 2)
-    assert result["replica_hours"]["value"] == pytest.approx((100 + 2 * 30) / 3600, abs=1e-4)
-    assert result["gpu_hours"]["value"] == pytest.approx(4 * (100 + 2 * 30) / 3600, abs=1e-4)
-    assert result["rejects_by_reason"]["truncated"]["value"] == 20 and result["rejects"]["value"] == 20
+    assert result.completion_tokens.value == 10_000
+    assert result.engine_seconds.value == pytest.approx(100.0)  # 10 s for 1,000 tokens, times 10
+    assert result.rows_per_second_per_replica.value == pytest.approx(1.0)
+    assert result.wall_seconds.value == pytest.approx(30 + 100 / 2)
+    assert result.replica_hours.value == pytest.approx((100 + 2 * 30) / 3600, abs=1e-4)
+    assert result.gpu_hours.value == pytest.approx(4 * (100 + 2 * 30) / 3600, abs=1e-4)
+    assert result.rejects_by_reason["truncated"].value == 20 and result.rejects.value == 20

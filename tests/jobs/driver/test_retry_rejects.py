@@ -157,7 +157,7 @@ def test_killed_retry_left_every_unit_as_it_was_before_or_after(retried):
 
 
 def test_finished_retry_recovers_rows_and_keeps_every_row_exactly_once(retried):
-    out, first, summary = retried["out"], retried["first"], retried["result"].summary
+    out, first, summary = retried["out"], retried["first"], retried["result"].summary.model_dump()
     assert committed_ids(str(out.root), {}) == retried["input_ids"]
     assert out.visible() == {p for kind in ("records", "rejects") for p in out.listed(kind)}, "unlisted files are visible"
     assert not (out.root / "_staging").exists() or not any((out.root / "_staging").rglob("*.parquet"))
@@ -196,7 +196,7 @@ def test_later_plain_runs_of_either_spec_reuse_every_unit_and_retry_filters_by_r
         plain = run_cli("run", str(path), *extra)
         assert plain.returncode == 0, plain.stderr[-3000:]
         summary = json.loads(plain.stdout.splitlines()[-1])
-        assert summary["reused_units"] == units and summary["records"] == retried["result"].summary["records"]
+        assert summary["reused_units"] == units and summary["records"] == retried["result"].summary.records
         assert summary["engines"] == [], "a plain run of a retried output started an engine"
     # --reason filters: no reject has this reason, so nothing runs.
     other = run_cli("run", str(path), "--retry-rejects", "--reason", "schema_invalid", "--set", "model.max_tokens=130")
