@@ -42,7 +42,7 @@ class UnitCommitter:
         entry = self.progress.setdefault(unit.key, CommittedUnit(
             key=unit.key, input_path=unit.path, job_fingerprint=self.job_fingerprint, rows=unit.rows,
             start=unit.start, input_size=unit.file.size, input_version=unit.file.version,
-            labels={} if self.counts_labels else None,
+            fingerprints=[self.job_fingerprint], labels={} if self.counts_labels else None,
         ))
         entry.add(written)
         self.staged[unit.key][written.kind].append(written.path)
@@ -65,6 +65,7 @@ class UnitCommitter:
 
     def finish(self, entry: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         """Commit a unit whose rows are all written (`entry`: what this run wrote of it)."""
+        entry.fingerprint_rows = {self.job_fingerprint: {"records": entry.records, "rejects": entry.rejects}}
         return self.store.commit(entry, staged)
 
     def check_finished(self) -> None:

@@ -2,21 +2,20 @@
 unchanged are reused as they are, and every row they do not cover is planned into units.
 
 Reuse goes by row ranges, not by matching unit lists, so an output resumes whatever
-`output.unit_rows` it was written with, including the one-unit-per-file outputs of
-k2batch before units were row ranges (their entries cover their whole file).
+`output.unit_rows` it was written with (and, once upgraded, whatever layout an earlier
+k2batch wrote: jobs/driver/manifest_upgrade.py).
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
 from jobs.plan.input_files import InputFile
-from jobs.plan.input_units import Unit, uncovered, unit_key, whole_file_key
+from jobs.driver.manifest_upgrade import upgrade_entries
+from jobs.plan.input_units import Unit, uncovered
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.output_store import OutputConflictError, OutputStore
 
-log = logging.getLogger("k2batch")
 
 
 @dataclass
@@ -29,12 +28,13 @@ class ResumePlan:
         return len(self.reused) + len(self.pending)
 
 
-def resume_units(resolved: ResolvedJob, store: OutputStore) -> ResumePlan:
+def resume_units(resolved: ResolvedJob, store: OutputStore, *, label_column: str | None) -> ResumePlan:
     """Apply `output.mode` to the output folder, keep the committed units this run reuses
     (retiring the rest), and plan the units still to run. Nothing here starts an engine."""
     spec = resolved.spec
     fingerprint = resolved.fingerprints["job"]
-    committed = store.prepare(mode=spec.output.mode, job_fingerprint=fingerprint)
+    committed = store.prepare(mode=spec.output.mode, job_fingerprint=fingerprint, upgrade=lambda entries: upgrade_entries(
+        store, entries, resolved.files, label_column=label_column))
     plan = plan_resume(resolved.files, resolved.units, committed, fingerprint, store.uri)
     store.settle(committed, plan.reused)
     return plan
@@ -46,39 +46,28 @@ def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, 
     by_path = {file.path: file for file in files}
     reused: dict[str, CommittedUnit] = {}
     covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    whole_files = 0
     for key, entry in committed.items():
         file = by_path.get(entry.input_path)
-        if file is None or key != _expected_key(entry, file):
+        if file is None or not unchanged(entry, file):
             continue  # its file changed or is gone: the store retires it
-        start = 0 if entry.whole_file else entry.start
-        if entry.rows != file.rows if entry.whole_file else start + entry.rows > file.rows:
+        if entry.start + entry.rows > file.rows:
             raise OutputConflictError(
-                f"output.uri {output_uri}: unit {key} says rows {start}-{start + entry.rows} of {entry.input_path}, "
+                f"output.uri {output_uri}: unit {key} says rows {entry.start}-{entry.start + entry.rows} of {entry.input_path}, "
                 f"which has {file.rows} rows and is unchanged; the manifest was edited or is damaged. "
                 "Use output.mode: overwrite, or a new output.uri"
             )
         reused[key] = entry
-        covered[file.path].append((start, entry.rows))
-        whole_files += entry.whole_file
+        covered[file.path].append((entry.start, entry.rows))
     for path, ranges in covered.items():
         ranges.sort()
         _refuse_overlaps(path, ranges, output_uri)
-    if whole_files:
-        log.info("reusing %d whole-file unit(s) written before units were row ranges", whole_files)
     pending = [part for unit in units for part in uncovered(unit, covered.get(unit.path, []), job_fingerprint)]
     return ResumePlan(reused=reused, pending=pending)
 
 
-def _expected_key(entry: CommittedUnit, file: InputFile) -> str:
-    """The key the entry would have if its file is the one listed now. Keyed by the
-    fingerprint that first wrote it: a unit a retry replaced keeps its key (the store
-    has checked that this run's fingerprint is in its lineage)."""
-    if entry.whole_file:
-        return whole_file_key(entry.job_fingerprint, file)
-    if (entry.input_size, entry.input_version) != (file.size, file.version):
-        return ""
-    return unit_key(entry.job_fingerprint, file, entry.start, entry.rows)
+def unchanged(entry: CommittedUnit, file: InputFile) -> bool:
+    """Whether the entry's input file is the one listed now (same size and ETag or mtime)."""
+    return (entry.input_size, entry.input_version) == (file.size, file.version)
 
 
 def _refuse_overlaps(path: str, ranges: list[tuple[int, int]], output_uri: str) -> None:

@@ -27,8 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.driver.commit import ConservationError, UnitCommitter
-from jobs.driver.resume import ResumePlan
-from jobs.plan.input_units import Unit, uncovered, whole_file_key
+from jobs.driver.manifest_upgrade import upgrade_entries
+from jobs.driver.resume import ResumePlan, unchanged
+from jobs.plan.input_units import Unit, uncovered
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpecError
 from jobs.storage.committed_unit import CommittedUnit
@@ -57,14 +58,14 @@ class RetryPlan(ResumePlan):
         return sum(len(r.ids) for r in self.retries.values())
 
 
-def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str]) -> RetryPlan:
+def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str], *, label_column: str | None) -> RetryPlan:
     """The units whose rejects this run answers again (`pending`, each with the ids to
     read) and the ones it reuses. Refuses an output that does not match the input now."""
     fingerprint = resolved.fingerprints["job"]
     if resolved.spec.output.mode != "resume":
         raise JobSpecError(f"output.mode: --retry-rejects keeps the committed results, which output.mode "
                            f"{resolved.spec.output.mode} does not; use output.mode: resume")
-    committed = store.committed()
+    committed = upgrade_entries(store, store.committed(), resolved.files, label_column=label_column)
     check_matches_input(resolved, committed, store.uri)
     store.settle(committed, committed)  # files of a crashed run (or retry) that no entry lists
     by_path = {file.path: file for file in resolved.files}
@@ -73,12 +74,11 @@ def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str]) ->
     pending, reused = [], {}
     for key, entry in committed.items():
         if key in retries:
-            file = by_path[entry.input_path]
-            start, rows = (0, file.rows) if entry.whole_file else (entry.start, entry.rows)
-            pending.append(Unit(file=file, start=start, rows=rows, key=key, ids=tuple(sorted(retries[key].ids))))
+            pending.append(Unit(file=by_path[entry.input_path], start=entry.start, rows=entry.rows, key=key,
+                                ids=tuple(sorted(retries[key].ids))))
         else:
-            if fingerprint not in entry.lineage:
-                entry.fingerprints = [*entry.lineage, fingerprint]
+            if fingerprint not in entry.fingerprints:
+                entry.fingerprints = [*entry.fingerprints, fingerprint]
                 store.write_entry(entry)
             reused[key] = entry
     log.info("retrying %d reject(s) in %d unit(s)%s", sum(len(r.ids) for r in retries.values()), len(retries),
@@ -95,14 +95,11 @@ def check_matches_input(resolved: ResolvedJob, committed: dict[str, CommittedUni
     covered: dict[str, list[tuple[int, int]]] = {}
     for entry in committed.values():
         file = by_path.get(entry.input_path)
-        same = file is not None and (
-            entry.key == whole_file_key(entry.job_fingerprint, file) if entry.whole_file
-            else (entry.input_size, entry.input_version) == (file.size, file.version))
-        if not same:
+        if file is None or not unchanged(entry, file):
             raise OutputConflictError(
                 f"output.uri {output_uri}: input file {entry.input_path} changed or is gone since its rejects were written, "
                 "so they no longer match the input; run the job without --retry-rejects (output.mode: overwrite)")
-        covered.setdefault(file.path, []).append((0, file.rows) if entry.whole_file else (entry.start, entry.rows))
+        covered.setdefault(file.path, []).append((entry.start, entry.rows))
     for ranges in covered.values():
         ranges.sort()
     missing = [part for unit in resolved.units for part in uncovered(unit, covered.get(unit.path, []), "")]
@@ -118,7 +115,7 @@ def _may_retry(entry: CommittedUnit, fingerprint: str, reasons: set[str]) -> boo
     units' rejects files are read (a retry of a few rows must not read the whole output)."""
     if not entry.rejects or (reasons and not reasons & set(entry.reasons)):
         return False
-    return entry.rows_by_fingerprint().get(fingerprint, {}).get("rejects", 0) < entry.rejects
+    return entry.fingerprint_rows.get(fingerprint, {}).get("rejects", 0) < entry.rejects
 
 
 def _rejects_to_retry(store: OutputStore, entry: CommittedUnit, id_column: str, fingerprint: str,
@@ -166,7 +163,7 @@ class RetryCommitter(UnitCommitter):
         old = retry.entry
         staged = {kind: list(paths) for kind, paths in staged.items()}
         kept, drop, dropped_attempts = self._without_retried(old, retry.ids, staged)
-        fingerprint_rows = {fp: dict(counts) for fp, counts in old.rows_by_fingerprint().items()}
+        fingerprint_rows = {fp: dict(counts) for fp, counts in old.fingerprint_rows.items()}
         for producer, count in retry.fingerprints.items():
             fingerprint_rows[producer]["rejects"] -= count
         mine = fingerprint_rows.setdefault(self.job_fingerprint, {"records": 0, "rejects": 0})
@@ -187,7 +184,7 @@ class RetryCommitter(UnitCommitter):
             completion_token_buckets=dict(Counter(old.completion_token_buckets) + Counter(new.completion_token_buckets)),
             reasons={reason: n for reason, n in reasons.items() if n},
             files={"records": list(old.files.get("records", [])), "rejects": kept},
-            fingerprints=old.lineage if self.job_fingerprint in old.lineage else [*old.lineage, self.job_fingerprint],
+            fingerprints=old.fingerprints if self.job_fingerprint in old.fingerprints else [*old.fingerprints, self.job_fingerprint],
             fingerprint_rows={fp: counts for fp, counts in fingerprint_rows.items() if counts["records"] or counts["rejects"]},
         )
         if entry.records + entry.rejects != old.records + old.rejects:

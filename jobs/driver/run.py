@@ -56,7 +56,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         resolved = resolve_job(spec)
         out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
         store = OutputStore(out_fs, out_root)
-        resume = plan_retry(resolved, store, reasons or []) if retry_rejects else resume_units(resolved, store)
+        label_column = _label_column(spec)
+        resume = (plan_retry(resolved, store, reasons or [], label_column=label_column) if retry_rejects
+                  else resume_units(resolved, store, label_column=label_column))
         log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
         files = RunFiles.for_run(store, run_id)
         start = RunStart(job=spec.name, run_id=run_id, units=resume.units, reused_units=len(resume.reused),
@@ -73,14 +75,13 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         stalled = None
         try:
             committed = dict(resume.reused)
-            label_column = _label_column(spec)
             fingerprint = resolved.fingerprints["job"]
             committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column))
                          if retry_rejects else UnitCommitter(store, resume.pending, fingerprint, counts_labels=bool(label_column)))
             if resume.pending:
                 committed.update(_run_pending(resolved, store, committer, watch, label_column, quiet=quiet is not None))
             retried = (committer.retried_rows, committer.recovered_rows) if retry_rejects else (0, 0)
-            summary = build_summary(resolved, resume, committed, store=store, engines=committer.engines,
+            summary = build_summary(resolved, resume, committed, engines=committer.engines,
                                     engine_seconds=committer.engine_seconds, wall_seconds=time.monotonic() - started,
                                     run_id=run_id, label_column=label_column, retried_rows=retried[0],
                                     recovered_rows=retried[1], logs=files.folder)

@@ -4,13 +4,10 @@ and the Parquet metadata that says how a file was made."""
 import json
 from collections import Counter
 
-import pyarrow.parquet as pq
-
 import jobs
 from jobs.driver.resume import ResumePlan
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
-from jobs.storage.output_store import OutputStore
 from jobs.storage.redact import redact
 from jobs.storage.run_summary import EngineRun, FingerprintRows, OutputFolders, RunSummary
 from operators.usage import Usage
@@ -29,7 +26,7 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
     }
 
 
-def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], *, store: OutputStore,
+def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], *,
                   engines: list[EngineRun], engine_seconds: float, wall_seconds: float, run_id: str,
                   label_column: str | None, retried_rows: int = 0, recovered_rows: int = 0,
                   logs: str | None = None) -> RunSummary:
@@ -42,7 +39,7 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
     rows: dict[str, Counter] = {}
     for unit in units:
         reasons.update(unit.reasons)
-        for fingerprint, counts in unit.rows_by_fingerprint().items():
+        for fingerprint, counts in unit.fingerprint_rows.items():
             rows.setdefault(fingerprint, Counter()).update(counts)
     usage = Usage.total(unit.usage for unit in units)
     spec = resolved.spec
@@ -54,23 +51,17 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
         engines=engines, engine_seconds=round(engine_seconds, 3), wall_seconds=round(wall_seconds, 3),
         deduplicated_rows=sum(u.deduplicated_rows for u in units), retried_rows=retried_rows, recovered_rows=recovered_rows,
         rows_by_fingerprint={fp: FingerprintRows(**counts) for fp, counts in sorted(rows.items())},
-        label_distribution=label_distribution(resolved, units, label_column, store) if label_column else None,
+        label_distribution=label_distribution(resolved, units, label_column) if label_column else None,
         fingerprints=resolved.fingerprints, model=spec.model.source,
         output=OutputFolders(**{kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")}),
         k2batch_version=jobs.__version__, logs=logs,
     )
 
 
-def label_distribution(resolved: ResolvedJob, units: list[CommittedUnit], column: str, store: OutputStore) -> dict[str, int]:
+def label_distribution(resolved: ResolvedJob, units: list[CommittedUnit], column: str) -> dict[str, int]:
     """Records per label over every committed unit (reused ones too), each declared
-    label listed, in schema order, even when no record has it. Counted from the units'
-    entries; only an entry written before entries counted labels has its records read."""
+    label listed, in schema order, even when no record has it."""
     counts = Counter({label: 0 for label in declared_labels(resolved.record_schema, column)})
     for unit in units:
-        if unit.labels is not None:
-            counts.update(unit.labels)
-            continue
-        for relative in unit.files.get("records", []):
-            with store.fs.open(store.path(relative), "rb") as f:
-                counts.update(pq.read_table(f, columns=[column]).column(0).to_pylist())
+        counts.update(unit.labels)
     return dict(counts)

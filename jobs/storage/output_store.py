@@ -13,9 +13,8 @@ starts. On S3 a move is a copy and a delete, so a reader that may race a crash r
 `committed_files()` (the manifest's list) instead of listing records/.
 
 A unit is a row range of one input file (jobs/plan/input_units.py); its entry holds the
-file's identity (path, size, ETag/mtime) and the range (`start`, `rows`). Entries written
-before units were row ranges have no `start`: each is a whole file, and its key (the
-job fingerprint and the file's identity) says whether that file is unchanged.
+file's identity (path, size, ETag/mtime) and the range (`start`, `rows`). Entries of an
+earlier layout are upgraded before a run plans (jobs/driver/manifest_upgrade.py).
 
 What `output.mode` does with earlier results, whose units are keyed by the job
 fingerprint (prompt, schema, model, sampling), the input file's identity and the range:
@@ -29,6 +28,7 @@ fingerprint (prompt, schema, model, sampling), the input file's identity and the
 
 import logging
 import uuid
+from typing import Callable
 
 import fsspec
 import pyarrow as pa
@@ -80,16 +80,18 @@ class OutputStore:
             units[entry.key] = entry
         return units
 
-    def prepare(self, *, mode: str, job_fingerprint: str) -> dict[str, CommittedUnit]:
+    def prepare(self, *, mode: str, job_fingerprint: str,
+                upgrade: Callable[[dict[str, CommittedUnit]], dict[str, CommittedUnit]]) -> dict[str, CommittedUnit]:
         """Apply `output.mode` and refuse to mix job fingerprints; the committed units
-        that earlier runs left. `settle` then keeps the ones the run reuses."""
+        that earlier runs left, each passed through `upgrade` (the manifest's upgrade
+        step: jobs/driver/manifest_upgrade.py). `settle` then keeps the ones the run reuses."""
         self.fs.invalidate_cache(self.root)
         if mode == "overwrite":
             self._step("deleting earlier results", self._delete_everything)
-        committed = self.committed()
+        committed = upgrade(self.committed())
         if mode == "fail_if_exists" and (committed or self._step("checking for a summary", lambda: self.fs.exists(self.path(SUMMARY_NAME)))):
             raise OutputConflictError(f"output.uri {self.uri} already holds results and output.mode is fail_if_exists")
-        foreign = {u.lineage[-1] for u in committed.values() if job_fingerprint not in u.lineage}
+        foreign = {u.fingerprints[-1] for u in committed.values() if job_fingerprint not in u.fingerprints}
         if foreign:
             raise OutputConflictError(
                 f"output.uri {self.uri} holds results of another job fingerprint ({', '.join(sorted(foreign))}): "

@@ -20,7 +20,7 @@ def commit(store: OutputStore, key: str, kind: str) -> CommittedUnit:
     staged = store.path("_staging", f"{key}.parquet")
     store.fs.pipe_file(staged, b"not read here")
     unit = CommittedUnit(key=key, input_path=f"in/{key}", job_fingerprint="fp", rows=1, records=kind == "records",
-                         rejects=kind == "rejects", reasons={})
+                         rejects=kind == "rejects", start=0, fingerprints=["fp"])
     return store.commit(unit, {kind: [staged]})
 
 
@@ -32,7 +32,7 @@ def test_a_kind_no_unit_wrote_is_an_empty_typed_dataset(tmp_path, tiny_model, ne
                                            task={"schema": str(schema_path)}, output={"uri": str(out)}))
     resolved = resolve_job(spec)
     store = OutputStore(*filesystem_for(str(out), {}))
-    store.settle(store.prepare(mode="resume", job_fingerprint="fp"), reused={})
+    store.settle(store.prepare(mode="resume", job_fingerprint="fp", upgrade=dict), reused={})
     committed = {"a": commit(store, "a", "rejects")}  # a day of only rejects
     write_empty_datasets(store, resolved, committed)
 
@@ -44,7 +44,7 @@ def test_a_kind_no_unit_wrote_is_an_empty_typed_dataset(tmp_path, tiny_model, ne
     assert committed_files(str(out), "records") == [], "readers of committed output never see it"
 
     again = OutputStore(*filesystem_for(str(out), {}))
-    earlier = again.prepare(mode="resume", job_fingerprint="fp")
+    earlier = again.prepare(mode="resume", job_fingerprint="fp", upgrade=dict)
     assert set(earlier) == {"a"}
     again.settle(earlier, reused=earlier)
     assert (out / "records" / "part-empty.parquet").exists(), "a resumed run does not take it for a crashed run's file"

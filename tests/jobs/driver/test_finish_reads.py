@@ -57,7 +57,8 @@ def committed_output(tmp_path, tiny_model, news_data, **task):
         entry = CommittedUnit(key=unit.key, input_path=unit.path, job_fingerprint=OLD, rows=unit.rows,
                               records=unit.rows - len(rejected), rejects=len(rejected), usage=Usage(10 * unit.rows, unit.rows),
                               reasons={"truncated": len(rejected)} if rejected else {}, start=unit.start,
-                              input_size=unit.file.size, input_version=unit.file.version, attempts={1: unit.rows})
+                              input_size=unit.file.size, input_version=unit.file.version, attempts={1: unit.rows},
+                              fingerprints=[OLD], fingerprint_rows={OLD: {"records": unit.rows - len(rejected), "rejects": len(rejected)}})
         store.commit(entry, staged)
     fs.reads.clear()
     return resolved, store, fs
@@ -66,7 +67,7 @@ def committed_output(tmp_path, tiny_model, news_data, **task):
 def test_a_retry_of_two_rejects_reads_only_the_unit_that_holds_them(tmp_path, tiny_model, news_data):
     resolved, store, fs = committed_output(tmp_path, tiny_model, news_data)
     assert len(resolved.units) == 6
-    plan = plan_retry(resolved, store, reasons=[])
+    plan = plan_retry(resolved, store, reasons=[], label_column=None)
     assert plan.retried_rows == 2 and len(plan.pending) == 1
     parquet_reads = [path for path in fs.reads if path.endswith(".parquet")]
     assert parquet_reads == [store.path(plan.retries[plan.pending[0].key].entry.files["rejects"][0])]
@@ -75,7 +76,7 @@ def test_a_retry_of_two_rejects_reads_only_the_unit_that_holds_them(tmp_path, ti
 def test_the_finish_reads_no_output_file(tmp_path, tiny_model, news_data):
     resolved, store, fs = committed_output(tmp_path, tiny_model, news_data)
     committed = store.committed()
-    summary = build_summary(resolved, ResumePlan(reused=committed, pending=[]), committed, store=store, engines=[],
+    summary = build_summary(resolved, ResumePlan(reused=committed, pending=[]), committed, engines=[],
                             engine_seconds=0.0, wall_seconds=1.0, run_id="r", label_column=None)
     assert (summary.records, summary.rejects, summary.input_rows) == (22, 2, 24)
     assert summary.usage == Usage(240, 24)

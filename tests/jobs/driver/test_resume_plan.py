@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from jobs.driver.manifest_upgrade import upgrade_entry
 from jobs.driver.resume import plan_resume
 from jobs.plan.input_files import InputFile
 from jobs.plan.input_units import make_unit, plan_units, whole_file_key
@@ -20,9 +21,12 @@ B = InputFile(path="in/b.parquet", size=20, version="v1", row_groups=(60, 60), s
 
 
 def entry(key: str, file: InputFile, start: int | None, rows: int, fingerprint: str = "fp") -> CommittedUnit:
-    return CommittedUnit(key=key, input_path=file.path, job_fingerprint=fingerprint, rows=rows, records=rows, rejects=0,
-                         reasons={}, start=start,
-                         input_size=None if start is None else file.size, input_version=None if start is None else file.version)
+    """A version 2 entry; with `start` None, a version 1 whole-file entry, upgraded."""
+    if start is None:
+        old = CommittedUnit(key=key, input_path=file.path, job_fingerprint=fingerprint, rows=rows, records=rows, version=1)
+        return upgrade_entry(old, A if file.path == A.path else B, labels=None)
+    return CommittedUnit(key=key, input_path=file.path, job_fingerprint=fingerprint, rows=rows, records=rows, start=start,
+                         input_size=file.size, input_version=file.version, fingerprints=[fingerprint])
 
 
 def committed_unit(unit) -> CommittedUnit:

@@ -33,14 +33,14 @@ def stage(store: OutputStore, name: str) -> str:
 
 def unit(key: str, fingerprint: str = "fp-a") -> CommittedUnit:
     return CommittedUnit(key=key, input_path=f"in/{key}.parquet", job_fingerprint=fingerprint, rows=1, records=1,
-                         rejects=0, reasons={})
+                         start=0, fingerprints=[fingerprint], fingerprint_rows={fingerprint: {"records": 1, "rejects": 0}})
 
 
 def test_commit_protocol_on_s3_lists_only_committed_files(bucket, s3_options):
     uri = f"s3://{bucket}/out"
     fs, root = filesystem_for(uri, s3_options)
     store = OutputStore(fs, root)
-    assert store.prepare(mode="resume", job_fingerprint="fp-a") == {}
+    assert store.prepare(mode="resume", job_fingerprint="fp-a", upgrade=dict) == {}
     store.settle({}, {})
     store.commit(unit("u1"), {"records": [stage(store, "a")]})
     # A crash after publishing u2's file but before its manifest entry, with staging left behind:
@@ -50,7 +50,7 @@ def test_commit_protocol_on_s3_lists_only_committed_files(bucket, s3_options):
 
     assert committed_files(uri, "records", s3_options) == [f"s3://{bucket}/out/records/part-u1-0.parquet"]
     again = OutputStore(*filesystem_for(uri, s3_options))
-    reused = again.prepare(mode="resume", job_fingerprint="fp-a")
+    reused = again.prepare(mode="resume", job_fingerprint="fp-a", upgrade=dict)
     assert set(reused) == {"u1"}
     again.settle(reused, reused)
     raw.invalidate_cache()
@@ -61,22 +61,22 @@ def test_commit_protocol_on_s3_lists_only_committed_files(bucket, s3_options):
 def test_resume_refuses_to_mix_fingerprints_and_retires_changed_inputs(bucket, s3_options):
     uri = f"s3://{bucket}/out"
     store = OutputStore(*filesystem_for(uri, s3_options))
-    store.prepare(mode="resume", job_fingerprint="fp-a")
+    store.prepare(mode="resume", job_fingerprint="fp-a", upgrade=dict)
     store.commit(unit("u1"), {"records": [stage(store, "a")]})
     store.commit(unit("u2"), {"records": [stage(store, "b")]})
 
     with pytest.raises(OutputConflictError, match="another job fingerprint \\(fp-a\\).*output.mode: overwrite"):
-        store.prepare(mode="resume", job_fingerprint="fp-b")
+        store.prepare(mode="resume", job_fingerprint="fp-b", upgrade=dict)
     with pytest.raises(OutputConflictError, match="fail_if_exists"):
-        store.prepare(mode="fail_if_exists", job_fingerprint="fp-a")
+        store.prepare(mode="fail_if_exists", job_fingerprint="fp-a", upgrade=dict)
     assert len(committed_files(uri, "records", s3_options)) == 2, "a refused run must leave the output as it was"
 
     # Same fingerprint, but u2's input file changed (jobs/driver/resume.py reuses only u1): u2 is retired.
-    committed = store.prepare(mode="resume", job_fingerprint="fp-a")
+    committed = store.prepare(mode="resume", job_fingerprint="fp-a", upgrade=dict)
     assert set(committed) == {"u1", "u2"}
     store.settle(committed, {"u1": committed["u1"]})
     assert committed_files(uri, "records", s3_options) == [f"s3://{bucket}/out/records/part-u1-0.parquet"]
-    assert store.prepare(mode="overwrite", job_fingerprint="fp-b") == {}
+    assert store.prepare(mode="overwrite", job_fingerprint="fp-b", upgrade=dict) == {}
     assert committed_files(uri, "records", s3_options) == []
 
 
@@ -85,7 +85,7 @@ def test_storage_steps_ride_out_503s(bucket, s3_options, faulty_proxy):
     options = {**s3_options, "endpoint_url": proxy.endpoint_url}
     uri = f"s3://{bucket}/out"
     store = OutputStore(*filesystem_for(uri, options))
-    store.settle(store.prepare(mode="resume", job_fingerprint="fp-a"), {})
+    store.settle(store.prepare(mode="resume", job_fingerprint="fp-a", upgrade=dict), {})
     for key in ("u1", "u2"):
         store.commit(unit(key), {"records": [stage(store, key)], "rejects": [stage(store, key + "r")]})
     assert proxy.faults.failed > 0, "the proxy failed no request: the test tested nothing"
