@@ -8,7 +8,6 @@ tests/jobs/spec/test_reference.py fails when the committed file is out of date.
 
 import json
 import re
-import sys
 import types
 import typing
 from typing import Any, Iterator
@@ -16,7 +15,6 @@ from typing import Any, Iterator
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from jobs.spec.models import JobSpec
 
@@ -24,7 +22,7 @@ REGENERATE = "python -m jobs.spec.reference > docs/spec-reference.md"
 _LONGEST_DEFAULT = 48  # longer defaults (the system prompt) are cut: the description says what they are
 
 _BOUNDS = ((annotated_types.Ge, "ge", "≥"), (annotated_types.Gt, "gt", ">"), (annotated_types.Le, "le", "≤"),
-           (annotated_types.Lt, "lt", "<"), (annotated_types.MinLen, "min_length", "length ≥"))
+           (annotated_types.Lt, "lt", "<"), (annotated_types.MinLen, "min_length", "length ≥"))  # as pydantic keeps them
 
 
 def spec_models(model: type[BaseModel] = JobSpec, path: str = "",
@@ -34,7 +32,7 @@ def spec_models(model: type[BaseModel] = JobSpec, path: str = "",
     yield path, model, about
     for name, field in model.model_fields.items():
         for nested in _models_in(field.annotation):
-            yield from spec_models(nested, _join(path, field.alias or name), field.description or "")
+            yield from spec_models(nested, _key(path, name, field), field.description or "")
 
 
 def spec_reference() -> str:
@@ -47,15 +45,16 @@ def spec_reference() -> str:
         lines += [f"## {_heading(path, model)}", ""] + ([_cell(about), ""] if about else [])
         lines += ["| field | type | default | description |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            key = _join(path, field.alias or name)
+            key = _key(path, name, field)
             row = (f"`{key}`", _type_cell(field, key), _default_cell(field), _cell(field.description or ""))
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _key(path: str, name: str, field: FieldInfo) -> str:
+    """A field's path as a spec writes it: `task.schema`, the alias, not `schema_`."""
+    return ".".join(filter(None, (path, field.alias or name)))
 
 
 def _heading(path: str, model: type[BaseModel]) -> str:
@@ -102,13 +101,9 @@ def _type_cell(field: FieldInfo, path: str) -> str:
 
 
 def _default_cell(field: FieldInfo) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-    elif field.default is PydanticUndefined:
+    if field.is_required():
         return "required"
-    else:
-        value = field.default
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(field.get_default(call_default_factory=True), ensure_ascii=False)
     if len(text) > _LONGEST_DEFAULT:
         text = text[:_LONGEST_DEFAULT - 1] + "…"
     return f"`{_one_line(text)}`"
@@ -125,4 +120,4 @@ def _cell(text: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(spec_reference())
+    print(spec_reference(), end="")
