@@ -194,10 +194,14 @@ class OutputSpec(_Strict):
 
 class JobSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Job name; used in run ids.")
-    input: InputSpec
-    task: TaskSpec
-    model: ModelSpec
-    output: OutputSpec
+    input: InputSpec = Field(description="The rows to run: Parquet files and the id column that keys them.")
+    task: TaskSpec = Field(description="What the model does with each row: the mode, the record schema and tool, the prompt.")
+    model: ModelSpec = Field(
+        description="The engine: weights, tensor parallelism and replicas, sampling, re-asks, batching, timeouts."
+    )
+    output: OutputSpec = Field(
+        description="Where records/, rejects/ and summary.json go, what to do with earlier results, units, reject limit."
+    )
 
     @model_validator(mode="after")
     def _room_for_an_answer(self) -> "JobSpec":
