@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.json_pointer import pointer_to
+from schemas.json_pointer import pointer_to, unescape
 from schemas.schema_error import UnsupportedSchemaError
 
 REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
@@ -137,7 +137,7 @@ class _Bundler:
 
     def _new_name(self, ref: str, target: Any) -> str:
         fragment = ref.partition("#")[2]
-        last = fragment.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~") if fragment else ref.partition("#")[0]
+        last = unescape(fragment.rsplit("/", 1)[-1]) if fragment else ref.partition("#")[0]
         if not last and isinstance(target, dict) and isinstance(target.get("title"), str):
             last = target["title"]
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_") or "root"

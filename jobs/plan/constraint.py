@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from jobs.spec.errors import JobSpecError
 from schemas.grammar_schema import grammar_schema
-from schemas.json_pointer import nested_beyond, pointer_to, value_at
+from schemas.json_pointer import nested_beyond, pointer_to, unescape, value_at
 from schemas.record_schema import RecordSchema
 from schemas.schema_bundle import ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
 from schemas.schema_error import UnsupportedSchemaError
@@ -176,6 +176,6 @@ def _user_pointer(pointer: str, record_schema: RecordSchema) -> str:
         return pointer[len(arguments):]
     match = re.match(r"^/\$defs/([^/]+)(.*)$", pointer)
     if match:
-        origin = record_schema.grammar.bundled.origins.get(match.group(1).replace("~1", "/").replace("~0", "~"))
+        origin = record_schema.grammar.bundled.origins.get(unescape(match.group(1)))
         return (origin or "") + match.group(2)
     return pointer
