@@ -13,8 +13,8 @@ from jobs.spec.errors import JobSpecError
 from schemas.grammar_schema import grammar_schema
 from schemas.json_pointer import nested_beyond, pointer_to, unescape, value_at
 from schemas.record_schema import RecordSchema
-from schemas.schema_bundle import ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
 from schemas.schema_error import UnsupportedSchemaError
+from schemas.subschemas import SUBSCHEMA_KEYWORDS, subschemas
 from schemas.tool_call import tool_call_json_schema
 
 log = logging.getLogger("k2batch")
@@ -131,7 +131,7 @@ def _locate(document: Any, *, deadline: float) -> tuple[str, str | None]:
         for key in node:
             if time.monotonic() >= deadline:
                 break
-            if key not in (*ONE_SCHEMA, *SCHEMA_LISTS, *SCHEMA_MAPS) and not _fails(_without(document, pointer, key), pointer):
+            if key not in SUBSCHEMA_KEYWORDS and not _fails(_without(document, pointer, key), pointer):
                 return pointer, key
     return pointer, None
 
@@ -145,18 +145,16 @@ def _fails(document: Any, pointer: str) -> bool:
 
 
 def _children(node: Any, pointer: str) -> list[str]:
+    """The pointers of `node`'s direct subschemas and of what its `$ref` names, in the
+    node's key order: the first one that fails is where the search goes on."""
     if not isinstance(node, dict):
         return []
     children = []
     for key, value in node.items():
-        if key in ONE_SCHEMA and isinstance(value, (dict, bool)):
-            children.append(pointer_to(pointer, key))
-        elif (key in SCHEMA_LISTS or key in ONE_SCHEMA) and isinstance(value, list):
-            children += [pointer_to(pointer, key, i) for i in range(len(value))]
-        elif key in SCHEMA_MAPS and isinstance(value, dict):
-            children += [pointer_to(pointer, key, k) for k, v in value.items() if isinstance(v, (dict, bool))]
-        elif key == "$ref" and isinstance(value, str) and value.startswith("#/"):
+        if key == "$ref" and isinstance(value, str) and value.startswith("#/"):
             children.append(value[1:])
+        else:
+            children += [child for child, _ in subschemas(key, value, pointer_to(pointer, key))]
     return children
 
 
