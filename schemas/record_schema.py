@@ -46,7 +46,7 @@ class RecordSchema:
         self.model = model
         self.source = source
         # Keywords (JSON pointers) the backend cannot compile, left out of the grammar and
-        # enforced by validation alone (jobs/plan/constraint.py finds them).
+        # enforced by validation alone (schemas/constraint_compile.py finds them).
         self.grammar_omits = grammar_omits
 
     def omitting(self, pointer: str) -> "RecordSchema":
