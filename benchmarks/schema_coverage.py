@@ -3,7 +3,7 @@ schema step, beside xgrammar compiling the same schema alone.
 
 The schema step is what `k2batch validate` does with `task.schema`: load the file (and
 check it against its draft's meta-schema), map it to Arrow, compile the tool-call
-constraint the way the engine will (jobs/plan/constraint.py). Beside it: xgrammar alone,
+constraint the way the engine will (schemas/constraint_compile.py). Beside it: xgrammar alone,
 with the engine's settings, on the file as it is; and, for each accepted schema, vLLM's
 own request check on the constraint (the unsupported-feature list and the nesting limit
 it applies to every request), which a constraint that compiles could still fail.
@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks import workload
 
 TARGET_SHARE = 0.99  # of the schemas xgrammar alone compiles, per collection
-TIME_LIMIT_S = 30.0  # the job's own compile limit (jobs/plan/constraint.py)
+TIME_LIMIT_S = 30.0  # the job's own compile limit (schemas/constraint_compile.py)
 MAX_TOKENS = 512  # per answer: the random model's strings run until max_tokens unless a bound ends them
 TEXTS = ["Order 1042 shipped on 2024-05-01 to Ana Lee (ana@example.com), 3 items, total 59.90 EUR.",
          "Meeting notes: the team agreed to release version 2.1 next Tuesday; Bob owns the changelog.",
@@ -97,8 +97,9 @@ def main() -> None:
 
 def schema_step(path: Path) -> dict:
     """One schema through xgrammar alone and through k2batch's schema step."""
-    from jobs.plan.constraint import check_constraint, compile_constraint
+    from jobs.plan.constraint import check_constraint
     from jobs.spec import JobSpecError
+    from schemas.constraint_compile import compile_constraint
     from schemas.record_schema import SchemaLoadError, load_record_schema
     from schemas.schema_error import UnsupportedSchemaError
     from schemas.tool_call import tool_call_json_schema

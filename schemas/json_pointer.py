@@ -1,26 +1,30 @@
 """JSON pointers (RFC 6901) into schema documents: building them, following them, and
-finding one that goes too deep."""
+finding one that goes too deep. The one place pointers are escaped: the `jsonpointer`
+library does it."""
 
 from typing import Any
+
+from jsonpointer import EndOfList, JsonPointerException, escape, resolve_pointer
+from jsonpointer import unescape as _unescape
 
 
 def pointer_to(parent: str, *parts: str | int) -> str:
     """`parent` extended by `parts`, each escaped as RFC 6901 says (`~` and `/`)."""
-    return parent + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return parent + "".join("/" + escape(str(p)) for p in parts)
+
+
+def unescape(token: str) -> str:
+    """One reference token of a pointer as the key it names (`~1` is `/`, `~0` is `~`)."""
+    return _unescape(token)
 
 
 def value_at(document: Any, pointer: str) -> Any:
     """What `pointer` names in `document`, or None where it names nothing."""
-    node = document
-    for part in pointer.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
+    try:
+        node = resolve_pointer(document, pointer, None)
+    except JsonPointerException:  # not a pointer (an invalid escape, no leading `/`)
+        return None
+    return None if isinstance(node, EndOfList) else node
 
 
 def nested_beyond(document: Any, levels: int) -> str | None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.arrow_types import VALUE_COLUMN, record_columns, root_shape
 from schemas.grammar_schema import GrammarSchema, grammar_schema
-from schemas.json_pointer import nested_beyond, pointer_to, value_at
+from schemas.json_pointer import nested_beyond, pointer_to, unescape, value_at
 from schemas.record_shape import RecordShapeError, Shape, Struct
 from schemas.schema_error import UnsupportedSchemaError
 
@@ -46,7 +46,7 @@ class RecordSchema:
         self.model = model
         self.source = source
         # Keywords (JSON pointers) the backend cannot compile, left out of the grammar and
-        # enforced by validation alone (jobs/plan/constraint.py finds them).
+        # enforced by validation alone (schemas/constraint_compile.py finds them).
         self.grammar_omits = grammar_omits
 
     def omitting(self, pointer: str) -> "RecordSchema":
@@ -64,7 +64,7 @@ class RecordSchema:
             parent, _, key = pointer.rpartition("/")
             node = value_at(document, parent)
             if isinstance(node, dict):
-                node.pop(key.replace("~1", "/").replace("~0", "~"), None)
+                node.pop(unescape(key), None)
         return document
 
     @classmethod

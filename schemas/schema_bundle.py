@@ -14,15 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.json_pointer import pointer_to
+from schemas.json_pointer import pointer_to, unescape
 from schemas.schema_error import UnsupportedSchemaError
+from schemas.subschemas import with_subschemas
 
 REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
-# Keywords whose value is one subschema (or, for draft-07 `items`, a list of them).
-ONE_SCHEMA = ("additionalProperties", "additionalItems", "items", "contains", "propertyNames", "not", "if", "then",
-              "else", "unevaluatedItems", "unevaluatedProperties", "contentSchema")
-SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "dependencies")
 # Identify resources or hold definitions: meaningless once every reference is rewritten.
 DROPPED = ("$defs", "definitions", "$id", "$schema", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary",
            "$comment")
@@ -104,17 +100,8 @@ class _Bundler:
                 out["$ref"] = self.reference(value, resolver, here)
             elif key in DROPPED or (key == "id" and isinstance(value, str) and self.legacy_id):
                 continue
-            elif key in ONE_SCHEMA and isinstance(value, list):
-                out[key] = [self.walk(v, resolver, pointer_to(here, i)) for i, v in enumerate(value)]
-            elif key in ONE_SCHEMA:
-                out[key] = self.walk(value, resolver, here)
-            elif key in SCHEMA_LISTS and isinstance(value, list):
-                out[key] = [self.walk(v, resolver, pointer_to(here, i)) for i, v in enumerate(value)]
-            elif key in SCHEMA_MAPS and isinstance(value, dict):
-                out[key] = {k: self.walk(v, resolver, pointer_to(here, k)) if isinstance(v, (dict, bool)) else v
-                            for k, v in value.items()}
-            else:
-                out[key] = value  # data (enum, const, default, ...) or an unknown keyword: copied as is
+            else:  # subschemas walked; data (enum, const, default, ...) or an unknown keyword copied as is
+                out[key] = with_subschemas(key, value, here, lambda schema, at: self.walk(schema, resolver, at))
         return out
 
     def reference(self, ref: str, resolver, pointer: str) -> str:
@@ -137,7 +124,7 @@ class _Bundler:
 
     def _new_name(self, ref: str, target: Any) -> str:
         fragment = ref.partition("#")[2]
-        last = fragment.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~") if fragment else ref.partition("#")[0]
+        last = unescape(fragment.rsplit("/", 1)[-1]) if fragment else ref.partition("#")[0]
         if not last and isinstance(target, dict) and isinstance(target.get("title"), str):
             last = target["title"]
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", last).strip("_") or "root"

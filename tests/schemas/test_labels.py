@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from jobs.plan.constraint import compile_constraint
 from jobs.spec import JobSpec
+from schemas.constraint_compile import compile_constraint
 from schemas.examples.news import Headline, NewsHeadlines
 from schemas.labels import declared_labels, label_field_error, label_json_schema, label_record_schema
 from schemas.record_schema import RecordSchema
