@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.json_pointer import pointer_to, unescape
+from schemas.json_pointer import pointer_to, unescape, value_at
 from schemas.schema_error import UnsupportedSchemaError
 from schemas.subschemas import with_subschemas
 
@@ -82,9 +82,14 @@ class _Bundler:
 
             try:
                 resolved = self.resolver.lookup("#" + entry)
+                contents, resolver = resolved.contents, resolved.resolver
             except Unresolvable:
                 raise UnsupportedSchemaError(entry, "no subschema there") from None
-            root = self.walk(resolved.contents, resolved.resolver, entry)
+            except (AttributeError, TypeError):  # the lookup reads another draft's keyword as a schema, as crawl() can
+                contents, resolver = value_at(self.document, entry), self.resolver
+                if contents is None:
+                    raise UnsupportedSchemaError(entry, "no subschema there") from None
+            root = self.walk(contents, resolver, entry)
         else:
             root = self.walk(self.document, self.resolver, "")
         return Bundle(root=root, defs=self._in_document_order(), origins=self.origins, dialect=self.dialect)

@@ -42,3 +42,12 @@ def test_constraint_pointers_read_as_pointers_into_the_users_schema():
     assert user_pointer(f"/$defs/{name}/minimum", record) == "/definitions/a~1b/minimum"
     wrapped = RecordSchema(json_schema={"type": "array", "items": {"type": "integer"}}, source="inline")
     assert user_pointer("/properties/arguments/properties/value/items", wrapped) == "/items"
+
+
+
+def test_a_draft_04_schema_with_a_boolean_subschema_is_located():
+    """referencing's pointer lookup fails on draft-04's `additionalProperties: false` (it
+    reads the boolean as a schema); the search walks past it and names the construct."""
+    document = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "additionalProperties": False,
+                "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 1}}}
+    assert locate(document) == ("/properties/n", "maximum")
