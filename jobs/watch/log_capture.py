@@ -9,6 +9,12 @@ Python's logging cannot see (C++ and child processes); swapping `sys.stdout` and
 `sys.stderr` catches Python writers that do not write to those descriptors (a Jupyter
 kernel's streams). `logging` records of k2batch at WARNING and above still reach the
 terminal: they say something about the job.
+
+Why not Ray's and vLLM's own settings: `ray.init(log_to_driver=False)` would leave the
+engines' logs in Ray's session folder on each node instead of the run's log beside its
+output, and `ray.LoggingConfig` and vLLM's `VLLM_LOGGING_CONFIG_PATH` shape Python
+logging records only, not the C++ lines of Ray's core worker, torch's and Triton's
+prints, or what child processes write to the inherited descriptors.
 """
 
 import io
