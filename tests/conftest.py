@@ -55,6 +55,24 @@ def write_job(folder: Path, spec: dict, name: str = "job.yaml") -> Path:
     return path
 
 
+def read_kind(out: Path, kind: str):
+    """A finished run's `records/` or `rejects/` as a user reads it: pandas.read_parquet of
+    the folder. Both folders always exist, a kind without rows as a typed empty dataset
+    (jobs/driver/empty_outputs.py), so a missing one fails here instead of reading as an
+    empty frame; and the folder holds the rows the manifest lists, no more, no fewer."""
+    import pandas as pd
+
+    from jobs.storage.committed import read_committed
+
+    assert kind in ("records", "rejects"), kind
+    folder = Path(out) / kind
+    assert folder.is_dir(), f"{kind}/ is missing from {out}: records/ and rejects/ must always exist"
+    frame = pd.read_parquet(folder)
+    committed = read_committed(str(out), kind)
+    assert len(frame) == (0 if committed is None else committed.num_rows), f"{kind}/ holds rows no manifest entry lists"
+    return frame
+
+
 def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """`k2batch ARGS` in a fresh process, exactly as a user or a scheduler runs it."""
     return subprocess.run(

@@ -17,7 +17,7 @@ from jobs.spec import JobSpec
 from operators import k2_format as k2
 from operators.render_prompt import Turn, render, to_token_ids
 from operators.outcome import REASONS
-from tests.conftest import job_spec, run_cli, write_job
+from tests.conftest import job_spec, read_kind, run_cli, write_job
 
 pytestmark = pytest.mark.engine
 
@@ -32,9 +32,7 @@ LONG_NOTE = " ".join(f"note{j}" for j in range(30))
 
 def read_output(out: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     summary = json.loads((out / "summary.json").read_text())
-    records = pd.read_parquet(out / "records") if (out / "records").exists() else pd.DataFrame()
-    rejects = pd.read_parquet(out / "rejects") if (out / "rejects").exists() else pd.DataFrame()
-    return summary, records, rejects
+    return summary, read_kind(out, "records"), read_kind(out, "rejects")
 
 
 def test_extract_then_summarize_writes_a_summary_for_every_record(tmp_path, tiny_model, news_data):
@@ -48,8 +46,9 @@ def test_extract_then_summarize_writes_a_summary_for_every_record(tmp_path, tiny
     assert result.returncode == 0, result.stderr[-3000:]
     summary, records, rejects = read_output(tmp_path / "out")
     ids = pd.read_parquet(news_data)["doc_id"].tolist()
-    assert sorted([*records.get("doc_id", []), *rejects.get("doc_id", [])]) == sorted(ids)
+    assert sorted([*records["doc_id"], *rejects["doc_id"]]) == sorted(ids)
     assert summary["records"] + summary["rejects"] == summary["input_rows"] == len(ids)
+    assert (summary["records"], summary["rejects"]) == (len(records), len(rejects))
     assert len(records) >= (1 - MAX_REJECT_RATE) * len(ids), f"{len(records)} summaries: {summary['reject_reasons']}"
     texts = [*records["summary"], *records["city"], *records["country"], *(h["title"] for hs in records["headlines"] for h in hs)]
     assert not [t for t in texts if any(tag in t for tag in (*k2.SPECIAL_TAGS, k2.EOS))], "a K2 tag in a record or summary"
@@ -59,7 +58,7 @@ def test_extract_then_summarize_writes_a_summary_for_every_record(tmp_path, tiny
     assert schema.field("summary").type == pa.string() and not schema.field("summary").nullable
     assert records["summary"].map(lambda s: isinstance(s, str) and s.strip() == s and s != "").all()
     assert (records["_attempts"] >= 2).all(), "one extraction and at least one summary generation per record"
-    assert set(rejects.get("reason", [])) <= EXTRACTION_REASONS | SUMMARY_REASONS
+    assert set(rejects["reason"]) <= EXTRACTION_REASONS | SUMMARY_REASONS
     assert set(summary["reject_reasons"]) <= set(REASONS)
 
 

@@ -8,7 +8,7 @@ import math
 
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, reject, settings
 from hypothesis import strategies as st
 
 from schemas.arrow_types import table_from_rows
@@ -136,6 +136,42 @@ def same_json(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def without_all_of(schema, part: int):
+    """`schema` with each allOf replaced by its first (`part` 0) or last (-1) part: a wider
+    schema, and one that nothing generated here can make unsatisfiable."""
+    if isinstance(schema, list):
+        return [without_all_of(s, part) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "allOf" in schema:
+        chosen, rest = schema["allOf"][part], {k: v for k, v in schema.items() if k != "allOf"}
+        return without_all_of({**chosen, **rest} if isinstance(chosen, dict) else rest, part)
+    return {k: without_all_of(v, part) for k, v in schema.items()}
+
+
+def deep_merge(a, b):
+    """Two values as one: objects key by key (`a` first), anything else `a`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**b, **{k: deep_merge(v, b[k]) if k in b else v for k, v in a.items()}}
+    return a
+
+
+def assert_rightly_refused(document: dict, refused: UnsupportedSchemaError, draw) -> None:
+    """The one refusal a generated schema may get is "no value satisfies it", which only an
+    allOf of conflicting parts can cause. Checked, not trusted: the schema with only the
+    first (or last) part of each allOf maps, and no value built from theirs (as the decoder
+    writes them, alone or merged key by key) is valid under the refused schema."""
+    assert str(refused).startswith("/: no value satisfies this schema"), refused
+    assert "allOf" in json.dumps(document), f"a schema without allOf was refused: {document}"
+    first, last = (RecordSchema(json_schema=without_all_of(document, part), source="generated") for part in (0, -1))
+    assert first.arrow_schema.names and last.arrow_schema.names, "each part alone maps"
+    refused_schema = RecordSchema(json_schema=document, source="generated")
+    for _ in range(5):
+        a, b = (draw_value(draw, s.grammar.root, s.grammar) for s in (first, last))
+        for value in (a, b, deep_merge(a, b), deep_merge(b, a)):
+            assert not refused_schema._validator.is_valid(value), f"{value!r} satisfies the refused {document}"
+
+
 @pytest.fixture(scope="module")
 def accepts():
     """Whether the compiled tool-call constraint accepts a call, as the engine compiles it."""
@@ -156,8 +192,8 @@ def test_every_schema_maps_and_its_values_round_trip(document, data, accepts):
     try:
         arrow_schema = schema.arrow_schema
     except UnsupportedSchemaError as refused:  # e.g. allOf of a string and an integer: nothing can be written
-        assert str(refused).startswith("/: no value satisfies this schema")
-        return
+        assert_rightly_refused(document, refused, data.draw)
+        reject()  # not a mappable schema (hypothesis fails the test if too many draws end here)
     value = draw_value(data.draw, schema.grammar.root, schema.grammar)
     assume(schema._validator.is_valid(value))  # oneOf's exclusivity and the like: the decoder's language is wider
     arguments = {"value": value} if schema.wrapped else value
@@ -173,3 +209,58 @@ def test_every_schema_maps_and_its_values_round_trip(document, data, accepts):
     assert schema._validator.is_valid(back)
     column = schema.columns.fields[0].shape if schema.wrapped else schema.columns
     assert same_json(back, stored_form(value, column)), (value, back)
+
+
+CONFLICT = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+FEW_NAMES = st.sampled_from(["a", "b", "c"])  # parts that often share a property
+
+
+def _part(children):
+    return st.dictionaries(FEW_NAMES, children, min_size=1, max_size=3).flatmap(
+        lambda props: st.sets(st.sampled_from(sorted(props))).map(
+            lambda required: {"type": "object", "properties": props, "required": sorted(required)}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(parts=st.lists(_part(st.one_of(LEAVES, _part(LEAVES))), min_size=2, max_size=3), data=st.data())
+def test_an_allof_is_refused_only_when_its_parts_conflict(parts, data):
+    """allOf is where a generated schema can have no value; here its parts share names often,
+    so both outcomes come up. Refused: no value of the parts satisfies it; mapped: a value
+    valid under the schema round-trips through its columns."""
+    document = {"allOf": parts}
+    schema = RecordSchema(json_schema=document, source="generated")
+    try:
+        arrow_schema = schema.arrow_schema
+    except UnsupportedSchemaError as refused:
+        event("refused")
+        assert_rightly_refused(document, refused, data.draw)
+    else:
+        event("mapped")
+        value = draw_value(data.draw, schema.grammar.root, schema.grammar)
+        assume(schema._validator.is_valid(value))
+        record, errors = schema.validate({"value": value} if schema.wrapped else value)
+        assert errors is None, errors
+        table = table_from_rows([schema.to_arrow_row(record)], arrow_schema)
+        column = schema.columns.fields[0].shape if schema.wrapped else schema.columns
+        assert same_json(schema.from_arrow_row(table.to_pylist()[0]), stored_form(value, column)), value
+
+
+def test_a_conflicting_allof_is_refused():
+    document = {"allOf": [CONFLICT, {"type": "object", "properties": {"a": {"type": "integer"}}}]}
+    with pytest.raises(UnsupportedSchemaError, match="^/: no value satisfies this schema"):
+        RecordSchema(json_schema=document, source="generated").arrow_schema
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_the_refusal_check_fails_a_mapper_that_refuses_a_satisfiable_schema(data):
+    """What the property tests would say of a mapper that refused schemas a value satisfies."""
+    refusal = UnsupportedSchemaError("", "no value satisfies this schema")
+    for other in ({"type": "object", "properties": {"b": {"type": "integer"}}},  # a value of the first part will do
+                  {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]}):  # only one of both
+        document = {"allOf": [CONFLICT, other]}
+        assert RecordSchema(json_schema=document, source="generated").arrow_schema.names == ["a", "b"]
+        with pytest.raises(AssertionError, match="satisfies the refused"):
+            assert_rightly_refused(document, refusal, data.draw)
+    with pytest.raises(AssertionError, match="a schema without allOf was refused"):
+        assert_rightly_refused(CONFLICT, refusal, data.draw)

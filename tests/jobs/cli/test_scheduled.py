@@ -6,12 +6,11 @@ import re
 import shlex
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import build_parser
 from jobs.spec.params import ParamError, default_run_id, fill_params, parse_params
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, read_kind, run_cli
 
 DAILY = ROOT / "jobs/examples/news_daily.yaml"
 DAY = "2026-11-26"
@@ -56,8 +55,7 @@ def test_a_day_run_twice_writes_each_row_once(tmp_path, tiny_model, daily_data):
     assert again["run_id"] == summary["run_id"]
     assert again["reused_units"] == again["units"] == 3 and again["reused_rows"] == 12
     assert (again["records"], again["rejects"]) == (summary["records"], summary["rejects"])
-    ids = [row["doc_id"] for kind in ("records", "rejects") if (out / kind).exists()
-           for row in pq.read_table(out / kind, columns=["doc_id"]).to_pylist()]
+    ids = [*read_kind(out, "records")["doc_id"], *read_kind(out, "rejects")["doc_id"]]
     assert len(ids) == len(set(ids)) == 12
 
 

@@ -89,6 +89,7 @@ def test_reading_every_unit_gives_each_row_once_with_its_unit_key(parquet_file, 
         ids += table.column("doc_id").to_pylist()
         keys.add(unit.key)
     assert ids == [f"d{i:03d}" for i in range(300)]
+    assert len(keys) == len(plan_units([file], unit_rows, "fp")), "each unit has a key of its own"
 
 
 def test_a_unit_reads_only_the_row_groups_it_covers(parquet_file):

@@ -1,0 +1,55 @@
+"""A schema whose system prompt leaves no room for any input within model.max_model_len
+is refused before the job starts, naming both numbers and the fix."""
+
+import re
+
+import pytest
+
+from jobs.plan.prompt_room import check_prompt_room
+from jobs.spec import JobSpec, JobSpecError
+from operators.render_prompt import render_system_prompt
+from schemas.tool_call import tool_definition
+from tests.conftest import job_spec
+
+
+def system_prompt(description_words: int) -> str:
+    tool = tool_definition(name="record", description="word " * description_words, parameters={"type": "object"})
+    return render_system_prompt([tool])
+
+
+def spec(**task) -> JobSpec:
+    return JobSpec.model_validate(job_spec(task=task, model={"max_model_len": 1024, "max_tokens": 256}))
+
+
+def test_a_system_prompt_that_fits_passes(tiny_model):
+    check_prompt_room(spec(), system_prompt(10), str(tiny_model))
+
+
+def test_a_system_prompt_that_fills_the_context_is_refused(tiny_model):
+    with pytest.raises(JobSpecError) as refused:
+        check_prompt_room(spec(), system_prompt(2000), str(tiny_model))
+    message = str(refused.value)
+    used = int(re.search(r"takes (\d+) tokens before any input", message).group(1))
+    assert used > 1024 - 256 and "more than the 768 that model.max_model_len (1024) less model.max_tokens (256) leaves" in message
+    assert message.startswith("task.schema: /: ") and message.endswith("raise model.max_model_len or shorten the schema")
+
+
+def test_the_limit_is_where_the_prompt_no_longer_fits(tiny_model):
+    """Between a prompt that fits and one that does not, the refusal starts once, and from
+    then on every longer prompt is refused too."""
+    refused = []
+    for words in range(0, 1200, 100):
+        try:
+            check_prompt_room(spec(), system_prompt(words), str(tiny_model))
+            refused.append(False)
+        except JobSpecError:
+            refused.append(True)
+    assert refused[0] is False and refused[-1] is True and refused == sorted(refused)
+
+
+def test_without_a_tool_or_a_local_tokenizer_nothing_is_counted(tiny_model, tmp_path):
+    summary_only = spec(mode="summarize", schema=None, tool_name=None, tool_description=None, response_column="details",
+                        prompt="Summarize the order of {customer}.")
+    check_prompt_room(summary_only, system_prompt(2000), str(tiny_model))  # no tool listed: no schema to refuse
+    check_prompt_room(spec(), system_prompt(2000), "LLM360/K2-Chat")  # a hub id: not counted here (each row is still checked)
+    check_prompt_room(spec(), system_prompt(2000), str(tmp_path))  # a folder without tokenizer.json
