@@ -51,7 +51,8 @@ def check_ids(fs: fsspec.AbstractFileSystem, files: list[InputFile], id_column: 
             counts = pc.value_counts(ids)
             values = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
             duplicated += len(values)
-            examples += values[: limit - len(examples)].to_pylist()
+            # sorted: a bucket holds its ids in the order the reading threads added them
+            examples += sorted(values.to_pylist())[: limit - len(examples)]
     if duplicated:
         raise InputError(f"input.id_column: {duplicated} duplicate {id_column} value(s), e.g. {', '.join(map(str, examples))}")
 
