@@ -197,18 +197,16 @@ def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
 
 def _preview_frame(resolved: ResolvedJob, rows: pd.DataFrame, answered: pd.DataFrame) -> pd.DataFrame:
     spec = resolved.spec
+    mode = MODES[spec.task.mode]
     fields = resolved.record_schema.arrow_schema.names
     records = [json.loads(r) if isinstance(r, str) else {} for r in answered["_record_json"]]
     frame = pd.DataFrame({spec.input.id_column: rows[spec.input.id_column].to_list()})
     for name in fields:
         frame[name] = [r.get(name) for r in records]
-    if spec.task.mode == "label":
-        column = spec.task.label_column
+    if (column := mode.label_column(spec.task)) is not None:
         frame[column] = pd.Categorical(frame[column], categories=declared_labels(resolved.record_schema, column))
-    if spec.task.mode == "summarize":
-        frame["summary"] = answered["_summary"].to_list()
-        # the summary turn's prefix-cache hit: a preview shows whether the extraction prompt was reused
-        frame["_summary_cached_tokens"] = answered["_summary_cached_tokens"].to_list()
+    for shown, column in mode.preview_columns.items():
+        frame[shown] = answered[column].to_list()
     frame["reason"] = answered["_reason"].to_list()
     frame["error"] = answered["error"].to_list()
     frame["_attempts"] = answered["_attempts"].to_list()

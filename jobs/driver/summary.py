@@ -10,6 +10,7 @@ from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed import read_committed
 from jobs.storage.output_store import CommittedUnit
 from jobs.storage.redact import redact
+from pipelines.registry import MODES
 from schemas.labels import declared_labels
 
 
@@ -57,8 +58,8 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
     }
     if logs:
         summary["logs"] = logs
-    if spec.task.mode == "label":
-        summary["label_distribution"] = label_distribution(resolved, spec.task.label_column)
+    if (column := MODES[spec.task.mode].label_column(spec.task)) is not None:
+        summary["label_distribution"] = label_distribution(resolved, column)
     return summary
 
 

@@ -7,6 +7,7 @@ from jobs.spec import JobSpec
 from operators.engine_settings import EngineIdentity, EngineSettings, PromptSettings, SamplingSettings, TaskSettings
 from operators.prepare_prompts import first_attempt_prime
 from pipelines.flow_plan import EngineStageSettings, FlowPlan, ReadSettings, WriteSettings
+from pipelines.registry import MODES
 
 
 def engine_settings(spec: JobSpec, model_source: str) -> EngineSettings:
@@ -55,8 +56,8 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
         response_column=task.response_column,
         engine=engine_settings(spec, resolved.model_source),
         task=TaskSettings(record_schema=resolved.record_schema, tool_name=task.tool_name,
-                          system_prompt=resolved.system_prompt, prime=answer_prime(spec), summarize=task.mode == "summarize",
-                          sampling=sampling_settings(spec),
+                          system_prompt=resolved.system_prompt, prime=answer_prime(spec),
+                          summarize=MODES[task.mode].summary_turn, sampling=sampling_settings(spec),
                           dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0),
         stage=EngineStageSettings(replicas=spec.model.replicas, batch_size=spec.model.batch_size,
                                   max_batches_in_flight=spec.model.max_batches_in_flight, use_gpus=use_gpus),
