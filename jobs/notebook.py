@@ -9,10 +9,10 @@
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
-Ray connection: a preview whose model settings match the running engine's reuses it
-(only the task, i.e. schema, prompts and sampling, is swapped), other settings replace
-it. `run()` stops it first, because a machine holds one model copy: the run's own
-engine needs the same cores or GPUs.
+Ray connection (pipelines/engine_actor.py warm_engine): a preview whose model settings
+match the running engine's reuses it (only the task, i.e. schema, prompts and sampling,
+is swapped), other settings replace it. `run()` stops it first, because a machine holds
+one model copy: the run's own engine needs the same cores or GPUs.
 
 This module starts Ray itself (a local cluster, or RAY_ADDRESS), so `run_job` leaves
 it running between calls and the warm engine survives. Preview and run build their flow
@@ -32,22 +32,18 @@ import ray
 from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
-from jobs.plan.settings_from_spec import flow_plan
+from jobs.plan.settings_from_spec import flow_plan, read_settings
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API
 from jobs.storage.filesystem import filesystem_for
-from operators.engine_settings import replica_resources
-from operators.read_units import read_unit
-from pipelines.flow_plan import FlowPlan
+from pipelines.engine_actor import release_warm_engine as release_engine
+from pipelines.engine_actor import warm_engine
 from pipelines.registry import MODES
+from pipelines.stages import unit_reader
 from schemas.labels import declared_labels
 
-PREVIEW_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
 LARGE_OUTPUT_ROWS = 500_000  # above this, result tables are Ray Datasets instead of DataFrames
-# Ray stops an actor (named or not) once no handle to it is left: this one keeps the
-# preview engine alive between calls for as long as the session's Ray connection.
-_session = {"engine": None}
 
 
 def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
@@ -64,35 +60,6 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     ray.get(engine.configure.remote(plan.task))
     answered = ray.get(engine.answer.remote(stage(rows)))
     return _preview_frame(resolved, rows, answered)
-
-
-def warm_engine(plan: FlowPlan):
-    """The session's preview engine, started only if none runs with this engine identity."""
-    from operators.k2_engine import K2Engine
-
-    try:
-        engine = ray.get_actor(PREVIEW_ENGINE)
-    except ValueError:
-        engine = None
-    if engine is not None and ray.get(engine.identity.remote()) == plan.engine.identity:
-        return engine
-    release_engine()
-    _session["engine"] = ray.remote(K2Engine).options(
-        name=PREVIEW_ENGINE, max_concurrency=64,
-        **replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus),
-    ).remote(engine=plan.engine, task=plan.task)
-    return _session["engine"]
-
-
-def release_engine() -> None:
-    """Stop the preview engine, if one runs (frees its cores or GPUs and memory)."""
-    _session["engine"] = None
-    if not ray.is_initialized():
-        return
-    try:
-        ray.kill(ray.get_actor(PREVIEW_ENGINE))
-    except ValueError:
-        pass  # none running
 
 
 def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict:
@@ -185,9 +152,10 @@ def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = N
 def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
     """The first `n` rows of the input (the columns the job reads), with `_unit`, read
     unit by unit as a run reads them."""
-    frames, left = [], n
-    for unit in resolved.units:
-        table = read_unit(unit.read(), resolved.input_fs, resolved.read_schema)
+    read = read_settings(resolved, resolved.units)
+    frames, left, read_unit = [], n, unit_reader(read)
+    for unit in read.units:
+        table = read_unit(unit)
         frames.append(table.slice(0, left).to_pandas())
         left -= len(frames[-1])
         if not left:

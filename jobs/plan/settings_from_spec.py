@@ -43,6 +43,12 @@ def prompt_settings(resolved: ResolvedJob) -> PromptSettings:
     )
 
 
+def read_settings(resolved: ResolvedJob, units: list[Unit]) -> ReadSettings:
+    """What to read of `units`, and how (pipelines/stages.py unit_reader reads one)."""
+    return ReadSettings(units=[unit.read() for unit in units], filesystem=resolved.input_fs, columns=resolved.read_columns,
+                        schema=resolved.read_schema)
+
+
 def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
               write: WriteSettings | None = None) -> FlowPlan:
     """The plan of a run over `units` (the pending ones), or of a preview (no `write`)."""
@@ -50,8 +56,7 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
     task = spec.task
     return FlowPlan(
         mode=task.mode,
-        read=ReadSettings(units=[unit.read() for unit in units], filesystem=resolved.input_fs, columns=resolved.read_columns,
-                          schema=resolved.read_schema),
+        read=read_settings(resolved, units),
         prompts=prompt_settings(resolved),
         response_column=task.response_column,
         engine=engine_settings(spec, resolved.model_source),
