@@ -11,8 +11,8 @@
 The preview engine is a named Ray actor that lives as long as this Python session's
 Ray connection (pipelines/engine_actor.py warm_engine): a preview whose model settings
 match the running engine's reuses it (only the task, i.e. schema, prompts and sampling,
-is swapped), other settings replace it. `run()` stops it first, because a machine holds
-one model copy: the run's own engine needs the same cores or GPUs.
+is swapped), other settings replace it. A run or an estimate stops it first, because a
+machine holds one model copy: their own engine needs the same cores or GPUs.
 
 This module starts Ray itself (a local cluster, or RAY_ADDRESS), so `run_job` leaves
 it running between calls and the warm engine survives. Preview and run build their flow
@@ -37,13 +37,15 @@ from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API
 from jobs.storage.filesystem import filesystem_for
-from pipelines.engine_actor import release_warm_engine as release_engine
+from pipelines.engine_actor import release_warm_engine as release_engine  # noqa: F401 - part of this API
 from pipelines.engine_actor import warm_engine
 from pipelines.registry import MODES
 from pipelines.stages import unit_reader
 from schemas.labels import declared_labels
 
 LARGE_OUTPUT_ROWS = 500_000  # above this, result tables are Ray Datasets instead of DataFrames
+# What every preview shows of an answer (besides the record's fields and its mode's columns).
+PREVIEW_ANSWER = ("_record_json", "_reason", "error", "_attempts")
 
 
 def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
@@ -55,10 +57,11 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     connect_ray(job)
     plan = flow_plan(resolved, units=resolved.units, use_gpus=session_uses_gpus(job))
     rows = first_rows(resolved, n)
-    stage = MODES[plan.mode].prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
+    mode = MODES[plan.mode]
+    stage = mode.prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
     engine = warm_engine(plan)
     ray.get(engine.configure.remote(plan.task))
-    answered = ray.get(engine.answer.remote(stage(rows)))
+    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values())))
     return _preview_frame(resolved, rows, answered)
 
 
@@ -66,7 +69,6 @@ def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> di
     """`k2batch estimate`: the whole input's projections from `sample` random rows, each
     {value, low, high}; nothing is written. The preview engine is stopped first."""
     connect_ray(job)
-    release_engine()
     return estimate_job(job, sample=sample, seed=seed,
                         log_file=Path(tempfile.gettempdir()) / f"k2batch-{job.name}.estimate.log")
 
@@ -78,9 +80,7 @@ def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, rea
     the run's log file (summary["logs"] under the output), not into the cell.
     `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
-    # Stopped inside the run, whose quiet capture takes what the dying engine still logs.
-    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons,
-                      before_engines=release_engine)
+    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons)
     return JobResult.load(job, summary)
 
 

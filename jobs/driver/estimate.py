@@ -21,7 +21,7 @@ from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_u
 from jobs.plan.settings_from_spec import flow_plan, read_settings
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
-from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR, engine_actor
+from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR, engine_actor, release_warm_engine
 from pipelines.registry import MODES
 from pipelines.stages import unit_reader
 
@@ -30,7 +30,8 @@ DEFAULT_SAMPLE = 64
 
 def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> dict:
     """The projections for the whole input, from `sample` random rows (all rows if fewer).
-    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py)."""
+    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py).
+    A warm preview engine of this session is stopped first: the sample's engine needs its cores or GPUs."""
     if sample < 1:
         raise ValueError(f"--sample must be at least 1, got {sample}")
     with ExitStack() as stack:
@@ -40,6 +41,7 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
         rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
         started_ray = connect_ray(spec)
         try:
+            release_warm_engine()
             warn_if_no_node_fits(spec)
             answers = _answer_sample(resolved, rows)
         finally:

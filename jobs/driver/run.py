@@ -11,7 +11,6 @@ import logging
 import sys
 import time
 from contextlib import ExitStack
-from typing import Callable
 
 import ray
 
@@ -32,6 +31,7 @@ from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
 from jobs.storage.filesystem import filesystem_for
 from jobs.storage.output_store import CommittedUnit, OutputStore
+from pipelines.engine_actor import release_warm_engine
 from pipelines.flow_plan import WriteSettings
 from pipelines.registry import build_flow
 from pipelines.stages import engine_stage_depth
@@ -40,12 +40,10 @@ log = logging.getLogger("k2batch")
 
 
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
-            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None,
-            before_engines: Callable[[], None] | None = None) -> dict:
+            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> dict:
     """The summary. `display`: how progress is shown (jobs/watch/run_watch.py RunWatch);
     `report`: write report.html next to summary.json; `retry_rejects`: run only the
-    committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py); `before_engines`:
-    called once the run's output goes to its log, before any engine starts."""
+    committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py)."""
     started = time.monotonic()
     run_id = run_id or spec.name
     with ExitStack() as stack:
@@ -65,8 +63,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         watch = RunWatch(spec, start, quiet.terminal if quiet else sys.stderr, display)
         if quiet:
             stack.enter_context(quiet.capture(files.log_file))
-        if before_engines:  # once the output goes to the run's log (the notebook stops its preview engine)
-            before_engines()
+        # A notebook session's warm preview engine holds the cores or GPUs this run's engines need; stopped
+        # once the output goes to the run's log, which takes what the dying engine still logs.
+        release_warm_engine()
         stalled = None
         try:
             committed = dict(resume.reused)
