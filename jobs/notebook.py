@@ -9,10 +9,10 @@
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
-Ray connection: a preview whose model settings match the running engine's reuses it
-(only the task, i.e. schema, prompts and sampling, is swapped), other settings replace
-it. `run()` stops it first, because a machine holds one model copy: the run's own
-engine needs the same cores or GPUs.
+Ray connection (pipelines/engine_actor.py warm_engine): a preview whose model settings
+match the running engine's reuses it (only the task, i.e. schema, prompts and sampling,
+is swapped), other settings replace it. A run or an estimate stops it first, because a
+machine holds one model copy: their own engine needs the same cores or GPUs.
 
 This module starts Ray itself (a local cluster, or RAY_ADDRESS), so `run_job` leaves
 it running between calls and the warm engine survives. Preview and run build their flow
@@ -33,24 +33,22 @@ from jobs.driver.estimate import DEFAULT_SAMPLE, estimate_job
 from jobs.driver.projection import Estimate
 from jobs.driver.ray_session import connect_ray, session_uses_gpus
 from jobs.driver.run import run_job
-from jobs.plan.settings_from_spec import flow_plan
+from jobs.plan.settings_from_spec import flow_plan, read_settings
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import InputSpec, JobSpec
 from jobs.storage.committed import committed_files, read_committed, read_records  # noqa: F401 - part of this API
 from jobs.storage.filesystem import filesystem_for
 from jobs.storage.output_store import OutputStore
 from jobs.storage.run_summary import RunSummary
-from operators.engine_settings import replica_resources
-from operators.read_units import read_unit
-from pipelines.flow_plan import FlowPlan
+from pipelines.engine_actor import release_warm_engine as release_engine  # noqa: F401 - part of this API
+from pipelines.engine_actor import warm_engine
 from pipelines.registry import MODES
+from pipelines.stages import unit_reader
 from schemas.labels import declared_labels
 
-PREVIEW_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
 LARGE_OUTPUT_ROWS = 500_000  # above this, result tables are Ray Datasets instead of DataFrames
-# Ray stops an actor (named or not) once no handle to it is left: this one keeps the
-# preview engine alive between calls for as long as the session's Ray connection.
-_session = {"engine": None}
+# What every preview shows of an answer (besides the record's fields and its mode's columns).
+PREVIEW_ANSWER = ("_record_json", "_reason", "error", "_attempts")
 
 
 def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
@@ -62,47 +60,18 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     connect_ray(job)
     plan = flow_plan(resolved, units=resolved.units, use_gpus=session_uses_gpus(job))
     rows = first_rows(resolved, n)
-    stage = MODES[plan.mode].prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
+    mode = MODES[plan.mode]
+    stage = mode.prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
     engine = warm_engine(plan)
     ray.get(engine.configure.remote(plan.task))
-    answered = ray.get(engine.answer.remote(stage(rows)))
+    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values())))
     return _preview_frame(resolved, rows, answered)
-
-
-def warm_engine(plan: FlowPlan):
-    """The session's preview engine, started only if none runs with this engine identity."""
-    from operators.k2_engine import K2Engine
-
-    try:
-        engine = ray.get_actor(PREVIEW_ENGINE)
-    except ValueError:
-        engine = None
-    if engine is not None and ray.get(engine.identity.remote()) == plan.engine.identity:
-        return engine
-    release_engine()
-    _session["engine"] = ray.remote(K2Engine).options(
-        name=PREVIEW_ENGINE, max_concurrency=64,
-        **replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus),
-    ).remote(engine=plan.engine, task=plan.task)
-    return _session["engine"]
-
-
-def release_engine() -> None:
-    """Stop the preview engine, if one runs (frees its cores or GPUs and memory)."""
-    _session["engine"] = None
-    if not ray.is_initialized():
-        return
-    try:
-        ray.kill(ray.get_actor(PREVIEW_ENGINE))
-    except ValueError:
-        pass  # none running
 
 
 def estimate(job: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Estimate:
     """`k2batch estimate`: the whole input's projections from `sample` random rows, each
     {value, low, high}; nothing is written. The preview engine is stopped first."""
     connect_ray(job)
-    release_engine()
     return estimate_job(job, sample=sample, seed=seed,
                         log_file=Path(tempfile.gettempdir()) / f"k2batch-{job.name}.estimate.log")
 
@@ -114,9 +83,7 @@ def run(job: JobSpec, *, progress: bool = True, retry_rejects: bool = False, rea
     the run's log file (summary.logs under the output), not into the cell.
     `retry_rejects`, `reasons`: `k2batch run --retry-rejects [--reason R ...]`."""
     connect_ray(job)
-    # Stopped inside the run, whose quiet capture takes what the dying engine still logs.
-    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons,
-                      before_engines=release_engine)
+    summary = run_job(job, display="notebook" if progress else "none", retry_rejects=retry_rejects, reasons=reasons)
     return JobResult.load(job, summary)
 
 
@@ -188,9 +155,10 @@ def input_from_dataset(dataset, *, id_column: str, folder: str | Path | None = N
 def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
     """The first `n` rows of the input (the columns the job reads), with `_unit`, read
     unit by unit as a run reads them."""
-    frames, left = [], n
-    for unit in resolved.units:
-        table = read_unit(unit.read(), resolved.input_fs, resolved.read_schema)
+    read = read_settings(resolved, resolved.units)
+    frames, left, read_unit = [], n, unit_reader(read)
+    for unit in read.units:
+        table = read_unit(unit)
         frames.append(table.slice(0, left).to_pandas())
         left -= len(frames[-1])
         if not left:
@@ -200,18 +168,16 @@ def first_rows(resolved: ResolvedJob, n: int) -> pd.DataFrame:
 
 def _preview_frame(resolved: ResolvedJob, rows: pd.DataFrame, answered: pd.DataFrame) -> pd.DataFrame:
     spec = resolved.spec
+    mode = MODES[spec.task.mode]
     fields = resolved.record_schema.arrow_schema.names
     records = [json.loads(r) if isinstance(r, str) else {} for r in answered["_record_json"]]
     frame = pd.DataFrame({spec.input.id_column: rows[spec.input.id_column].to_list()})
     for name in fields:
         frame[name] = [r.get(name) for r in records]
-    if spec.task.mode == "label":
-        column = spec.task.label_column
+    if (column := mode.label_column(spec.task)) is not None:
         frame[column] = pd.Categorical(frame[column], categories=declared_labels(resolved.record_schema, column))
-    if spec.task.mode == "summarize":
-        frame["summary"] = answered["_summary"].to_list()
-        # the summary turn's prefix-cache hit: a preview shows whether the extraction prompt was reused
-        frame["_summary_cached_tokens"] = answered["_summary_cached_tokens"].to_list()
+    for shown, column in mode.preview_columns.items():
+        frame[shown] = answered[column].to_list()
     frame["reason"] = answered["_reason"].to_list()
     frame["error"] = answered["error"].to_list()
     frame["_attempts"] = answered["_attempts"].to_list()

@@ -11,8 +11,6 @@ notebook preview (jobs/notebook.py) can keep one engine warm across jobs.
 
 The actor tells the run's board when it starts, which rows it holds and which it
 answered (operators/engine_progress.py): the driver's stall guard reads it.
-Test-only fault hook: with `K2BATCH_TEST_WEDGE_GENERATE=1` in an engine actor's
-environment every generation blocks forever, a wedged engine for the stall guard's test.
 """
 
 import asyncio
@@ -39,9 +37,10 @@ from operators.summarize_turn import judge_summary, standalone_turns, summary_re
 
 READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
-WEDGE_ENV = "K2BATCH_TEST_WEDGE_GENERATE"
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
-        "_cached_prompt_tokens", "_summary_cached_tokens", "_deduplicated")
+        "_cached_prompt_tokens", "_deduplicated")
+# Only when asked for (`answer(columns=...)`): the summary turn's prefix-cache hit, which a preview shows.
+ON_REQUEST = ("_summary_cached_tokens",)
 # When the row's batch was answered (epoch seconds) and by which replica: the engine's busy
 # time, which summary.json reports and `k2batch estimate` projects.
 TIMING = ("_engine_start", "_engine_end", "_replica")
@@ -99,10 +98,14 @@ class K2Engine:
     async def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         return await self.answer(batch)
 
-    async def answer(self, batch: pd.DataFrame) -> pd.DataFrame:
+    async def answer(self, batch: pd.DataFrame, columns: tuple[str, ...] = ADDS) -> pd.DataFrame:
+        """The batch's answers: `columns` of ADDS and ON_REQUEST, and TIMING."""
         missing = [c for c in READS if c not in batch.columns]
         if missing:
             raise KeyError(f"k2_engine: input batch lacks columns {missing}")
+        unknown = [c for c in columns if c not in (*ADDS, *ON_REQUEST)]
+        if unknown:
+            raise KeyError(f"k2_engine: no answer column {unknown} (it adds {[*ADDS, *ON_REQUEST]})")
         reads = [c for c in (*READS, *STANDALONE_READS) if c in batch.columns]
         rows = batch[reads].to_dict("records")
         units = batch["_unit"].tolist() if "_unit" in batch.columns else ["?"] * len(rows)
@@ -113,7 +116,7 @@ class K2Engine:
         finally:
             self.progress.flush()
         out = batch.drop(columns=reads)
-        for column in ADDS:
+        for column in columns:
             out[column] = [r[column] for r in results]
         out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), f"{socket.gethostname()}:{os.getpid()}"
         return out
@@ -188,8 +191,6 @@ class K2Engine:
     async def _generate(self, prompt_ids: list[int], params) -> Generation | Failure:
         from vllm.v1.engine.exceptions import EngineDeadError
 
-        if os.environ.get(WEDGE_ENV) == "1":
-            await asyncio.Event().wait()  # the test-only wedge: never set
         final = None
         try:
             async for final in self.engine.generate({"prompt_token_ids": prompt_ids}, params, request_id=uuid.uuid4().hex):
@@ -209,8 +210,8 @@ class K2Engine:
 
 def _row(done: Attempts, *, record: dict | None = None, summary: str | None = None,
          summary_cached: int | None = None) -> dict[str, Any]:
-    """The columns `ADDS` of one row; a record's row keeps no raw output. `summary_cached`:
-    the last summary generation's prefix-cache hit (the preview shows it)."""
+    """The columns `ADDS` and `ON_REQUEST` of one row; a record's row keeps no raw output.
+    `summary_cached`: the last summary generation's prefix-cache hit."""
     failed = done.failure is not None
     return {
         "_record_json": None if failed or record is None else json.dumps(record, ensure_ascii=False),

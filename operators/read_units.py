@@ -9,6 +9,7 @@ no row ranges, and packs small files into shared blocks.
 
 import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,11 +98,13 @@ def _read_slice(parquet: pq.ParquetFile, part: RowGroupSlice, columns: list[str]
 
 class UnitSource(Datasource):
     """`ray.data.read_datasource(UnitSource(...), override_num_blocks=len(units))`: one
-    read task, hence one block, per unit (without the override Ray Data splits blocks)."""
+    read task, hence one block, per unit (without the override Ray Data splits blocks).
+    `read_one(unit)` reads one (`read_unit` with the job's filesystem and schema: the
+    pipeline's unit reader, pipelines/stages.py); `schema` is the columns it reads."""
 
-    def __init__(self, units: list[UnitRead], filesystem, schema: pa.Schema):
+    def __init__(self, units: list[UnitRead], read_one: Callable[[UnitRead], pa.Table], schema: pa.Schema):
         self.units = units
-        self.filesystem = filesystem
+        self.read_one = read_one
         self.schema = schema
 
     def get_name(self) -> str:
@@ -114,7 +117,7 @@ class UnitSource(Datasource):
         out_schema = self.schema.append(pa.field(UNIT_COLUMN, pa.string()))
         return [
             ReadTask(
-                functools.partial(_read_task, unit, self.filesystem, self.schema),
+                functools.partial(_read_task, self.read_one, unit),
                 BlockMetadata(num_rows=unit.out_rows, size_bytes=None, input_files=[unit.path], exec_stats=None),
                 schema=out_schema, per_task_row_limit=per_task_row_limit,
             )
@@ -122,5 +125,5 @@ class UnitSource(Datasource):
         ]
 
 
-def _read_task(unit: UnitRead, filesystem, schema: pa.Schema) -> list[pa.Table]:
-    return [read_unit(unit, filesystem, schema)]
+def _read_task(read_one: Callable[[UnitRead], pa.Table], unit: UnitRead) -> list[pa.Table]:
+    return [read_one(unit)]

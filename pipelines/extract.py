@@ -2,16 +2,17 @@
 
 read Parquet -> prepare prompts -> K2 engine (generate, parse, validate, re-ask)
 -> write unit files.
+
+Everything an extraction needs is the Mode's default: task.schema offered as a tool,
+no summary turn, no label.
 """
 
-from operators.prepare_prompts import PreparePrompts
-from pipelines.flow_plan import FlowPlan
 from pipelines.mode import Mode
 
 
-def prepare_extraction(plan: FlowPlan) -> PreparePrompts:
-    return PreparePrompts.from_settings(plan.prompts)
+class Extract(Mode):
+    name = "extract"
+    description = "one schema-valid record per row"
 
 
-EXTRACT = Mode(name="extract", description="one schema-valid record per row", prepare=prepare_extraction,
-               summary_column=False)
+EXTRACT = Extract()

@@ -1,45 +1,40 @@
 """The stages every flow is made of (pipelines/registry.py composes them): read the
-pending units, run the engine actors, write unit files."""
+pending units, run the engine actors, write unit files; and the one unit reader that
+the read stage, the notebook's preview and `k2batch estimate` read rows with."""
 
+import functools
 from contextlib import contextmanager
+from typing import Callable
 
+import pyarrow as pa
 import ray
 
-from operators.engine_settings import replica_resources
-from operators.k2_engine import K2Engine
-from operators.read_units import UnitSource
+from operators.read_units import UnitRead, UnitSource, read_unit
 from operators.write_parquet import WriteUnitFiles
+from pipelines.engine_actor import engine_stage
 from pipelines.flow_plan import FlowPlan, ReadSettings
 
 
+def unit_reader(read: ReadSettings) -> Callable[[UnitRead], pa.Table]:
+    """Reads one unit of `read.units`: the columns the job reads, cast to `read.schema`
+    (files may disagree on a text column's type), with `_unit` (operators/read_units.py)."""
+    return functools.partial(read_unit, filesystem=read.filesystem, schema=read.schema)
+
+
 def read_rows(read: ReadSettings) -> ray.data.Dataset:
-    """The columns the job reads of the pending units, with `_unit` (the unit's key):
-    one read task and one block per unit (operators/read_units.py)."""
-    source = UnitSource(read.units, read.filesystem, read.schema)  # files may disagree on a text column's type
+    """The pending units' rows: one read task and one block per unit."""
+    source = UnitSource(read.units, unit_reader(read), read.schema)
     return ray.data.read_datasource(source, override_num_blocks=len(read.units))
 
 
-# Input blocks an engine actor works on at once: the next block starts while the last
-# batches of one finish.
-ENGINE_TASKS_PER_ACTOR = 2
-
-
 def answer_rows(prompts: ray.data.Dataset, plan: FlowPlan) -> ray.data.Dataset:
-    """The engine stage. `max_batches_in_flight` batches of one input block go to the
-    engine together, and the next block's task waits queued at the actor, so that the
-    engine always holds more rows than one step schedules (measured on the CPU engine,
-    which schedules 256: 128 rows in flight ran 15-20% slower than 512). The depth takes
-    effect only while the caller iterates inside `engine_stage_depth` (jobs/driver/run.py)."""
-    stage = plan.stage
-    return prompts.map_batches(
-        K2Engine,
-        fn_constructor_kwargs=dict(engine=plan.engine, task=plan.task),
-        batch_size=stage.batch_size,
-        batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=stage.replicas, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
-        max_concurrency=ENGINE_TASKS_PER_ACTOR,
-        **replica_resources(plan.engine.identity.tensor_parallel_size, stage.use_gpus),
-    )
+    """The engine stage (pipelines/engine_actor.py). `max_batches_in_flight` batches of
+    one input block go to the engine together, and the next block's task waits queued at
+    the actor, so that the engine always holds more rows than one step schedules
+    (measured on the CPU engine, which schedules 256: 128 rows in flight ran 15-20% slower
+    than 512). The depth takes effect only while the caller iterates inside
+    `engine_stage_depth` (jobs/driver/run.py)."""
+    return prompts.map_batches(**engine_stage(plan))
 
 
 @contextmanager

@@ -73,10 +73,12 @@ def read_kind(out: Path, kind: str):
     return frame
 
 
-def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`k2batch ARGS` in a fresh process, exactly as a user or a scheduler runs it."""
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path = ROOT,
+            module: str = "jobs.cli") -> subprocess.CompletedProcess:
+    """`k2batch ARGS` in a fresh process, exactly as a user or a scheduler runs it
+    (`module`: a script that runs it with a stand-in part, e.g. a wedged engine)."""
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 

@@ -4,7 +4,7 @@ output.uri, and project the whole input (jobs/driver/projection.py).
 
 The sample is sent to the engine as a run sends it: tasks of a run's size (`block_rows`),
 two at a time per replica
-(pipelines/stages.py ENGINE_TASKS_PER_ACTOR), so the rows/s measured is a run's.
+(pipelines/engine_actor.py ENGINE_TASKS_PER_ACTOR), so the rows/s measured is a run's.
 """
 
 import random
@@ -18,20 +18,20 @@ import ray
 from jobs.watch.log_capture import quiet_logging
 from jobs.driver.projection import Estimate, SampleAnswers, project
 from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
-from jobs.plan.settings_from_spec import flow_plan
+from jobs.plan.settings_from_spec import flow_plan, read_settings
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
-from operators.engine_settings import replica_resources
-from operators.read_units import read_unit
+from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR, engine_actor, release_warm_engine
 from pipelines.registry import MODES
-from pipelines.stages import ENGINE_TASKS_PER_ACTOR
+from pipelines.stages import unit_reader
 
 DEFAULT_SAMPLE = 64
 
 
 def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, log_file: Path | None = None) -> Estimate:
     """The projections for the whole input, from `sample` random rows (all rows if fewer).
-    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py)."""
+    `log_file`: the engine's and Ray's logs go there, not to the terminal (jobs/watch/log_capture.py).
+    A warm preview engine of this session is stopped first: the sample's engine needs its cores or GPUs."""
     if sample < 1:
         raise ValueError(f"--sample must be at least 1, got {sample}")
     with ExitStack() as stack:
@@ -41,6 +41,7 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
         rows = sample_rows(resolved, min(sample, resolved.input_rows), seed)
         started_ray = connect_ray(spec)
         try:
+            release_warm_engine()
             warn_if_no_node_fits(spec)
             answers = _answer_sample(resolved, rows)
         finally:
@@ -73,6 +74,7 @@ def sample_rows(resolved: ResolvedJob, n: int, seed: int) -> pd.DataFrame:
     for file in resolved.files:
         files_before[file.path] = offset
         offset += file.rows
+    read_unit = unit_reader(read_settings(resolved, resolved.units))
     for unit in resolved.units:
         first = files_before[unit.path] + unit.start
         local = []
@@ -80,21 +82,17 @@ def sample_rows(resolved: ResolvedJob, n: int, seed: int) -> pd.DataFrame:
             local.append(picked[i] - first)
             i += 1
         if local:
-            frames.append(read_unit(unit.read(), resolved.input_fs, resolved.read_schema).take(local).to_pandas())
+            frames.append(read_unit(unit.read()).take(local).to_pandas())
     rows = pd.concat(frames, ignore_index=True)
     return rows.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
 def _answer_sample(resolved: ResolvedJob, rows: pd.DataFrame) -> SampleAnswers:
-    from operators.k2_engine import K2Engine
-
     spec = resolved.spec
     plan = flow_plan(resolved, units=resolved.units[:1], use_gpus=session_uses_gpus(spec))
     prepared = MODES[plan.mode].prepare(plan)(rows)
     started = time.monotonic()
-    engine = ray.remote(K2Engine).options(
-        max_concurrency=ENGINE_TASKS_PER_ACTOR, **replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus),
-    ).remote(engine=plan.engine, task=plan.task)
+    engine = engine_actor(plan)
     try:
         ray.get(engine.identity.remote())  # returns once the engine has loaded the model
         engine_start = time.monotonic() - started

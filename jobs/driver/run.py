@@ -11,7 +11,6 @@ import logging
 import sys
 import time
 from contextlib import ExitStack
-from typing import Callable
 
 import ray
 
@@ -35,20 +34,19 @@ from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.output_store import OutputStore
 from jobs.storage.redact import redact
 from jobs.storage.run_summary import RunSummary
+from pipelines.engine_actor import release_warm_engine
 from pipelines.flow_plan import WriteSettings
-from pipelines.registry import build_flow
+from pipelines.registry import MODES, build_flow
 from pipelines.stages import engine_stage_depth
 
 log = logging.getLogger("k2batch")
 
 
 def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", verbose: bool = False,
-            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None,
-            before_engines: Callable[[], None] | None = None) -> RunSummary:
+            report: bool = True, retry_rejects: bool = False, reasons: list[str] | None = None) -> RunSummary:
     """The summary. `display`: how progress is shown (jobs/watch/run_watch.py RunWatch);
     `report`: write report.html next to summary.json; `retry_rejects`: run only the
-    committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py); `before_engines`:
-    called once the run's output goes to its log, before any engine starts."""
+    committed rejects again (of `reasons`, if given: jobs/driver/retry_rejects.py)."""
     started = time.monotonic()
     run_id = run_id or spec.name
     with ExitStack() as stack:
@@ -70,8 +68,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         watch = RunWatch(spec, start, quiet.terminal if quiet else sys.stderr, display)
         if quiet:
             stack.enter_context(quiet.capture(files.log_file))
-        if before_engines:  # once the output goes to the run's log (the notebook stops its preview engine)
-            before_engines()
+        # A notebook session's warm preview engine holds the cores or GPUs this run's engines need; stopped
+        # once the output goes to the run's log, which takes what the dying engine still logs.
+        release_warm_engine()
         stalled = None
         try:
             committed = dict(resume.reused)
@@ -107,7 +106,7 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
 
 
 def _label_column(spec: JobSpec) -> str | None:
-    return spec.task.label_column if spec.task.mode == "label" else None
+    return MODES[spec.task.mode].label_column(spec.task)
 
 
 def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch,

@@ -21,7 +21,7 @@ from jobs.plan.read_schema import unified_read_schema
 from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
 from operators.render_prompt import render_system_prompt
-from schemas.labels import label_field_error, label_record_schema
+from pipelines.registry import MODES
 from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
 from schemas.schema_error import UnsupportedSchemaError
 from schemas.tool_call import tool_definition
@@ -97,19 +97,19 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
 
 def _load_schema(spec: JobSpec) -> RecordSchema:
     task = spec.task
-    if task.labels:  # label mode: the schema is synthesized from the label set
-        record_schema = label_record_schema(task.labels, rationale=task.rationale)
-    elif task.schema_ is None:  # a standalone summary: no extracted fields, no tool, no constraint
-        return RecordSchema.without_record()
-    else:
+    mode = MODES[task.mode]
+    record_schema = mode.record_schema(task)  # label mode's synthesized one, a standalone summary's empty one
+    if record_schema is None:
         try:
             record_schema = load_record_schema(task.schema_, allowed_modules=tuple(task.schema_modules))
             record_schema.arrow_schema  # noqa: B018 - refused here (with a JSON pointer), not in a writer
         except (SchemaLoadError, UnsupportedSchemaError) as err:
             raise JobSpecError(f"task.schema: {err}") from err
-    if task.label_field and (problem := label_field_error(record_schema, task.label_field)):
-        raise JobSpecError(f"task.label_field: {problem}")
-    return check_constraint(record_schema, tool_name=spec.task.tool_name)
+    if problem := mode.schema_problem(task, record_schema):
+        raise JobSpecError(problem)
+    if task.tool_name is None:  # no tool asked for (a standalone summary): no constraint
+        return record_schema
+    return check_constraint(record_schema, tool_name=task.tool_name)
 
 
 def _resolve_model(source: str) -> str:

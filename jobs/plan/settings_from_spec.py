@@ -7,6 +7,7 @@ from jobs.spec import JobSpec
 from operators.engine_settings import EngineIdentity, EngineSettings, PromptSettings, SamplingSettings, TaskSettings
 from operators.prepare_prompts import first_attempt_prime
 from pipelines.flow_plan import EngineStageSettings, FlowPlan, ReadSettings, WriteSettings
+from pipelines.registry import MODES
 
 
 def engine_settings(spec: JobSpec, model_source: str) -> EngineSettings:
@@ -42,6 +43,12 @@ def prompt_settings(resolved: ResolvedJob) -> PromptSettings:
     )
 
 
+def read_settings(resolved: ResolvedJob, units: list[Unit]) -> ReadSettings:
+    """What to read of `units`, and how (pipelines/stages.py unit_reader reads one)."""
+    return ReadSettings(units=[unit.read() for unit in units], filesystem=resolved.input_fs, columns=resolved.read_columns,
+                        schema=resolved.read_schema)
+
+
 def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
               write: WriteSettings | None = None) -> FlowPlan:
     """The plan of a run over `units` (the pending ones), or of a preview (no `write`)."""
@@ -49,14 +56,13 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
     task = spec.task
     return FlowPlan(
         mode=task.mode,
-        read=ReadSettings(units=[unit.read() for unit in units], filesystem=resolved.input_fs, columns=resolved.read_columns,
-                          schema=resolved.read_schema),
+        read=read_settings(resolved, units),
         prompts=prompt_settings(resolved),
         response_column=task.response_column,
         engine=engine_settings(spec, resolved.model_source),
         task=TaskSettings(record_schema=resolved.record_schema, tool_name=task.tool_name,
-                          system_prompt=resolved.system_prompt, prime=answer_prime(spec), summarize=task.mode == "summarize",
-                          sampling=sampling_settings(spec),
+                          system_prompt=resolved.system_prompt, prime=answer_prime(spec),
+                          summarize=MODES[task.mode].summary_turn, sampling=sampling_settings(spec),
                           dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0),
         stage=EngineStageSettings(replicas=spec.model.replicas, batch_size=spec.model.batch_size,
                                   max_batches_in_flight=spec.model.max_batches_in_flight, use_gpus=use_gpus),

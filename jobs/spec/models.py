@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from operators import k2_format
-from schemas.labels import LABEL_COLUMN
+from pipelines.registry import MODES
 
 
 class _Strict(BaseModel):
@@ -20,10 +20,8 @@ class InputSpec(_Strict):
 
 
 class TaskSpec(_Strict):
-    mode: Literal["extract", "summarize", "label"] = Field(
-        default="extract",
-        description="extract: one schema-valid record per row; summarize: that record (or task.response_column's "
-        "JSON) then a bullet-point summary of it; label: one of task.labels (or task.label_field) per row.",
+    mode: Literal[tuple(MODES)] = Field(  # type: ignore[valid-type] - the registered modes (pipelines/registry.py)
+        default="extract", description="; ".join(f"{name}: {mode.description}" for name, mode in MODES.items()) + ".",
     )
     schema_: Any = Field(
         default=None,
@@ -97,39 +95,22 @@ class TaskSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_mode(self) -> "TaskSpec":
-        """Each mode's required fields, and no field that another mode reads (a typo'd mode
-        must not silently ignore them). Messages name the field to fix."""
-        mode, given = self.mode, {name for name in ("labels", "label_field", "response_column") if getattr(self, name)}
-        allowed = {"extract": set(), "summarize": {"response_column"}, "label": {"labels", "label_field"}}[mode]
-        for name in sorted(given - allowed):
-            raise ValueError(f"task.{name}: not used in mode {mode}")
+        """The mode's rules (pipelines/mode.py), and no field that another mode reads (a
+        typo'd mode must not silently ignore them). Messages name the field to fix."""
+        mode = MODES[self.mode]
+        for name in sorted({name for other in MODES.values() for name in other.task_fields} - mode.task_fields):
+            if getattr(self, name):
+                raise ValueError(f"task.{name}: not used in mode {self.mode}")
         if self.rationale and not self.labels:
             raise ValueError("task.rationale: only with task.labels (mode label)")
-        if mode == "label" and len(given) != 1:
-            raise ValueError("task.labels: mode label needs task.labels, or task.label_field naming a field of task.schema (one of them)")
-        if mode == "label" and self.labels:
-            if self.schema_ is not None:
-                raise ValueError("task.schema: with task.labels the label schema is built for you; use task.label_field to label with your own schema")
-            self.tool_name = self.tool_name or "record_label"
-            self.tool_description = self.tool_description or "Record the one label that fits the input."
-        if mode == "summarize" and self.response_column and self.schema_ is not None:
-            raise ValueError("task.response_column: a summary of an existing column has no extraction turn; remove task.schema")
-        needs_schema = mode == "extract" or (mode == "summarize" and not self.response_column) or bool(self.label_field)
-        if needs_schema and self.schema_ is None:
-            hint = " (or task.response_column to summarize an existing JSON column)" if mode == "summarize" else ""
-            raise ValueError(f"task.schema: required in mode {mode}{hint}")
-        if needs_schema and not (self.tool_name and self.tool_description):
-            raise ValueError(f"task.{'tool_name' if not self.tool_name else 'tool_description'}: required with task.schema")
+        mode.check_task(self)
+        for name, value in mode.task_defaults(self).items():
+            setattr(self, name, getattr(self, name) or value)
         return self
 
     @property
     def prompt_columns(self) -> list[str]:
         return list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None))
-
-    @property
-    def label_column(self) -> str:
-        """The output column that holds the label of a label-mode job."""
-        return self.label_field or LABEL_COLUMN
 
 
 class ModelSpec(_Strict):

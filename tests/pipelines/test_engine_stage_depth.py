@@ -10,7 +10,8 @@ import asyncio
 import pytest
 import ray
 
-from pipelines.stages import ENGINE_TASKS_PER_ACTOR, engine_stage_depth
+from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR
+from pipelines.stages import engine_stage_depth
 
 BATCH = 8
 

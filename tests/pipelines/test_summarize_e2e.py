@@ -67,6 +67,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
 
     from jobs import notebook
     from jobs.plan.resolve import resolve_job
+    from pipelines import engine_actor
 
     data = tmp_path / "orders"
     data.mkdir()
@@ -89,7 +90,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
     system_prompt = resolve_job(with_extraction).system_prompt
     try:
         extracted = notebook.preview(with_extraction, n=4)
-        engine = notebook._session["engine"]
+        engine = engine_actor._session["engine"]
         summarized = extracted[extracted["reason"].isna()]
         assert len(summarized) > 0, extracted[["reason", "error"]]
         # The summary prompt starts with the row's whole extraction prompt, which the
@@ -101,7 +102,7 @@ def test_the_summary_turn_hits_the_prefix_cache_and_a_json_column_is_summarized(
             assert cached >= len(first_turn) - 128, (cached, len(first_turn))
 
         previewed = notebook.preview(standalone, n=10)
-        assert notebook._session["engine"] is engine, "the warm engine was reused"
+        assert engine_actor._session["engine"] is engine, "the warm engine was reused"
         assert list(previewed["order_id"]) == [f"o{i}" for i in range(10)]
         by_id = previewed.set_index("order_id")
         assert by_id.loc["o3", "reason"] == "invalid_json" and "'details' of row 'o3'" in by_id.loc["o3", "error"]

@@ -2,7 +2,8 @@
 cluster and vLLM engine): a quiet terminal without one (as under cron, Airflow or make),
 the engine's logs kept in the run's log file, the job report rendered in a real browser
 (headless Chromium) for a local and an s3:// output, and the stall guard ending a run
-whose engine is wedged. One run serves the first four tests."""
+whose engine is wedged (a stand-in engine that never answers: wedged_engine.py). One
+run serves the first four tests."""
 
 import json
 import re
@@ -116,7 +117,7 @@ def test_a_wedged_engine_ends_the_run_with_exit_4_naming_the_unit(tmp_path, tiny
     spec = job_spec(input={"uri": str(tmp_path / "news")}, output={"uri": str(tmp_path / "out")},
                     model={"source": str(tiny_model), "stall_timeout_s": STALL_S})
     started = time.monotonic()
-    result = run_cli("run", str(write_job(tmp_path, spec)), env={"K2BATCH_TEST_WEDGE_GENERATE": "1"},
+    result = run_cli("run", str(write_job(tmp_path, spec)), module="tests.jobs.driver.wedged_engine",
                      timeout=ENGINE_START_BOUND_S + STALL_S + 120)
     elapsed = time.monotonic() - started
     assert result.returncode == 4, result.stderr[-3000:]

@@ -1,15 +1,15 @@
 """timeline.json: what `k2batch report` plots comes back from the file as it was recorded."""
 
 import json
-from types import SimpleNamespace
 
+from jobs.watch.progress import RunCounts
 from jobs.watch.timeline import VERSION, Timeline, UnitTiming
+from operators.usage import Usage
 
 
-def counts(rows: int, records: int) -> SimpleNamespace:
+def counts(rows: int, records: int) -> RunCounts:
     """The run's cumulative counts as the progress keeps them (jobs/watch/progress.py)."""
-    return SimpleNamespace(rows=rows, records=records, rejects=rows - records, prompt_tokens=100 * rows,
-                           completion_tokens=20 * rows, cached_prompt_tokens=80 * rows)
+    return RunCounts(rows=rows, records=records, rejects=rows - records, usage=Usage(100 * rows, 20 * rows, 80 * rows))
 
 
 def recorded() -> Timeline:

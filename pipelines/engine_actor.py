@@ -1,0 +1,71 @@
+"""The one way an engine actor (operators/k2_engine.py K2Engine) is made: as the actor
+pool of a run's engine stage (`engine_stage`, pipelines/stages.py), as one standalone
+actor (`engine_actor`: `k2batch estimate`), or as the session's warm preview engine
+(`warm_engine`: jobs/notebook.py). Each asks for a replica's resources
+(operators/engine_settings.py replica_resources).
+
+The warm engine is a named actor that lives as long as the session's Ray connection. A
+machine holds one model copy, so a run stops it (`release_warm_engine`) before its own
+engines start."""
+
+import ray
+
+from operators.engine_settings import replica_resources
+from operators.k2_engine import K2Engine
+from pipelines.flow_plan import FlowPlan
+
+# Input blocks an engine actor works on at once: the next block starts while the last
+# batches of one finish.
+ENGINE_TASKS_PER_ACTOR = 2
+WARM_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
+WARM_ENGINE_CONCURRENCY = 64  # a preview's calls: configure and answer, and whatever a notebook sends
+# Ray stops an actor (named or not) once no handle to it is left: this one keeps the
+# warm engine alive between calls for as long as the session's Ray connection.
+_session = {"engine": None}
+
+
+def _resources(plan: FlowPlan) -> dict:
+    return replica_resources(plan.engine.identity.tensor_parallel_size, plan.stage.use_gpus)
+
+
+def engine_stage(plan: FlowPlan) -> dict:
+    """`Dataset.map_batches` arguments of the engine stage: `plan.stage.replicas` actors,
+    each working on ENGINE_TASKS_PER_ACTOR input blocks at once."""
+    stage = plan.stage
+    return dict(
+        fn=K2Engine, fn_constructor_kwargs=dict(engine=plan.engine, task=plan.task), batch_size=stage.batch_size,
+        batch_format="pandas",
+        compute=ray.data.ActorPoolStrategy(size=stage.replicas, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
+        max_concurrency=ENGINE_TASKS_PER_ACTOR, **_resources(plan),
+    )
+
+
+def engine_actor(plan: FlowPlan, *, max_concurrency: int = ENGINE_TASKS_PER_ACTOR, name: str | None = None):
+    """One engine actor for `plan` (a handle; it loads the model as it starts)."""
+    return ray.remote(K2Engine).options(name=name, max_concurrency=max_concurrency, **_resources(plan)).remote(
+        engine=plan.engine, task=plan.task)
+
+
+def warm_engine(plan: FlowPlan):
+    """The session's warm engine, started only if none runs with this engine identity;
+    the caller sets its task (`configure`)."""
+    try:
+        engine = ray.get_actor(WARM_ENGINE)
+    except ValueError:
+        engine = None
+    if engine is not None and ray.get(engine.identity.remote()) == plan.engine.identity:
+        return engine
+    release_warm_engine()
+    _session["engine"] = engine_actor(plan, max_concurrency=WARM_ENGINE_CONCURRENCY, name=WARM_ENGINE)
+    return _session["engine"]
+
+
+def release_warm_engine() -> None:
+    """Stop the warm engine, if one runs (frees its cores or GPUs and memory)."""
+    _session["engine"] = None
+    if not ray.is_initialized():
+        return
+    try:
+        ray.kill(ray.get_actor(WARM_ENGINE))
+    except ValueError:
+        pass  # none running
