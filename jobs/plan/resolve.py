@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from jobs.plan import fingerprint
-from jobs.plan.constraint import check_constraint
 from jobs.plan.id_check import check_ids
 from jobs.plan.input_files import InputFile, list_parquet_files, read_input_files
 from jobs.plan.input_units import Unit, plan_units
@@ -22,6 +21,7 @@ from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
 from operators.render_prompt import render_system_prompt
 from pipelines.registry import MODES
+from schemas.constraint_compile import compile_record_constraint
 from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
 from schemas.schema_error import UnsupportedSchemaError
 from schemas.tool_call import tool_definition
@@ -109,7 +109,10 @@ def _load_schema(spec: JobSpec) -> RecordSchema:
         raise JobSpecError(problem)
     if task.tool_name is None:  # no tool asked for (a standalone summary): no constraint
         return record_schema
-    return check_constraint(record_schema, tool_name=task.tool_name)
+    try:  # compiled as the engine will; a construct the backend refuses is named by its pointer
+        return compile_record_constraint(record_schema, tool_name=task.tool_name)
+    except UnsupportedSchemaError as err:
+        raise JobSpecError(f"task.schema: {err}") from err
 
 
 def _resolve_model(source: str) -> str:
