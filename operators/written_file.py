@@ -14,7 +14,7 @@ from typing import Iterable
 
 import pyarrow as pa
 
-from operators.usage import Usage
+from operators.usage import USAGE_FIELDS, Usage
 
 _COUNTS = pa.map_(pa.string(), pa.int64())
 _HISTOGRAM = pa.map_(pa.int32(), pa.int64())
@@ -28,6 +28,7 @@ WRITTEN_SCHEMA = pa.schema([
     pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
     pa.field("deduplicated", pa.int64()),  # rows given a duplicate prompt's answer (operators/dedup.py)
 ])
+_OWN_COLUMNS = [name for name in WRITTEN_SCHEMA.names if name not in USAGE_FIELDS]  # the rest are the Usage's
 BUCKETS_PER_DOUBLING = 4
 
 
@@ -65,8 +66,7 @@ class WrittenFile:
 
     @staticmethod
     def to_table(files: list["WrittenFile"]) -> pa.Table:
-        rows = [{**{name: getattr(f, name) for name in WRITTEN_SCHEMA.names if name != "usage" and hasattr(f, name)},
-                 **f.usage.as_dict()} for f in files]
+        rows = [{**{name: getattr(f, name) for name in _OWN_COLUMNS}, **f.usage.as_dict()} for f in files]
         return pa.Table.from_pylist(rows, schema=WRITTEN_SCHEMA)
 
     @classmethod
