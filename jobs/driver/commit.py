@@ -35,6 +35,7 @@ class UnitCommitter:
         self.committed: dict[str, CommittedUnit] = {}  # by key
         self.engines: list[EngineRun] = []  # where the engines ran (jobs/watch/placement.py)
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
+        self.retried_rows = self.recovered_rows = 0  # a retry's (jobs/driver/retry_rejects.py RetryCommitter)
 
     def add(self, written: WrittenFile) -> CommittedUnit | None:
         """One writer report; the unit, if this report completed and committed it."""

@@ -155,8 +155,6 @@ class RetryCommitter(UnitCommitter):
         super().__init__(store, plan.pending, job_fingerprint, counts_labels=counts_labels)
         self.retries = plan.retries
         self.id_column = id_column
-        self.retried_rows = 0
-        self.recovered_rows = 0
 
     def finish(self, new: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         retry = self.retries[new.key]

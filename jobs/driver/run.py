@@ -79,11 +79,10 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
                          if retry_rejects else UnitCommitter(store, resume.pending, fingerprint, counts_labels=bool(label_column)))
             if resume.pending:
                 committed.update(_run_pending(resolved, store, committer, watch, label_column, quiet=quiet is not None))
-            retried = (committer.retried_rows, committer.recovered_rows) if retry_rejects else (0, 0)
             summary = build_summary(resolved, resume, committed, engines=committer.engines,
                                     engine_seconds=committer.engine_seconds, wall_seconds=time.monotonic() - started,
-                                    run_id=run_id, label_column=label_column, retried_rows=retried[0],
-                                    recovered_rows=retried[1], logs=files.folder)
+                                    run_id=run_id, label_column=label_column, retried_rows=committer.retried_rows,
+                                    recovered_rows=committer.recovered_rows, logs=files.folder)
             store.clear_staging()
             write_empty_datasets(store, resolved, committed)
             watch.close()
