@@ -40,7 +40,7 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
     )
     print(format_report(report))
     return {"job": spec.name, "gold": gold, "model": spec.model.source, **report.to_dict(),
-            "wall_seconds": summary["wall_seconds"], "fingerprints": summary["fingerprints"]}
+            "wall_seconds": summary.wall_seconds, "fingerprints": summary.fingerprints}
 
 
 def _is_local(uri: str) -> bool:
