@@ -22,11 +22,13 @@ class DeltaTable:
 
     def _load(self):
         from deltalake import DeltaTable as Table
+        from deltalake.exceptions import TableNotFoundError
 
         if self._table is None:
-            if not Table.is_deltatable(self.uri, self.options):
+            try:
+                self._table = Table(self.uri, storage_options=self.options)
+            except TableNotFoundError:
                 return None
-            self._table = Table(self.uri, storage_options=self.options)
         else:
             self._table.update_incremental()
         return self._table
