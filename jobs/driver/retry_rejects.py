@@ -73,6 +73,8 @@ def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str], *,
     by_path = {file.path: file for file in resolved.files}
     retries = {key: rows for key, entry in committed.items() if _may_retry(entry, fingerprint, set(reasons))
                and (rows := _rejects_to_retry(store, entry, resolved.id_field.name, fingerprint, set(reasons))).ids}
+    if tables is not None:
+        tables.check_live("rejects", [p for rows in retries.values() for p in rows.entry.files.get("rejects", [])])
     pending, reused = [], {}
     for key, entry in committed.items():
         if key in retries:

@@ -127,6 +127,15 @@ class TableOutput:
             if gone := [p for p in listed if p in live]:
                 table.commit([], gone, {TAG_RETIRED: json.dumps(sorted(u.key for u in units))}, unit="", version=0)
 
+    def check_live(self, kind: str, paths: list[str]) -> None:
+        """Before a retry: the files its entries list must still be the table's (a compaction
+        replaces them, and removing them then would leave the retried rows in the table)."""
+        if paths and (gone := sorted(set(paths) - self.tables[kind].live_files())):
+            raise OutputConflictError(
+                f"output.table.{kind}: {self.describe(kind)} no longer holds {len(gone)} file(s) its units list (e.g. "
+                f"{redact(gone[0])}): it was compacted or changed outside k2batch, so --retry-rejects cannot replace "
+                "its rows; retry rejects before compacting, or re-run the job with output.mode: overwrite")
+
     def truncate(self, job_fingerprint: str) -> None:
         """output.mode overwrite: every table emptied in one commit each (time travel keeps the rows)."""
         for table in self.tables.values():
