@@ -226,3 +226,44 @@ def test_the_table_spec_left_for_readers_holds_no_secret(tmp_path):
     left = (tmp_path / "out" / "_table.json").read_text()
     assert secret not in left and f"{tmp_path}/c.db" in left
     assert redact(f"failed with {secret}") == "failed with ***"
+
+
+@pytest.mark.parametrize("table, output_uri, error", [
+    ({"format": "iceberg", "records": "news", "rejects": "k2.rejects"}, "out", "iceberg tables are named namespace.table"),
+    ({"format": "delta", "records": "t/a", "rejects": "t/b", "catalog": "prod"}, "out", "only for format iceberg"),
+    ({"format": "iceberg", "records": "k2.a", "rejects": "k2.a"}, "out", "another table than output.table.records"),
+    ({"format": "iceberg", "records": "k2.a", "rejects": "k2.b"}, "s3://bucket/out", "the embedded SQLite catalog needs a local output.uri"),
+])
+def test_the_table_spec_names_what_to_fix(table, output_uri, error):
+    from pydantic import ValidationError
+
+    from jobs.spec.models import OutputSpec
+
+    with pytest.raises(ValidationError, match=error):
+        OutputSpec(uri=output_uri, table=table)
+
+
+def test_folder_results_and_table_results_never_mix(tmp_path):
+    from jobs.storage.tables import check_output_kind
+
+    tables = Tables("delta", str(tmp_path / "out"))
+    output = tables.open()
+    folder_unit, _ = tables.unit("u9", ["z"], [])
+    folder_unit.files = {"records": ["records/part-u9-0.parquet"]}
+    with pytest.raises(OutputConflictError, match="holds results written to folders and this job writes tables"):
+        check_output_kind({"u9": folder_unit}, output, tables.root)
+    commit_units(tables, output, {"u1": UNITS["u1"]})
+    with pytest.raises(OutputConflictError, match="holds results written to tables and this job writes folders"):
+        check_output_kind(tables.store.committed(), None, tables.root)
+
+
+def test_eval_writes_tables_of_its_own_work_folder(tmp_path):
+    from jobs.devtools.eval_job import _eval_table
+    from jobs.spec.models import TableSpec
+
+    iceberg = TableSpec(format="iceberg", records="prod.news", rejects="prod.rejects", catalog="production")
+    assert _eval_table(iceberg, str(tmp_path)).catalog is None, "the embedded catalog under the eval's output"
+    delta = TableSpec(format="delta", records="s3://prod/news", rejects="s3://prod/rejects", storage_options={"AWS_REGION": "x"})
+    moved = _eval_table(delta, str(tmp_path))
+    assert (moved.records, moved.rejects, moved.storage_options) == (
+        str(tmp_path / "tables/records"), str(tmp_path / "tables/rejects"), {})
