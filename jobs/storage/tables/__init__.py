@@ -18,6 +18,7 @@ the next run commits what the other table misses and writes that entry
 """
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -39,8 +40,8 @@ class TableOutput:
     """The records and rejects tables of one output (`spec`: the job's output.table)."""
 
     def __init__(self, spec, store: OutputStore, storage_options: dict[str, Any]):
-        register_secrets({"catalog": spec.catalog, "storage_options": spec.storage_options} if isinstance(spec.catalog, dict)
-                         else {"storage_options": spec.storage_options})
+        register_secrets({"catalog": spec.catalog if isinstance(spec.catalog, dict) else None,
+                          "storage_options": spec.storage_options})
         self.spec, self.store = spec, store
         if spec.format == "iceberg":
             from jobs.storage.tables.iceberg import IcebergTable, open_catalog
@@ -183,8 +184,6 @@ def _uri(location: str) -> str:
     """A delta table's location as a URI (a local path made absolute)."""
     if "://" in location:
         return location.rstrip("/")
-    import os
-
     return "file://" + os.path.abspath(location).rstrip("/")
 
 

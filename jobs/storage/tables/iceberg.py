@@ -2,6 +2,7 @@
 the table's data files as they are (`add_files`: no rows rewritten), in one snapshot
 whose summary carries k2batch's tags (jobs/storage/tables/__init__.py)."""
 
+import os
 from typing import Any
 
 import pyarrow as pa
@@ -21,8 +22,6 @@ def open_catalog(catalog: str | dict[str, Any] | None, output_root: str, storage
     props = dict(catalog or {"type": "sql", "uri": f"sqlite:///{output_root}/{EMBEDDED}/catalog.db",
                              "warehouse": f"file://{output_root}/{EMBEDDED}/warehouse"})
     if props.get("type") == "sql" and str(props.get("uri", "")).startswith("sqlite:///"):
-        import os
-
         os.makedirs(os.path.dirname(props["uri"].removeprefix("sqlite:///")) or ".", exist_ok=True)
     for name, value in iceberg_file_io(storage_options).items():
         props.setdefault(name, value)
