@@ -399,7 +399,8 @@ def _table_output(r: dict, runs: dict) -> list[str]:
            "rows / (last unit committed - first unit's first row in an engine), from timeline.json; commit = the "
            "driver's time per unit to publish its files, commit the tables and write its manifest entry.", "",
            "| output | rows/s | vs folders | commit per unit, median | max | all commits |", "|---|---|---|---|---|---|"]
-    for kind, s in r["runs"].items():
+    for kind in ("parquet", "iceberg", "delta"):  # the JSON's keys come back sorted
+        s = r["runs"][kind]
         ratio = "1.00" if kind == "parquet" else f"{r['ratios'][kind]:.2f}"
         c = s["commit_seconds"]
         out.append(f"| {kind} | {s['rows_per_s']:.2f} | {ratio} | {c['median'] * 1000:.0f} ms | {c['max'] * 1000:.0f} ms "
