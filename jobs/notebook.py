@@ -193,5 +193,5 @@ def _table(job: JobSpec, kind: str, rows: int):
         fs, _ = filesystem_for(job.output.uri, job.output.storage_options)
         return ray.data.read_parquet(committed_files(job.output.uri, kind, job.output.storage_options),
                                      filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(fs)))
-    table = read_committed(job.output.uri, kind, job.output.storage_options)
+    table = read_committed(job.output.uri, kind, job.output.storage_options, table=job.output.table)
     return table.to_pandas() if table is not None else pd.DataFrame()

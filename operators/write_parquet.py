@@ -19,6 +19,7 @@ from operators.usage import Usage
 from operators.written_file import WrittenFile, histogram, token_bucket
 from schemas.arrow_types import table_from_rows
 from schemas.record_schema import RecordSchema
+from schemas.record_shape import storage_type
 
 READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
          "_cached_prompt_tokens", "_truncated")
@@ -42,19 +43,27 @@ def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metada
                      metadata={**metadata, **own})
 
 
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with JSON columns as strings and enums as their values (`storage_type`)."""
+    return pa.schema([f.with_type(storage_type(f.type)) for f in schema], metadata=schema.metadata)
+
+
 def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Schema:
     return pa.schema([id_field, *REJECT_FIELDS], metadata=metadata)
 
 
 class WriteUnitFiles:
     def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
-                 metadata: dict[str, str], summary_column: bool = False, label_column: str | None = None):
+                 metadata: dict[str, str], summary_column: bool = False, label_column: str | None = None,
+                 plain_types: bool = False):
         self.fs = filesystem
         self.summary_column = summary_column  # reads `_summary` and writes it as the `summary` column
         self.staging_dir = staging_dir.rstrip("/")
         self.id_column = id_field.name
         self.record_schema = record_schema
         self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column)
+        if plain_types:  # a table's data file: Iceberg and Delta have no JSON or dictionary type
+            self.records_schema = plain_schema(self.records_schema)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
         self.fingerprint = metadata.get(FINGERPRINT_KEY)
         self.label_column = label_column  # label mode: records are counted by this column's value

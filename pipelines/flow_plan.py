@@ -27,6 +27,7 @@ class WriteSettings:
     record_schema: RecordSchema
     metadata: dict[str, str]  # Parquet metadata: how a file was made
     label_column: str | None = None  # label mode: the writer counts records by this column's value
+    plain_types: bool = False  # JSON and enum columns as plain strings: files that become a table's (output.table)
 
 
 @dataclass(frozen=True)

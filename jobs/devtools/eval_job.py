@@ -18,7 +18,7 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
     spec = spec.model_copy(update={
         "input": spec.input.model_copy(update={"uri": gold, "storage_options": gold_options}),
         "output": spec.output.model_copy(update={"uri": str(Path(workdir) / "output"), "storage_options": {},
-                                                  "mode": "overwrite"}),
+                                                  "mode": "overwrite", "table": _eval_table(spec.output.table, workdir)}),
     })
     record_schema = resolve_job(spec).record_schema
     fields = record_schema.arrow_schema.names
@@ -29,8 +29,8 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
     # As the JSON values the schema describes (JSON columns decoded, maps as objects), so
     # that a record validates as it did when it was written.
     records = {row_id: {"value": value} if record_schema.wrapped else value
-               for row_id, value in read_records(spec.output.uri).items()}
-    rejects = _rows(spec.output.uri, "rejects")
+               for row_id, value in read_records(spec.output.uri, table=spec.output.table).items()}
+    rejects = _rows(spec.output.uri, "rejects", spec.output.table)
     id_column = spec.input.id_column
     report = score(
         expected,
@@ -47,6 +47,17 @@ def _is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
 
 
-def _rows(uri: str, kind: str) -> list[dict]:
-    table = read_committed(uri, kind)
+def _eval_table(table, workdir: str):
+    """A job's output.table, moved into the eval's work folder: an eval never writes the
+    job's own tables (iceberg: the embedded catalog there; delta: tables there)."""
+    if table is None:
+        return None
+    if table.format == "iceberg":
+        return table.model_copy(update={"catalog": None})
+    return table.model_copy(update={kind: str(Path(workdir) / "tables" / kind) for kind in ("records", "rejects")}
+                            | {"storage_options": {}})
+
+
+def _rows(uri: str, kind: str, table) -> list[dict]:
+    table = read_committed(uri, kind, table=table)
     return table.to_pylist() if table is not None else []

@@ -23,10 +23,13 @@ class ConservationError(RuntimeError):
 class UnitCommitter:
     """Adds up the writer's reports per unit (by key: the `_unit` of its rows) and commits
     a unit when its rows are all written. `counts_labels`: the job is in label mode, so
-    every entry carries its records by label."""
+    every entry carries its records by label. `sink`: where a unit is committed, the
+    output folder (`store`) or an output.table's tables (jobs/storage/tables/)."""
 
-    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str, *, counts_labels: bool = False):
+    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str, *, counts_labels: bool = False,
+                 sink=None):
         self.store = store
+        self.sink = sink or store
         self.units = {unit.key: unit for unit in units}
         self.job_fingerprint = job_fingerprint
         self.counts_labels = counts_labels
@@ -67,7 +70,7 @@ class UnitCommitter:
     def finish(self, entry: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         """Commit a unit whose rows are all written (`entry`: what this run wrote of it)."""
         entry.fingerprint_rows = {self.job_fingerprint: {"records": entry.records, "rejects": entry.rejects}}
-        return self.store.commit(entry, staged)
+        return self.sink.commit(entry, staged)
 
     def check_finished(self) -> None:
         unfinished = [unit for key, unit in self.units.items() if key not in self.committed]

@@ -25,6 +25,7 @@ from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
 from jobs.watch.run_watch import RunWatch
 from jobs.watch.stall_guard import StallError
 from jobs.driver.summary import build_summary, provenance
+from jobs.driver.table_output import open_table_output
 from jobs.watch.timeline import Timeline
 from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -55,8 +56,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
         store = OutputStore(out_fs, out_root)
         label_column = _label_column(spec)
-        resume = (plan_retry(resolved, store, reasons or [], label_column=label_column) if retry_rejects
-                  else resume_units(resolved, store, label_column=label_column))
+        tables = open_table_output(resolved, store)  # None: records/ and rejects/ folders
+        resume = (plan_retry(resolved, store, reasons or [], label_column=label_column, tables=tables) if retry_rejects
+                  else resume_units(resolved, store, label_column=label_column, tables=tables))
         log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
         files = RunFiles.for_run(store, run_id)
         start = RunStart(job=spec.name, run_id=run_id, units=resume.units, reused_units=len(resume.reused),
@@ -75,8 +77,10 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         try:
             committed = dict(resume.reused)
             fingerprint = resolved.fingerprints["job"]
-            committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column))
-                         if retry_rejects else UnitCommitter(store, resume.pending, fingerprint, counts_labels=bool(label_column)))
+            committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column),
+                                        sink=tables)
+                         if retry_rejects else UnitCommitter(store, resume.pending, fingerprint,
+                                                             counts_labels=bool(label_column), sink=tables))
             if resume.pending:
                 committed.update(_run_pending(resolved, store, committer, watch, label_column, quiet=quiet is not None))
             summary = build_summary(resolved, resume, committed, engines=committer.engines,
@@ -84,7 +88,8 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
                                     run_id=run_id, label_column=label_column, retried_rows=committer.retried_rows,
                                     recovered_rows=committer.recovered_rows, logs=files.folder)
             store.clear_staging()
-            write_empty_datasets(store, resolved, committed)
+            if tables is None:  # a table exists, typed, from the run's start
+                write_empty_datasets(store, resolved, committed)
             watch.close()
             if report and _write_report(store, summary, list(committed.values()), watch.timeline, provenance(resolved)):
                 summary.report = REPORT_NAME
@@ -119,7 +124,8 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
     try:
         warn_if_no_node_fits(spec)
         write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
-                              record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column)
+                              record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column,
+                              plain_types=spec.output.table is not None)
         plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
         names = {key: unit.location for key, unit in committer.units.items()}
         with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names):

@@ -53,7 +53,9 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
         rows_by_fingerprint={fp: FingerprintRows(**counts) for fp, counts in sorted(rows.items())},
         label_distribution=label_distribution(resolved, units, label_column) if label_column else None,
         fingerprints=resolved.fingerprints, model=spec.model.source,
-        output=OutputFolders(**{kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")}),
+        output=OutputFolders(**{kind: redact(f"{spec.output.table.format} table {getattr(spec.output.table, kind)}"
+                                             if spec.output.table else f"{spec.output.uri.rstrip('/')}/{kind}/")
+                                for kind in ("records", "rejects")}),
         k2batch_version=jobs.__version__, logs=logs,
     )
 

@@ -71,6 +71,6 @@ def _provenance(store: OutputStore, units: list[CommittedUnit]) -> dict[str, str
     first = next((paths[0] for unit in units for kind in KINDS if (paths := unit.files.get(kind))), None)
     if first is None:
         return {}
-    with store.fs.open(store.path(first), "rb") as f:
+    with store.fs.open(store.file_path(first), "rb") as f:  # a table's data file has it too
         metadata = pq.ParquetFile(f).schema_arrow.metadata or {}
     return {k.decode(): v.decode() for k, v in metadata.items() if k.startswith(b"k2batch.")}

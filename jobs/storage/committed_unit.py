@@ -41,6 +41,7 @@ class CommittedUnit:
     attempts: dict[int, int] = field(default_factory=dict)  # rows by attempts taken
     prompt_token_buckets: dict[int, int] = field(default_factory=dict)  # records by operators/written_file.token_bucket
     completion_token_buckets: dict[int, int] = field(default_factory=dict)
+    table_commit: int = 0  # output.table: the unit's commits to the tables so far (jobs/storage/tables/)
 
     @property
     def location(self) -> str:

@@ -23,8 +23,8 @@ class EngineRun(_Model):
 
 
 class OutputFolders(_Model):
-    records: str = Field(description="The records dataset's folder (credentials masked).")
-    rejects: str = Field(description="The rejects dataset's folder (credentials masked).")
+    records: str = Field(description="The records dataset's folder, or its table (output.table) (credentials masked).")
+    rejects: str = Field(description="The rejects dataset's folder, or its table (output.table) (credentials masked).")
 
 
 class FingerprintRows(_Model):
