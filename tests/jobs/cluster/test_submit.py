@@ -84,9 +84,11 @@ class RayCluster:
         return clean_env(**{"RAY_AUTH_TOKEN_PATH": str(self.token_path), **variables})
 
 
-def ray_start(args: list[str], env: dict, log: Path, temp_dir: str, metrics_port: int | None = None) -> subprocess.Popen:
+def ray_start(args: list[str], env: dict, log: Path, temp_dir: str, metrics_port: int | None = None,
+              ray: tuple[str, ...] = (str(VENV_BIN / "ray"),)) -> subprocess.Popen:
+    """`ray start --block ARGS` (`ray`: the command that runs Ray's CLI) with ports of its own."""
     return subprocess.Popen(
-        [str(VENV_BIN / "ray"), "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+        [*ray, "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
          f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
          f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={metrics_port or free_port()}", *args],
         env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
@@ -424,8 +426,10 @@ def test_replica_fit_follows_the_engine_resource_request(nodes, model, fits, war
 
 
 def test_the_entrypoint_is_the_local_run_command():
+    """After the dependency check (tests/jobs/cluster/test_cluster_python.py), and only if it passes."""
     command = entrypoint(overrides=["model.replicas=2"], params={"ds": "2026-11-26"}, run_id=None)
     assert command == (
+        'python -m jobs.cluster.dependency_check && '
         'printf "%s" "$K2BATCH_JOB_SPEC" | python -m jobs.cli run - --set model.replicas=2 --param ds=2026-11-26'
     )
 
@@ -461,3 +465,4 @@ def test_submit_wait_shows_the_jobs_own_output_not_the_job_managers():
     assert lines == ["k2batch: news-extract run news-extract: 3 unit(s)\n", '{"records": 24}']
     everything = JobOutput(everything=True)
     assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 6
+
