@@ -1,7 +1,8 @@
-"""Every form `input.uri` takes (a file, a folder, a glob; a plain path or a `file://`
-URI) lists exactly the files it names, and `input_rows` is their real row count: the
-conservation check counts the same listing, so a listing that loses files would pass it.
-A whole run over a `file://` glob: tests/jobs/test_spec_switches.py."""
+"""Every form `input.uri` takes (a file, a folder, a glob; a plain path, relative to the
+directory k2batch runs from, or a `file://` URI) lists exactly the files it names, and
+`input_rows` is their real row count: the conservation check counts the same listing,
+so a listing that loses files would pass it. A whole run over a `file://` glob:
+tests/jobs/test_spec_switches.py."""
 
 from pathlib import Path
 
@@ -37,11 +38,13 @@ FORMS = {
     "file-uri-file": ("file://{data}/part-2.parquet", lambda data: [data / "part-2.parquet"]),
     "file-uri-folder": ("file://{data}/", lambda data: [*data.glob("*.parquet"), *data.glob("nested/*.parquet")]),
     "file-uri-glob": ("file://{data}/*.parquet", lambda data: list(data.glob("*.parquet"))),
+    "relative-glob": ("news/part-*.parquet", lambda data: list(data.glob("part-*.parquet"))),  # run from data's parent
 }
 
 
 @pytest.mark.parametrize("form", list(FORMS))
-def test_each_form_lists_exactly_its_files_and_counts_their_rows(form, data, tiny_model, tmp_path):
+def test_each_form_lists_exactly_its_files_and_counts_their_rows(form, data, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(data.parent)
     uri, expected = FORMS[form]
     files = sorted(str(path) for path in expected(data))
     spec = JobSpec.model_validate(job_spec(input={"uri": uri.format(data=data)}, model={"source": str(tiny_model)},
