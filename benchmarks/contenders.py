@@ -49,18 +49,26 @@ def _schedule(small_reps: int, reps: int) -> list[str]:
 
 
 def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
-    """(a) the engine alone: LLM.generate over token-id prompts."""
+    """(a) the engine alone: LLM.generate over token-id prompts. With a "fixed" folder, its
+    rows are the warm-up, and `plain_process_seconds` is what a plain vLLM process spends
+    to answer them: importing vllm, starting the engine, one generate (the prompts are
+    k2batch's, made before)."""
+    started = time.monotonic()
     import vllm
+
+    imported = time.monotonic() - started
 
     from jobs.plan.resolve import resolve_job
 
     checked = {k: resolve_job(spec_for(source, f, root / "out-vllm")) for k, f in folders.items()}
     prompts = {k: [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(c)] for k, c in checked.items()}
+    params = workload.sampling_params(checked["big"])
     started = time.monotonic()
     llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
     startup = time.monotonic() - started
-    params = workload.sampling_params(checked["big"])
-    llm.generate(prompts["small"], params, use_tqdm=False)  # warm-up: first-request compilation, grammar cache
+    # warm-up: first-request compilation, grammar cache
+    llm.generate(prompts.get("fixed", prompts["small"]), params, use_tqdm=False)
+    plain = imported + time.monotonic() - started
     runs = []
     for size in _schedule(small_reps, reps):
         llm.reset_prefix_cache()  # each run starts cold, like a fresh k2batch or Ray Data run
@@ -76,13 +84,20 @@ def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, sma
             "cached_prompt_tokens": sum(o.num_cached_tokens or 0 for o in outputs),
             "finish_length": sum(o.outputs[0].finish_reason == "length" for o in outputs),
         })
-    return {"startup_seconds": startup, "runs": runs}
+    return {"startup_seconds": startup, "runs": runs, **({"plain_process_seconds": plain} if "fixed" in folders else {})}
 
 
 def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
-    """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary."""
+    """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary.
+    With a "fixed" folder, a run of its rows comes first: `fixed_seconds` is its time plus
+    importing k2batch's driver, beside (a)'s `plain_process_seconds`."""
+    started = time.monotonic()
     from jobs.driver.run import run_job
 
+    fixed = {}
+    if "fixed" in folders:
+        run_job(spec_for(source, folders["fixed"], root / "out-k2batch"), report=False)
+        fixed["fixed_seconds"] = time.monotonic() - started
     runs = []
     for size in _schedule(small_reps, reps):
         spec = spec_for(source, folders[size], root / "out-k2batch")
@@ -96,7 +111,7 @@ def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, 
             "records": summary["records"], "rejects": summary["rejects"], "reject_reasons": summary["reject_reasons"],
             "deduplicated_rows": summary["deduplicated_rows"],
         })
-    return {"runs": runs}
+    return {"runs": runs, **fixed}
 
 
 def _raydata_preprocess(row: dict, *, system_prompt: str, prompt: str, columns: list[str], prime: str, source: str,

@@ -58,12 +58,15 @@ def main(defaults: dict | None = None) -> None:
     source = workload.model_source(args.model)
     root = workload.WORKDIR / f"{args.workload}_ceiling"
     folders = {"small": root / f"rows-{small}", "big": root / f"rows-{rows}"}
+    if d.get("fixed_rows"):  # a small job's whole cost beside a plain vLLM process's
+        folders["fixed"] = root / f"rows-{d['fixed_rows']}"
     if args.contender:
         workload.emit_child_result(run_contender(args.contender, source, folders, root, workload_name=args.workload,
                                                  reps=reps, small_reps=small_reps))
         return
-    for name, count in (("small", small), ("big", rows)):
-        workload.write_news_rows(folders[name], rows=count, files=4, unique=True)
+    for name, count in (("small", small), ("big", rows), ("fixed", d.get("fixed_rows"))):
+        if count:
+            workload.write_news_rows(folders[name], rows=count, files=1 if name == "fixed" else 4, unique=True)
     env = workload.engine_env(WORKLOADS[args.workload](source, folders["big"], root / "out"))
     child_args = ["--rows", str(rows), "--small", str(small), "--reps", str(reps), "--small-reps", str(small_reps),
                   "--workload", args.workload, *(["--model", args.model] if args.model else [])]
@@ -72,7 +75,8 @@ def main(defaults: dict | None = None) -> None:
         print(f"running {contender} ...", flush=True)
         raw[contender] = workload.run_child("engine_ceiling", [*child_args, "--contender", contender], env=env,
                                             log=root / f"{contender}.log")
-    results = _results(raw, rows=rows, small=small, env=env, workload_name=args.workload)
+    results = {**_results(raw, rows=rows, small=small, env=env, workload_name=args.workload),
+               "fixed_rows": d.get("fixed_rows")}
     workload.write_results(args.json, results)
     _report(results)
 
@@ -116,6 +120,9 @@ def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str)
             entry["prefix_cache_hit_rate"] = sum(r["cached_prompt_tokens"] for r in bigs) / sum(r["prompt_tokens"] for r in bigs)
         results["contenders"][name] = entry
     c = results["contenders"]
+    if "plain_process_seconds" in raw.get("vllm", {}) and "fixed_seconds" in raw.get("k2batch", {}):
+        results["fixed_cost"] = {"plain_vllm_seconds": raw["vllm"]["plain_process_seconds"],
+                                 "k2batch_seconds": raw["k2batch"]["fixed_seconds"], "target_extra_seconds": 10.0}
     results["unequal_work"] = workload.unequal_work(
         {LABELS[n]: (e["prompt_tokens_per_row"], e["output_tokens_per_row"]) for n, e in c.items()})
     results["ratios"] = {}
@@ -142,6 +149,10 @@ def _report(results: dict) -> None:
     print("CPU seconds per 1000 rows, " + " / ".join(LABELS[n].split()[0] for n in names) + ":")
     for group in GROUPS:
         print(f"  {group}: " + " / ".join(f"{results['contenders'][n]['cpu_seconds_per_1000_rows'][group]:.1f}" for n in names))
+    if f := results.get("fixed_cost"):
+        print(f"fixed cost of a small job: plain vLLM process {f['plain_vllm_seconds']:.1f} s, k2batch run "
+              f"{f['k2batch_seconds']:.1f} s ({f['k2batch_seconds'] - f['plain_vllm_seconds']:+.1f} s, target "
+              f"+{f['target_extra_seconds']:.0f} s at most)")
     if results["unequal_work"]:
         print(f"no ratio: {results['unequal_work']}")
         return

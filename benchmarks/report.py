@@ -35,6 +35,9 @@ def targets(runs: dict) -> list[Target]:
         if r := results(name):
             found += [Target(name, f"{what}: {ratio} rows/s ({'ray.data.llm' if ratio == 'b/c' else 'vllm.generate'} = 1)",
                              "at least", target, r["ratios"].get(ratio)) for ratio, target in r["targets"].items()]
+    if (r := results("label_ceiling")) and (f := r.get("fixed_cost")):
+        found.append(Target("label_ceiling", f"{r.get('fixed_rows', 8)}-row job: seconds beyond a plain vLLM process",
+                            "at most", f["target_extra_seconds"], f["k2batch_seconds"] - f["plain_vllm_seconds"]))
     if r := results("prefix_cache"):
         found.append(Target("prefix_cache", "hit rate, share of prompt tokens", "above", r["target_hit_rate"], r["hit_rate"]))
     if r := results("cpu_stages"):

@@ -36,6 +36,12 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
                 f"{r['equal_work_tolerance']:.0%} of (a)'s. Ratios of medians: "
                 + ", ".join(f"**{k} = {v:.2f}** (target at least {r['targets'][k]})" for k, v in sorted(r["ratios"].items(),
                                                                                                        reverse=True)) + "."]
+    if f := r.get("fixed_cost"):
+        extra = f["k2batch_seconds"] - f["plain_vllm_seconds"]
+        out += ["", f"A small job's whole cost: a plain vLLM process answering the same {r.get('fixed_rows', 8)} prompts "
+                f"(importing vllm, starting the engine, one generate) took {f['plain_vllm_seconds']:.1f} s; `k2batch run` of "
+                f"those rows (importing its driver, Ray, engine, read, write, commit) {f['k2batch_seconds']:.1f} s: "
+                f"**{extra:+.1f} s** (target at most +{f['target_extra_seconds']:.0f} s)."]
     b_runs = [x for x in c["k2batch"]["runs"] if x["size"] == "big"]
     out += ["", f"Engine start-up of (a), measured alone: {c['vllm']['engine_startup_seconds']:.1f} s; prefix-cache hit "
             f"rate in (a): {c['vllm']['prefix_cache_hit_rate']:.1%}. (b)'s fixed cost T(n) against (a)'s start-up plus "
