@@ -103,7 +103,7 @@ def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, 
         spec = spec_for(source, folders[size], root / "out-k2batch")
         started = time.monotonic()
         with ProcessSampler(interval=SAMPLE_SECONDS) as sampler:
-            summary = run_job(spec, report=False)  # the peers draw no report after their rows
+            summary = run_job(spec, report=False).model_dump()  # the peers draw no report after their rows
         runs.append({
             "size": size, "seconds": time.monotonic() - started, "rows": summary["input_rows"],
             "cpu_seconds": sampler.cpu_seconds(),

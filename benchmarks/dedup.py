@@ -80,7 +80,7 @@ def _spec(source, root, setting: str):
 def _run(spec) -> dict:
     from jobs.driver.run import run_job
 
-    summary = run_job(spec)
+    summary = run_job(spec).model_dump()
     return {**{key: summary[key] for key in ("input_rows", "records", "rejects", "completion_tokens", "engine_seconds",
                                               "deduplicated_rows", "wall_seconds")},
             "rows_per_s": summary["input_rows"] / summary["engine_seconds"]}

@@ -95,7 +95,7 @@ def run_k2batch(source: str, folder) -> dict:
     """The whole job, for the hit rate k2batch itself reports."""
     from jobs.driver.run import run_job
 
-    summary = run_job(_spec(source, folder, enabled=True))
+    summary = run_job(_spec(source, folder, enabled=True)).model_dump()
     return {"prompt_tokens": summary["prompt_tokens"], "cached_prompt_tokens": summary["cached_prompt_tokens"]}
 
 

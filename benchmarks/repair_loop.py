@@ -107,7 +107,7 @@ def run_once(spec) -> dict:
     from jobs.driver.run import run_job
 
     started = time.monotonic()
-    summary = run_job(spec)
+    summary = run_job(spec).model_dump()
     seconds = time.monotonic() - started
     out = Path(spec.output.uri)
     attempts = 0

@@ -223,7 +223,7 @@ def run_job(path: Path, spec) -> dict:
     from jobs.notebook import read_records, run
 
     started = time.monotonic()
-    summary = run(spec, progress=False).summary
+    summary = run(spec, progress=False).summary.model_dump()
     document = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(document)
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
