@@ -46,6 +46,8 @@ def main(defaults: dict | None = None) -> None:
     parser.add_argument("--small", type=int, default=None, help=f"n, the small input (default {d['small']}; quick {d['quick_small']})")
     parser.add_argument("--reps", type=int, default=None, help="runs of N per contender (default 3; quick 1)")
     parser.add_argument("--small-reps", type=int, default=None, help="runs of n per contender (default 3; quick 1)")
+    parser.add_argument("--fixed-rows", type=int, default=d.get("fixed_rows"),
+                        help="also time a whole job of this many rows beside a plain vLLM process (label: 8)")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
@@ -58,25 +60,26 @@ def main(defaults: dict | None = None) -> None:
     source = workload.model_source(args.model)
     root = workload.WORKDIR / f"{args.workload}_ceiling"
     folders = {"small": root / f"rows-{small}", "big": root / f"rows-{rows}"}
-    if d.get("fixed_rows"):  # a small job's whole cost beside a plain vLLM process's
-        folders["fixed"] = root / f"rows-{d['fixed_rows']}"
+    if args.fixed_rows:  # a small job's whole cost beside a plain vLLM process's
+        folders["fixed"] = root / f"rows-{args.fixed_rows}"
     if args.contender:
         workload.emit_child_result(run_contender(args.contender, source, folders, root, workload_name=args.workload,
                                                  reps=reps, small_reps=small_reps))
         return
-    for name, count in (("small", small), ("big", rows), ("fixed", d.get("fixed_rows"))):
+    for name, count in (("small", small), ("big", rows), ("fixed", args.fixed_rows)):
         if count:
             workload.write_news_rows(folders[name], rows=count, files=1 if name == "fixed" else 4, unique=True)
     env = workload.engine_env(WORKLOADS[args.workload](source, folders["big"], root / "out"))
     child_args = ["--rows", str(rows), "--small", str(small), "--reps", str(reps), "--small-reps", str(small_reps),
-                  "--workload", args.workload, *(["--model", args.model] if args.model else [])]
+                  "--workload", args.workload, *(["--model", args.model] if args.model else []),
+                  *(["--fixed-rows", str(args.fixed_rows)] if args.fixed_rows else [])]
     raw = {}
     for contender in [c for c in CONTENDERS if c in args.contenders]:
         print(f"running {contender} ...", flush=True)
         raw[contender] = workload.run_child("engine_ceiling", [*child_args, "--contender", contender], env=env,
                                             log=root / f"{contender}.log")
     results = {**_results(raw, rows=rows, small=small, env=env, workload_name=args.workload),
-               "fixed_rows": d.get("fixed_rows")}
+               "fixed_rows": args.fixed_rows}
     workload.write_results(args.json, results)
     _report(results)
 
@@ -126,7 +129,7 @@ def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str)
     results["unequal_work"] = workload.unequal_work(
         {LABELS[n]: (e["prompt_tokens_per_row"], e["output_tokens_per_row"]) for n, e in c.items()})
     results["ratios"] = {}
-    if not results["unequal_work"]:
+    if not results["unequal_work"] and not results.get("warnings"):  # no ratio over unequal work or over noise
         for ratio, (top, bottom) in (("b/a", ("k2batch", "vllm")), ("b/c", ("k2batch", "raydata"))):
             if top in c and bottom in c:
                 results["ratios"][ratio] = c[top]["rows_per_s"]["median"] / c[bottom]["rows_per_s"]["median"]
@@ -149,12 +152,14 @@ def _report(results: dict) -> None:
     print("CPU seconds per 1000 rows, " + " / ".join(LABELS[n].split()[0] for n in names) + ":")
     for group in GROUPS:
         print(f"  {group}: " + " / ".join(f"{results['contenders'][n]['cpu_seconds_per_1000_rows'][group]:.1f}" for n in names))
+    for warning in results.get("warnings", []):
+        print(f"warning: {warning}")
     if f := results.get("fixed_cost"):
         print(f"fixed cost of a small job: plain vLLM process {f['plain_vllm_seconds']:.1f} s, k2batch run "
               f"{f['k2batch_seconds']:.1f} s ({f['k2batch_seconds'] - f['plain_vllm_seconds']:+.1f} s, target "
               f"+{f['target_extra_seconds']:.0f} s at most)")
-    if results["unequal_work"]:
-        print(f"no ratio: {results['unequal_work']}")
+    if results["unequal_work"] or results.get("warnings"):
+        print(f"no ratio: {results['unequal_work'] or 'the full runs did not outlast the fixed cost'}")
         return
     for ratio, value in sorted(results["ratios"].items(), reverse=True):
         print(f"ratio {ratio} = {value:.2f} (target at least {results['targets'][ratio]})")

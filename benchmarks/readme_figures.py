@@ -16,7 +16,7 @@ def figures(runs: dict, machine: dict) -> list[str]:
         return run["results"] if run and run["returncode"] == 0 and run["results"] else None
 
     def ratio(r, key):
-        return f"{r['ratios'][key]:.2f}x" if key in r["ratios"] else "no ratio (unequal work)"
+        return f"{r['ratios'][key]:.2f}x" if key in r["ratios"] else "no ratio (see BENCHMARKS.md)"
 
     out = [f"From [BENCHMARKS.md](BENCHMARKS.md) ({machine['date']}, commit {machine['commit']}, "
            f"{machine['cores']} cores, load average {machine['load_average_before'][0]:.1f} before and "

@@ -21,7 +21,7 @@ class Target(NamedTuple):
     figure: str
     kind: str  # "at least", "above", "below" or "at most"
     target: float
-    value: float | None  # None: a ratio refused over unequal work
+    value: float | None  # None: a ratio refused (unequal work, or runs that did not outlast their fixed cost)
 
 
 def targets(runs: dict) -> list[Target]:
@@ -144,7 +144,7 @@ def _summary(runs: dict, misses: list[dict]) -> list[str]:
     out.append("")
     if misses:
         worst = misses[0]
-        value = "no ratio (unequal work)" if worst["value"] is None else f"{worst['value']:.2f}"
+        value = "no ratio" if worst["value"] is None else f"{worst['value']:.2f}"
         out += [f"Worst miss: {worst['what']} ({worst['benchmark']}), {value} against {worst['kind']} "
                 f"{worst['target']:.2f}; see the {worst['benchmark'].replace('_', ' ')} section.", ""]
     return out

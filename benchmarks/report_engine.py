@@ -24,6 +24,7 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
            "against the median small run; medians with [min–max] of the repetitions.", "",
            "| Contender | rows/s | output tokens/s | output / prompt tokens per row | T(n), fixed cost (s) | T(N) (s) |",
            "|---|---|---|---|---|---|"]
+    c = {n: c[n] for n in LABELS if n in c}  # (a), (b), (c), whatever order the JSON kept
     for name, e in c.items():
         out.append(f"| {LABELS[name]} | {stat(e['rows_per_s'])} | {stat(e['output_tokens_per_s'], 0)} | "
                    f"{e['output_tokens_per_row']:.1f} / {e['prompt_tokens_per_row']:.1f} | {stat(e['small_run_seconds'])} | "
@@ -31,6 +32,8 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
     out += [f"> **Warning:** {warning}" for warning in r.get("warnings", [])]
     if r["unequal_work"]:
         out += ["", f"**No ratio**: {r['unequal_work']}."]
+    elif not r["ratios"]:
+        out += ["", "**No ratio**: a full run took no longer than the fixed cost (see the warning)."]
     else:
         out += ["", "Equal work: every contender's prompt and output tokens per row within "
                 f"{r['equal_work_tolerance']:.0%} of (a)'s. Ratios of medians: "
@@ -65,7 +68,7 @@ def _cpu_by_part(r: dict) -> list[str]:
     from benchmarks.engine_ceiling import LABELS
     from benchmarks.processes import GROUPS
 
-    names = list(r["contenders"])
+    names = [n for n in LABELS if n in r["contenders"]]
     cpu = {n: r["contenders"][n]["cpu_seconds_per_1000_rows"] for n in names}
     wall = {n: 1000 / r["contenders"][n]["cpu_run_rows_per_s"] for n in names}
     total = {n: sum(cpu[n].values()) for n in names}

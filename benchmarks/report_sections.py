@@ -13,7 +13,7 @@ def stat(value: dict, digits: int = 1) -> str:
 
 def status(value: float | None, target: float, kind: str) -> str:
     if value is None:
-        return "**no ratio** (unequal work)"
+        return "**no ratio** (see its section)"
     ok = {"below": value < target, "above": value > target, "at most": value <= target}.get(kind, value >= target)
     return "met" if ok else "**missed**"
 

@@ -46,3 +46,10 @@ def test_benchmarks_md_shows_no_ratio_for_unequal_work_and_counts_it_a_missed_ta
     assert "**No ratio**: (b) `k2batch run` processed 734.0 prompt" in section and "b/a =" not in section
     (miss,) = report.missed_targets({"label_ceiling": run})
     assert miss["value"] is None and miss["benchmark"] == "label_ceiling"
+
+
+def test_no_ratio_either_when_a_full_run_did_not_outlast_the_fixed_cost():
+    noisy = raw(1025)
+    noisy["k2batch"]["runs"] = runs(seconds=(101.0, 64.0), prompt=1025, output=105)
+    results = _results(noisy, rows=1280, small=32, env=ENV, workload_name="label")
+    assert results["unequal_work"] is None and results["ratios"] == {} and "no longer than" in results["warnings"][0]
