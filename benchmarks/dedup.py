@@ -58,7 +58,7 @@ def main() -> None:
 def write_input(folder, rows: int) -> int:
     """`rows` rows, of which 30% repeat an earlier row's text under their own ids, shuffled; the duplicates' count."""
     unique = rows - round(rows * DUPLICATE_SHARE)
-    workload.write_news_rows(folder, rows=unique, files=1)
+    workload.write_news_rows(folder, rows=unique, files=1, unique=True)  # the copies below are the only repeats
     (path,) = folder.glob("*.parquet")
     table = pq.read_table(path)
     rng = random.Random(0)

@@ -63,7 +63,7 @@ def _child(child: str, spec, sample: int) -> dict:
     if child == "estimate":
         from jobs.driver.estimate import estimate_job
 
-        return estimate_job(spec, sample=sample).model_dump()
+        return estimate_job(spec, sample=sample).model_dump(mode="json")
     from jobs.driver.run import run_job
 
     summary = run_job(spec).model_dump()

@@ -132,7 +132,7 @@ class K2Engine:
         if self.answers is None or isinstance(row["_reject_reason"], str):
             return {**await self._answer(row), "_deduplicated": False}
         response = row.get("_response_json")
-        key = prompt_key(np.asarray(row["_prompt_ids"]).tolist(), response if isinstance(response, str) else "")
+        key = prompt_key(row["_prompt_ids"], response if isinstance(response, str) else "")
         result, shared = await self.answers.answer(key, lambda: self._answer(row))
         if not shared:
             return {**result, "_deduplicated": False}
