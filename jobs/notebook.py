@@ -6,6 +6,7 @@
     estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
     result.records, result.rejects, result.summary, result.plot()   # the report's figures
+    result.review(n=50)       # the least confident records beside their input (task.confidence)
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
@@ -105,6 +106,16 @@ class JobResult:
     @property
     def label_distribution(self) -> dict[str, int] | None:
         return self.summary.label_distribution
+
+    def review(self, n: int | None = None, *, below: float | None = None, rejects: bool = False) -> pd.DataFrame:
+        """The review queue (task.confidence): the `n` least confident records, or those
+        below `below` (default: task.review_below), least confident first, beside their
+        input text; with `rejects`, the rejects first. `k2batch review` writes the same
+        for Label Studio (jobs/review/)."""
+        from jobs.review import review_queue
+
+        output = self.job.output
+        return review_queue(output.uri, n=n, below=below, rejects=rejects, storage_options=output.storage_options).rows
 
     def plot(self):
         """A matplotlib Figure with the panels of the job's report (report.html): throughput
