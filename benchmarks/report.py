@@ -4,6 +4,8 @@ targets of issues 7 and 16 and, where one is missed, the measured reason."""
 import re
 from collections import Counter
 
+from benchmarks.confidence import render_section as confidence_section
+
 
 def missed_targets(runs: dict) -> list[dict]:
     """Every target the results miss, worst shortfall first."""
@@ -32,6 +34,9 @@ def missed_targets(runs: dict) -> list[dict]:
                     r["target_engine_error"], "below")]
     if r := results("dedup"):
         checks.append(("dedup", "rows/s dedup on / off, 30% duplicate rows", r["speedup"], r["target_speedup"], "at least"))
+    if r := results("confidence"):
+        checks += [("confidence", f"{mode} rows/s confidence on / off", m["ratio"], r["targets"][mode], "at least")
+                   for mode, m in r["modes"].items()]
     if r := results("streaming_memory"):
         for group in ("driver", "all workers together"):
             if group in r["ratios"]:
@@ -392,4 +397,5 @@ def _dedup(r: dict, runs: dict) -> list[str]:
 
 SECTIONS = {"engine_ceiling": _engine_ceiling, "prefix_cache": _prefix_cache, "cpu_stages": _cpu_stages,
             "streaming_memory": _streaming_memory, "repair_loop": _repair_loop, "planning": _planning,
-            "schema_coverage": _schema_coverage, "estimate_accuracy": _estimate_accuracy, "dedup": _dedup}
+            "schema_coverage": _schema_coverage, "estimate_accuracy": _estimate_accuracy, "dedup": _dedup,
+            "confidence": confidence_section}

@@ -34,6 +34,7 @@ BENCHMARKS = (
     ("schema_coverage", ["--e2e", "1"]),
     ("estimate_accuracy", []),
     ("dedup", []),
+    ("confidence", []),
 )
 
 
