@@ -65,7 +65,9 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     stage = mode.prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
     engine = warm_engine(plan)
     ray.get(engine.configure.remote(plan.task))
-    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values())))
+    confidence = ("_confidence",) if plan.task.confidence else ()  # task.confidence: shown beside the answer
+    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values(),
+                                                                  *confidence)))
     return _preview_frame(resolved, rows, answered)
 
 
@@ -192,6 +194,8 @@ def _preview_frame(resolved: ResolvedJob, rows: pd.DataFrame, answered: pd.DataF
     frame["reason"] = answered["_reason"].to_list()
     frame["error"] = answered["error"].to_list()
     frame["_attempts"] = answered["_attempts"].to_list()
+    if "_confidence" in answered.columns:
+        frame["_confidence"] = answered["_confidence"].to_list()
     for name in rows.columns.drop([spec.input.id_column, "_unit"]):
         frame[name if name not in frame.columns else f"input.{name}"] = rows[name].to_list()
     return frame
