@@ -46,7 +46,7 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
         print(format_calibration(calibration))
     return {"job": spec.name, "gold": gold, "model": spec.model.source, **report.to_dict(),
             **({"calibration": calibration.to_dict()} if calibration is not None else {}),
-            "wall_seconds": summary["wall_seconds"], "fingerprints": summary["fingerprints"]}
+            "wall_seconds": summary.wall_seconds, "fingerprints": summary.fingerprints}
 
 
 def _calibration(uri: str, expected: dict, records: dict) -> Calibration | None:
