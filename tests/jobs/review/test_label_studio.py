@@ -41,3 +41,13 @@ def test_an_extraction_review_has_a_control_per_field_and_scores_per_field():
     assert results["city"]["value"] == {"text": ["Lyon"]} and results["city"]["score"] == 0.9
     assert results["headlines"]["value"]["text"] == ['[{"title": "Mayor calls early election", "topic": "politics"}]']
     assert {r["to_name"] for r in results.values()} == {"input_body"}
+
+
+def test_the_queue_parquet_opens_with_pandas_with_its_confidence_typed(tmp_path):
+    from jobs.review import write_review
+
+    written = write_review(extract_queue(), str(tmp_path / "review"))
+    frame = pd.read_parquet(tmp_path / "review/review.parquet")
+    assert written.rows == len(frame) == 2 and frame["doc_id"].tolist() == ["d2", "d1"]
+    assert dict(frame.loc[1, "_field_confidence"]) == {"city": 0.9, "country": 0.8, "headlines": 0.25}
+    assert pd.isna(frame.loc[0, "_confidence"]) and frame.loc[0, "reason"] == "truncated"
