@@ -10,9 +10,9 @@ from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.redact import redact
 from jobs.storage.run_summary import ConfidenceSummary, EngineRun, FingerprintRows, OutputFolders, RunSummary
-from pipelines.registry import MODES
 from operators.record_confidence import quantiles, rows_below
 from operators.usage import Usage
+from pipelines.registry import MODES
 from schemas.labels import declared_labels
 
 
