@@ -6,6 +6,7 @@ import re
 from typing import NamedTuple
 
 from benchmarks import report_engine, report_sections
+from benchmarks.confidence import render_section as confidence_section
 from benchmarks.report_sections import status
 
 SECTIONS = {"engine_ceiling": report_engine.engine_ceiling, "label_ceiling": report_engine.engine_ceiling,
@@ -13,7 +14,8 @@ SECTIONS = {"engine_ceiling": report_engine.engine_ceiling, "label_ceiling": rep
             "streaming_memory": report_sections.streaming_memory, "repair_loop": report_sections.repair_loop,
             "planning": report_sections.planning, "schema_coverage": report_sections.schema_coverage,
             "schema_room": report_sections.schema_room, "estimate_accuracy": report_sections.estimate_accuracy,
-            "dedup": report_sections.dedup, "table_output": report_sections.table_output}
+            "dedup": report_sections.dedup, "table_output": report_sections.table_output,
+            "confidence": confidence_section}
 
 
 class Target(NamedTuple):
@@ -25,7 +27,7 @@ class Target(NamedTuple):
 
 
 def targets(runs: dict) -> list[Target]:
-    """Every target of issues 7, 16, 18, 24 and 26 that `runs` measured."""
+    """Every target of issues 7, 16, 18, 24, 25 and 26 that `runs` measured."""
     def results(name):
         run = runs.get(name)
         return run["results"] if run and run["results"] else None
@@ -69,6 +71,9 @@ def targets(runs: dict) -> list[Target]:
     if r := results("table_output"):
         found += [Target("table_output", f"rows/s {kind} table / Parquet folders", "at least", r["target_ratio"], ratio)
                   for kind, ratio in r["ratios"].items()]
+    if r := results("confidence"):
+        found += [Target("confidence", f"{mode} rows/s confidence on / off", "at least", r["targets"][mode], m["ratio"])
+                  for mode, m in r["modes"].items()]
     return found
 
 

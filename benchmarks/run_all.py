@@ -38,6 +38,7 @@ BENCHMARKS = (
     ("estimate_accuracy", []),
     ("dedup", []),
     ("table_output", []),
+    ("confidence", []),
 )
 
 

@@ -3,7 +3,8 @@ registry as `k2batch run`, and score its committed output (jobs/devtools/evaluat
 
 from pathlib import Path
 
-from jobs.devtools.evaluate import format_report, gold_expectations, score
+from jobs.devtools.calibration import Calibration, calibrate, format_calibration
+from jobs.devtools.evaluate import format_report, gold_expectations, record_matches, score
 from jobs.driver.run import run_job
 from jobs.plan.input_files import read_parquet_table
 from jobs.plan.resolve import resolve_job
@@ -39,8 +40,24 @@ def evaluate_job(job: str, *, gold: str, workdir: str, overrides: list[str] = ()
         validate=lambda record: record_schema.validate(record)[1],
     )
     print(format_report(report))
+    calibration = _calibration(spec.output.uri, spec.output.table, expected, records={row_id: {f: record.get(f) for f in fields}
+                                                                    for row_id, record in records.items()})
+    if calibration is not None:
+        print(format_calibration(calibration))
     return {"job": spec.name, "gold": gold, "model": spec.model.source, **report.to_dict(),
+            **({"calibration": calibration.to_dict()} if calibration is not None else {}),
             "wall_seconds": summary.wall_seconds, "fingerprints": summary.fingerprints}
+
+
+def _calibration(uri: str, table_spec, expected: dict, records: dict) -> Calibration | None:
+    """Each gold row's record: its _confidence against whether it matches the gold one;
+    None without task.confidence. Rejects have no confidence and are left out."""
+    table = read_committed(uri, "records", table=table_spec)
+    if table is None or "_confidence" not in table.column_names:
+        return None
+    confidences = dict(zip(table.column(0).to_pylist(), table.column("_confidence").to_pylist()))
+    return calibrate([(confidences[row_id], record_matches(want, records.get(row_id)))
+                      for row_id, want in expected.items() if confidences.get(row_id) is not None])
 
 
 def _is_local(uri: str) -> bool:

@@ -184,6 +184,7 @@ class RetryCommitter(UnitCommitter):
             attempts={n: rows for n, rows in attempts.items() if rows},
             prompt_token_buckets=dict(Counter(old.prompt_token_buckets) + Counter(new.prompt_token_buckets)),
             completion_token_buckets=dict(Counter(old.completion_token_buckets) + Counter(new.completion_token_buckets)),
+            confidence_buckets=dict(Counter(old.confidence_buckets) + Counter(new.confidence_buckets)),
             reasons={reason: n for reason, n in reasons.items() if n},
             files={"records": list(old.files.get("records", [])), "rejects": kept},
             fingerprints=old.fingerprints if self.job_fingerprint in old.fingerprints else [*old.fingerprints, self.job_fingerprint],

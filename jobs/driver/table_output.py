@@ -12,9 +12,12 @@ from pipelines.registry import MODES
 def kind_schemas(resolved: ResolvedJob):
     """The records' and rejects' Arrow schemas, with the provenance as their metadata."""
     metadata = provenance(resolved)
+    task = resolved.spec.task
+    mode = MODES[task.mode]
     return {
         "records": records_arrow_schema(resolved.id_field, resolved.record_schema, metadata,
-                                        summary_column=MODES[resolved.spec.task.mode].summary_column),
+                                        summary_column=mode.summary_column,
+                                        confidence=mode.confidence(task, resolved.record_schema)),
         "rejects": rejects_arrow_schema(resolved.id_field, metadata),
     }
 

@@ -46,6 +46,11 @@ class ReportData:
     def completion_token_buckets(self) -> Counter:
         return sum((Counter(u.completion_token_buckets) for u in self.units), Counter())
 
+    @property
+    def confidence_buckets(self) -> Counter:
+        """task.confidence: records by operators/record_confidence.confidence_bucket."""
+        return sum((Counter(u.confidence_buckets) for u in self.units), Counter())
+
 
 def load_report_data(store: OutputStore) -> ReportData:
     """A finished output's report data, read through `store`."""

@@ -60,6 +60,19 @@ class TaskSpec(_Strict):
         description="Answer rows with identical first-attempt prompts once per engine replica and give each the answer; "
         "default: on when model.temperature is 0.",
     )
+    confidence: bool | None = Field(
+        default=None,
+        description="Give each record a confidence: label mode `_label_probs` (every declared label's probability) "
+        "and `_confidence`; extract and summarize `_field_confidence` (per top-level field) and `_confidence` (the "
+        "lowest). Default: the mode's (on in label, off in extract and summarize, where it costs more). What the "
+        "probabilities are: docs/confidence.md.",
+    )
+    review_below: float = Field(
+        default=0.5, ge=0.0, le=1.0, multiple_of=0.01,
+        description="Records whose _confidence is below this need a person's review: the report and summary.json "
+        "count them and `k2batch review --below` defaults to it (a multiple of 0.01: counted from summary.json's "
+        "100-bucket confidence histogram).",
+    )
     overflow: Literal["reject", "truncate"] = Field(
         default="reject",
         description="A row whose prompt would not fit max_model_len - max_tokens: reject it (prompt_too_long), or "
@@ -105,7 +118,8 @@ class TaskSpec(_Strict):
             raise ValueError("task.rationale: only with task.labels (mode label)")
         mode.check_task(self)
         for name, value in mode.task_defaults(self).items():
-            setattr(self, name, getattr(self, name) or value)
+            if getattr(self, name) in (None, ""):  # an explicit False (task.confidence) stays
+                setattr(self, name, value)
         return self
 
     @property
