@@ -198,8 +198,8 @@ def schema_room(r: dict, runs: dict) -> list[str]:
     out = [f"Every `*.json` under `{r['schemas_dir']}` that k2batch's schema step loads ({r['loaded']} of {r['schemas']}), "
            f"as the demo job's `task.schema` with model.max_tokens {r['max_tokens']}, counted with {r['tokenizer']} "
            "tokenizer as `k2batch validate` counts. Before: the tool listed in full; after: the compact listing "
-           "(minified, shared definitions once, descriptions kept where room allows, outermost first), refused only "
-           "when the bare structure does not fit.", "",
+           "(minified, shared definitions once, descriptions kept where room allows, outermost first, then the structure "
+           "cut below the deepest level that fits), refused only when the top-level fields alone do not fit.", "",
            "| max_model_len | refused before | refused after | listed compactly | of them with every description | "
            "median tokens, full → compact listing |", "|---|---|---|---|---|---|"]
     for context, c in r["contexts"].items():
