@@ -50,10 +50,12 @@ def read_settings(resolved: ResolvedJob, units: list[Unit]) -> ReadSettings:
 
 
 def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
-              write: WriteSettings | None = None) -> FlowPlan:
-    """The plan of a run over `units` (the pending ones), or of a preview (no `write`)."""
+              write: WriteSettings | None = None, replicas: tuple[int, int] | None = None) -> FlowPlan:
+    """The plan of a run over `units` (the pending ones), or of a preview (no `write`);
+    `replicas`: (min, max) as the session can hold them (default `model.replicas`'s)."""
     spec = resolved.spec
     task = spec.task
+    min_replicas, max_replicas = replicas or spec.model.replica_range
     return FlowPlan(
         mode=task.mode,
         read=read_settings(resolved, units),
@@ -64,7 +66,7 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
                           system_prompt=resolved.system_prompt, prime=answer_prime(spec),
                           summarize=MODES[task.mode].summary_turn, sampling=sampling_settings(spec),
                           dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0),
-        stage=EngineStageSettings(replicas=spec.model.replicas, batch_size=spec.model.batch_size,
+        stage=EngineStageSettings(min_replicas=min_replicas, max_replicas=max_replicas, batch_size=spec.model.batch_size,
                                   max_batches_in_flight=spec.model.max_batches_in_flight, use_gpus=use_gpus),
         write=write,
     )

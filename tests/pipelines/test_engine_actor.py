@@ -20,7 +20,7 @@ IDENTITY = EngineIdentity(source="/models/k2", revision=None, tensor_parallel_si
 def plan(identity: EngineIdentity = IDENTITY, *, replicas: int = 3, use_gpus: bool = False) -> FlowPlan:
     return FlowPlan(mode="extract", read=ReadSettings(units=[], filesystem=None, columns=[], schema=None), prompts=None,
                     response_column=None, engine=EngineSettings(identity=identity), task="the task",
-                    stage=EngineStageSettings(replicas=replicas, batch_size=16, max_batches_in_flight=4, use_gpus=use_gpus))
+                    stage=EngineStageSettings(min_replicas=replicas, max_replicas=replicas, batch_size=16, max_batches_in_flight=4, use_gpus=use_gpus))
 
 
 def test_the_engine_stage_is_a_pool_of_k2_engines_with_a_replicas_resources():
