@@ -1,0 +1,312 @@
+"""The cluster shape, on a real multi-node Ray cluster on this machine: a head without CPUs
+(the submitted job's driver runs there) and worker nodes joined with `ray start
+--address`, each its own temp dir and ports (tests/jobs/cluster/test_submit.py's helpers),
+one cluster for the module. A label job of 300 rows in 12 units, one row per engine
+batch so that units stay in flight long enough for what a test does to land mid-run;
+each test waits on what it can observe (a manifest entry, a node joining, an engine
+process on a node), never on time.
+
+- SIGTERM to a running job's driver drains it: committed units only, exit 4; its re-run
+  reuses them, and when the worker node holding its engine is SIGKILLed (every process of
+  it) after its first committed unit, the same run ends with exit 0, every row exactly
+  once, the lost node and the units in flight there in summary.json, committed units
+  untouched (one engine start fewer than two jobs).
+- Under `replicas: {min: 1, max: 2}`, a worker that joins mid-run gets a replica that
+  answers rows.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from examples.news_sample import write_sample
+from tests.conftest import ROOT, job_spec, read_kind, write_job
+from tests.jobs.cluster.test_submit import (VENV_BIN, clean_env, client_environment, engine_processes, free_port,
+                                            ray_start, stop_ray, wait_for_nodes, wait_until)
+
+pytestmark = pytest.mark.engine
+
+WORKER_CPUS = 2  # one engine replica, and a core for Ray Data's read and write tasks
+ROWS, FILES, UNIT_ROWS = 300, 3, 25
+UNITS = ROWS // UNIT_ROWS
+LABELS = ["politics", "business", "science", "sports", "culture"]
+
+
+class Cluster:
+    """A head without CPUs and worker nodes that tests add, kill and stop."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.temp_dirs: list[str] = []
+        self.token_path = folder / "auth_token"
+        self.token_path.write_text(os.urandom(32).hex())
+        self.gcs_port, dashboard_port = free_port(), free_port()
+        self.address = f"http://127.0.0.1:{dashboard_port}"
+        self.env = clean_env(PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",
+                             RAY_AUTH_TOKEN_PATH=str(self.token_path))
+        self.head = ray_start(["--head", f"--port={self.gcs_port}", f"--ray-client-server-port={free_port()}",
+                               "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", "--include-dashboard=true",
+                               "--num-cpus=0"], self.env, folder / "head.log", self._temp_dir())
+        self.workers: dict[str, subprocess.Popen] = {}  # node id -> its `ray start --block`
+        self.nodes = {n.node_id for n in self._wait(1)}
+        self.head_node = next(iter(self.nodes))
+
+    def _temp_dir(self) -> str:
+        self.temp_dirs.append(tempfile.mkdtemp(prefix="k2c", dir="/tmp"))  # short: socket paths must fit 107 bytes
+        return self.temp_dirs[-1]
+
+    def _wait(self, count: int):
+        processes = [(self.head, self.folder / "head.log")]
+        return wait_for_nodes(self.address, count, processes, self.token_path)
+
+    def add_worker(self, attempts: int = 3) -> str:
+        """A worker node joined (with the cluster's token); its node id once it is alive.
+        `ray start` gives a raylet 30 s to register, which a loaded machine can miss: then
+        it exits, and it is started again."""
+        for attempt in range(attempts):
+            log = self.folder / f"worker-{len(self.temp_dirs)}.log"
+            worker = ray_start([f"--address=127.0.0.1:{self.gcs_port}", f"--num-cpus={WORKER_CPUS}"],
+                               {**self.env, "RAY_AUTH_MODE": "token"}, log, self._temp_dir())
+            joined = self._joined(worker)
+            if joined:
+                self.nodes.add(joined)
+                self.workers[joined] = worker
+                return joined
+        pytest.fail(f"no worker joined in {attempts} attempts:\n{log.read_text()[-3000:]}")
+
+    def _joined(self, worker: subprocess.Popen, deadline_s: float = 180) -> str | None:
+        """The node `worker` added, or None if its `ray start` exited first."""
+        from jobs.cluster.submission import cluster_nodes
+
+        deadline = time.monotonic() + deadline_s
+        with client_environment(RAY_AUTH_TOKEN_PATH=str(self.token_path)):
+            while worker.poll() is None and time.monotonic() < deadline:
+                try:
+                    new = {n.node_id for n in cluster_nodes(self.address)} - self.nodes
+                except ConnectionError:
+                    new = set()
+                if new:
+                    return new.pop()
+                time.sleep(1)
+        return None
+
+    def keep_workers(self, count: int) -> None:
+        """Exactly `count` workers alive, for a test that needs that much room."""
+        while len(self.workers) > count:
+            node, worker = self.workers.popitem()
+            stop_ray(worker)
+            self.nodes.discard(node)
+            self._wait(len(self.nodes))
+        while len(self.workers) < count:
+            self.add_worker()
+
+    def kill_worker(self, node: str) -> None:
+        """What a lost spot node does: SIGKILL of its raylet and every process on it."""
+        worker = self.workers.pop(node)
+        for process in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        worker.wait()
+        self.nodes.discard(node)
+
+    def hosting_engines(self) -> dict[str, int]:
+        """Worker node id -> engine actors on it."""
+        return {node: len(engine_processes(worker)) for node, worker in self.workers.items() if engine_processes(worker)}
+
+    def driver_pids(self) -> list[int]:
+        """The submitted jobs' drivers (`python -m jobs.cli run -`), which run on the head."""
+        found = []
+        for process in psutil.Process(self.head.pid).children(recursive=True):
+            try:
+                command = process.cmdline()
+            except psutil.NoSuchProcess:
+                continue
+            if command[:4] == ["python", "-m", "jobs.cli", "run"]:
+                found.append(process.pid)
+        return found
+
+    def client_env(self) -> dict:
+        return clean_env(RAY_AUTH_TOKEN_PATH=str(self.token_path))
+
+    def stop(self) -> None:
+        for worker in self.workers.values():
+            stop_ray(worker)
+        stop_ray(self.head)
+        for temp_dir in self.temp_dirs:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.keep_workers(2)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def label_job(folder: Path, model: Path, rows: int = ROWS, **model_fields) -> tuple[Path, Path, list[str]]:
+    """The job file, its output folder and its input ids."""
+    data = folder / "news"
+    write_sample(data, rows=rows, files=FILES)
+    spec = job_spec(name="news-label", input={"uri": str(data)},
+                    task={"mode": "label", "labels": LABELS, "prompt": "What is this article about?\n\n{body}"},
+                    # One row per batch and block at a time: units stay in flight while a test acts.
+                    model={"source": str(model), "max_model_len": 1024, "max_tokens": 64, "batch_size": 1,
+                           "max_batches_in_flight": 1, **model_fields},
+                    # The random model's answers may be rejects: the rows count, not their quality.
+                    output={"uri": str(folder / "out"), "unit_rows": UNIT_ROWS, "max_reject_rate": 1.0})
+    for key in ("schema", "tool_name", "tool_description"):
+        spec["task"].pop(key)
+    ids = pq.read_table(data, columns=["doc_id"]).column(0).to_pylist()
+    return write_job(folder, spec), folder / "out", ids
+
+
+def submit(cluster: Cluster, job: Path, logs: Path) -> subprocess.Popen:
+    """`k2batch submit --wait`, its output in files (a full pipe would stall it)."""
+    with open(logs / "stdout", "a") as stdout, open(logs / "stderr", "a") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "jobs.cli", "submit", str(job), "--address", cluster.address, "--wait"],
+                                cwd=ROOT, stdout=stdout, stderr=stderr, env=cluster.client_env())
+
+
+def finish(proc: subprocess.Popen, logs: Path, timeout: float = 900) -> tuple[int, str]:
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, (logs / "stdout").read_text() + (logs / "stderr").read_text()
+
+
+def manifest(output: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (output / "_manifest").glob("*.json")}
+
+
+def every_row_once(output: Path, ids: list[str]) -> dict:
+    summary = json.loads((output / "summary.json").read_text())
+    records, rejects = read_kind(output, "records"), read_kind(output, "rejects")
+    assert sorted([*records["doc_id"], *rejects["doc_id"]]) == sorted(ids), "every input row exactly once"
+    assert summary["records"] + summary["rejects"] == summary["input_rows"] == len(ids)
+    return summary
+
+
+@dataclass
+class Drained:
+    job: Path
+    output: Path
+    ids: list[str]
+    code: int
+    text: str  # what `submit --wait` printed
+    committed: dict[str, bytes]  # the manifest once it ended
+
+
+@pytest.fixture(scope="module")
+def drained(cluster, tmp_path_factory, tiny_model) -> Drained:
+    """A submitted job whose driver got SIGTERM once its first unit was committed."""
+    folder = tmp_path_factory.mktemp("drained")
+    job, output, ids = label_job(folder, tiny_model)
+    proc = submit(cluster, job, folder)
+    wait_until(lambda: manifest(output), proc, "the first committed unit")
+    (driver,) = cluster.driver_pids()
+    os.kill(driver, signal.SIGTERM)
+    code, text = finish(proc, folder)
+    return Drained(job, output, ids, code, text, manifest(output))
+
+
+def test_sigterm_to_the_driver_drains_the_run(drained):
+    """The units in flight commit, none starts, what was staged is removed, exit 4."""
+    output, committed = drained.output, drained.committed
+    assert drained.code == 4, drained.text[-3000:]
+    left = UNITS - len(committed)
+    lines = [line for line in drained.text.splitlines() if line.startswith("k2batch: error: drained on SIGTERM")]
+    assert len(lines) == 1 and f": {left} unit(s) left uncommitted, their staged files removed" in lines[0], drained.text[-3000:]
+    assert left >= 1, "the units that had not started are left"
+    assert not list(output.glob("_staging/**/*.parquet")), "what was not committed is removed"
+    listed = {f for entry in committed.values() for files in json.loads(entry)["files"].values() for f in files}
+    on_disk = {p.relative_to(output).as_posix() for kind in ("records", "rejects") for p in (output / kind).glob("*.parquet")}
+    assert on_disk == listed, "only the committed units' files"
+    assert not (output / "summary.json").exists(), "a drained run is not a finished one"
+
+
+def test_the_rerun_survives_a_lost_node_and_finishes_exactly_once(cluster, drained, tmp_path):
+    """The drained job run again on two workers: it reuses the committed units, and the
+    worker holding its engine is SIGKILLed (every process of it) once it has committed
+    one more; the same run ends with exit 0, every row once."""
+    cluster.keep_workers(2)
+    output = drained.output
+    proc = submit(cluster, drained.job, tmp_path)
+    wait_until(lambda: len(manifest(output)) > len(drained.committed), proc, "the re-run's first committed unit")
+    (lost,) = cluster.hosting_engines()
+    (survivor,) = set(cluster.workers) - {lost}
+    committed_before = manifest(output)
+    cluster.kill_worker(lost)
+    code, text = finish(proc, tmp_path)
+    assert code == 0, text[-3000:]
+    summary = every_row_once(output, drained.ids)
+    assert len(committed_before) < UNITS, "the kill landed before the last unit"
+    assert {name: manifest(output)[name] for name in committed_before} == committed_before, "committed units never redone"
+    assert (summary["reused_units"], summary["units"]) == (len(drained.committed), UNITS), "the drained run's units reused"
+
+    (loss,) = summary["lost_nodes"]
+    assert loss["node_id"] == lost and loss["lost_after_s"] > 0
+    # The units in flight there: the blocks its replica held (two at a time) or had answered, never a committed one.
+    entries = [json.loads(e) for e in committed_before.values()]
+    assert len(loss["rerun_units"]) <= 3
+    assert not set(loss["rerun_units"]) & {f"{e['input_path']} rows {e['start']}-{e['start'] + e['rows']}" for e in entries}
+    lines = [line for line in text.splitlines() if line.startswith(f"k2batch: warning: lost node {lost}")]
+    assert len(lines) == 1, text[-3000:]
+    (engine,) = summary["engines"]
+    assert engine["node_id"] == survivor and engine["restarts"] >= 1, "Ray restarted the replica on the other node"
+    assert engine["rows"] == ROWS - summary["reused_rows"], "the one replica answered the run's rows, before and after"
+
+
+def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, tmp_path, tiny_model):
+    cluster.keep_workers(1)
+    (first,) = cluster.workers
+    # Twice the rows: the replica that joins loads the model while the first answers them.
+    job, output, ids = label_job(tmp_path, tiny_model, rows=2 * ROWS, replicas={"min": 1, "max": 2})
+    proc = submit(cluster, job, tmp_path)
+    # Mid-run: the run's first replica is on the worker (loading the model, or answering).
+    wait_until(lambda: cluster.hosting_engines(), proc, "the first replica")
+    assert cluster.hosting_engines() == {first: 1}, "the worker holds one replica, and room for the tasks"
+    joined = cluster.add_worker()
+    wait_until(lambda: joined in cluster.hosting_engines(), proc, "a replica on the node that joined")
+    code, text = finish(proc, tmp_path)
+    assert code == 0, text[-3000:]
+    summary = every_row_once(output, ids)
+    rows = {engine["node_id"]: engine["rows"] for engine in summary["engines"]}
+    assert set(rows) == {first, joined} and rows[joined] > 0, summary["engines"]
+    assert sum(rows.values()) == 2 * ROWS
+    assert "Engine replicas" in (output / "report.html").read_text()
+
+
+def test_validate_checks_the_replicas_a_run_starts_with_against_the_cluster(cluster, tmp_path, tiny_model):
+    """`validate --address`: one replica must fit a node (exit 2 otherwise); a `min` the
+    cluster cannot hold at once is a warning; a `max` it cannot hold is nothing."""
+    holds = len(cluster.workers) * WORKER_CPUS
+    checks = [({"replicas": {"min": 1, "max": 64}}, 0, ""),
+              ({"replicas": {"min": holds + 1, "max": 64}},
+               0, f"k2batch: warning: model.replicas: the cluster holds {holds} of {holds + 1} replicas the run starts "
+                  "with (min) at once now; the rest wait for resources"),
+              ({"tensor_parallel_size": WORKER_CPUS + 1, "replicas": {"min": 1, "max": 2}},
+               2, f"k2batch: error: model.tensor_parallel_size: one replica needs {WORKER_CPUS + 1} CPU core(s) on one node")]
+    for model, code, line in checks:
+        job, _, _ = label_job(tmp_path, tiny_model, **model)
+        result = subprocess.run([sys.executable, "-m", "jobs.cli", "validate", str(job), "--address", cluster.address],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120, env=cluster.client_env())
+        assert result.returncode == code, result.stderr
+        assert result.stderr.strip().startswith(line) if line else result.stderr.strip() == "", result.stderr
