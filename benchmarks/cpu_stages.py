@@ -4,7 +4,9 @@
 - parse+validate: operators.parse_tool_call + RecordSchema.validate on the answers the
   constrained decoder writes (compact call JSON after the `<tool_call>` prime);
 - arrow: operators.write_parquet's records table (WriteUnitFiles._records_table), and
-  the whole writer step (table + Parquet file on local disk).
+  the whole writer step (table + Parquet file on local disk);
+- engine actor loop (label): K2Engine.answer on a label batch with the engine replaced by
+  an instant answer: the actor's own CPU per row beside the engine's.
 Rows are the demo's synthetic news (examples/news_sample.py) with their true records.
 Per core = rows / CPU seconds of this one-threaded process (so other load on the machine
 inflates wall time, not the figure); wall rows/s is reported too.
@@ -110,12 +112,48 @@ def build_stages(source: str) -> dict:
         for path in writer(answered).column("path").to_pylist():
             os.remove(path)
 
+    actor_loop = label_actor_loop(rows)
     return {
         "render": (lambda: prepare(rows), BATCH_ROWS),
+        "engine actor loop (label)": (actor_loop, BATCH_ROWS),
         "parse+validate": (parse_and_validate, BATCH_ROWS),
         "arrow": (lambda: writer._records_table(answered), BATCH_ROWS),
         "arrow+parquet write": (write_files, BATCH_ROWS),
     }
+
+
+def label_actor_loop(rows):
+    """The engine actor's own work on a label batch (operators/k2_engine.py K2Engine.answer:
+    frames, dedup key, the re-ask loop, parse, validate, output columns) with the engine
+    replaced by an instant answer, so that only k2batch's per-row CPU is timed."""
+    import asyncio
+
+    import numpy as np
+
+    from operators.dedup import AnswerCache
+    from operators.engine_progress import EngineReporter
+    from operators.engine_settings import SamplingSettings, TaskSettings
+    from operators.k2_engine import K2Engine
+    from operators.reask import Generation
+    from schemas.labels import label_record_schema
+
+    async def instant(ids, params):
+        return Generation(text='{"name":"record_label","arguments":{"label":"science"}}', token_ids=tuple(range(34)),
+                          finish_reason="stop", cached_tokens=0, end="finish_reason=stop (eos) after 34 tokens")
+
+    engine = object.__new__(K2Engine)  # no vLLM: __init__ would start one
+    engine.progress, engine.answer_params, engine._generate = EngineReporter(), None, instant
+    engine.task = TaskSettings(record_schema=label_record_schema(["politics", "business", "science", "sports", "culture"]),
+                               tool_name="record_label", system_prompt="", prime="<tool_call>", summarize=False,
+                               sampling=SamplingSettings(max_tokens=64, temperature=0.0, seed=0, max_attempts=3), dedup=True)
+    batch = rows.assign(_user_text=rows["body"], _truncated=False, _reject_reason=None, _reject_message=None,
+                        _prompt_ids=[np.arange(i, i + 900, dtype=np.int32) for i in range(len(rows))])
+
+    def run():
+        engine.answers = AnswerCache()  # every batch answered anew, not from the last one's cache
+        asyncio.run(engine.answer(batch))
+
+    return run
 
 
 def time_stage(run_batch, rows: int, seconds: float) -> tuple[float, float]:

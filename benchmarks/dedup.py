@@ -58,7 +58,7 @@ def main() -> None:
 def write_input(folder, rows: int) -> int:
     """`rows` rows, of which 30% repeat an earlier row's text under their own ids, shuffled; the duplicates' count."""
     unique = rows - round(rows * DUPLICATE_SHARE)
-    workload.write_news_rows(folder, rows=unique, files=1)
+    workload.write_news_rows(folder, rows=unique, files=1, unique=True)  # the copies below are the only repeats
     (path,) = folder.glob("*.parquet")
     table = pq.read_table(path)
     rng = random.Random(0)
@@ -80,7 +80,7 @@ def _spec(source, root, setting: str):
 def _run(spec) -> dict:
     from jobs.driver.run import run_job
 
-    summary = run_job(spec)
+    summary = run_job(spec).model_dump()
     return {**{key: summary[key] for key in ("input_rows", "records", "rejects", "completion_tokens", "engine_seconds",
                                               "deduplicated_rows", "wall_seconds")},
             "rows_per_s": summary["input_rows"] / summary["engine_seconds"]}

@@ -63,10 +63,10 @@ def _child(child: str, spec, sample: int) -> dict:
     if child == "estimate":
         from jobs.driver.estimate import estimate_job
 
-        return estimate_job(spec, sample=sample)
+        return estimate_job(spec, sample=sample).model_dump(mode="json")
     from jobs.driver.run import run_job
 
-    summary = run_job(spec)
+    summary = run_job(spec).model_dump()
     return {key: summary[key] for key in ("input_rows", "records", "rejects", "completion_tokens", "prompt_tokens",
                                           "engine_seconds", "wall_seconds")}
 

@@ -6,6 +6,8 @@ The prompts are the extract job's first-attempt prompts, rendered by k2batch's
 PreparePrompts; the engine arguments, constraint, sampling and thread binding are
 K2Engine's (benchmarks/workload.py). Each setting runs in its own process and engine;
 timed generate() calls start from an empty cache (reset_prefix_cache), as a job does.
+The on/off throughput ratio is printed only when both settings processed the same prompt
+and output tokens per row (workload.EQUAL_WORK_TOLERANCE).
 Hit rate, from vLLM's own counters: RequestOutput.num_cached_tokens summed over
 requests / prompt tokens, and the engine's prefix_cache_hits / prefix_cache_queries;
 then a `k2batch run` of the same rows, whose summary.json sums the same per-request
@@ -41,7 +43,7 @@ def main() -> None:
     if args.setting:
         workload.emit_child_result(run_setting(source, folder, enabled=args.setting == "on", reps=reps))
         return
-    workload.write_news_rows(folder, rows=rows, files=1)
+    workload.write_news_rows(folder, rows=rows, files=1, unique=True)  # a repeated prompt would be a full cache hit
     env = workload.engine_env(_spec(source, folder, enabled=True))
     child_args = ["--rows", str(rows), "--reps", str(reps), *(["--model", args.model] if args.model else [])]
     settings = {}
@@ -64,7 +66,11 @@ def main() -> None:
         "off_cached_prompt_tokens": off["cached_prompt_tokens"],
         "k2batch_hit_rate": job["cached_prompt_tokens"] / job["prompt_tokens"],
     }
-    results["throughput_on_off"] = results["rows_per_s"]["on"]["median"] / results["rows_per_s"]["off"]["median"]
+    results["unequal_work"] = workload.unequal_work({f"prefix caching {k}": (settings[k]["prompt_tokens"] / rows,
+                                                                           settings[k]["output_tokens"] / rows)
+                                                     for k in ("on", "off")})
+    results["throughput_on_off"] = (None if results["unequal_work"] else
+                                    results["rows_per_s"]["on"]["median"] / results["rows_per_s"]["off"]["median"])
     workload.write_results(args.json, results)
     print(f"{rows} rows, {results['prompt_tokens_per_row']:.0f} prompt tokens per row, "
           f"VLLM_CPU_OMP_THREADS_BIND={results['binding']}")
@@ -75,7 +81,8 @@ def main() -> None:
         print(f"prefix caching {setting}: {workload.fmt(results['rows_per_s'][setting], ' rows/s')}; "
               f"{workload.fmt(results['output_tokens_per_s'][setting], ' output tokens/s')}")
     print(f"k2batch run's summary.json: {results['k2batch_hit_rate']:.1%} of prompt tokens cached")
-    print(f"throughput on/off = {results['throughput_on_off']:.2f}")
+    print(f"no throughput ratio: {results['unequal_work']}" if results["unequal_work"]
+          else f"throughput on/off = {results['throughput_on_off']:.2f}")
     print(f"ratio cached/prompt tokens = {results['hit_rate']:.2f}")
 
 
@@ -88,7 +95,7 @@ def run_k2batch(source: str, folder) -> dict:
     """The whole job, for the hit rate k2batch itself reports."""
     from jobs.driver.run import run_job
 
-    summary = run_job(_spec(source, folder, enabled=True))
+    summary = run_job(_spec(source, folder, enabled=True)).model_dump()
     return {"prompt_tokens": summary["prompt_tokens"], "cached_prompt_tokens": summary["cached_prompt_tokens"]}
 
 
@@ -115,6 +122,7 @@ def run_setting(source: str, folder, *, enabled: bool, reps: int) -> dict:
         result["output_tokens_per_s"].append(sum(len(o.outputs[0].token_ids) for o in outputs) / seconds)
         if rep == 0:  # every repetition starts from an empty cache: the first one's counts stand for all
             result["prompt_tokens"] = sum(len(o.prompt_token_ids) for o in outputs)
+            result["output_tokens"] = sum(len(o.outputs[0].token_ids) for o in outputs)
             result["cached_prompt_tokens"] = sum(o.num_cached_tokens or 0 for o in outputs)
             if before is not None and after is not None:
                 result["counter_queries"] = after[0] - before[0]

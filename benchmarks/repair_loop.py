@@ -41,7 +41,7 @@ def main() -> None:
     rows = args.rows or (24 if args.quick else 1280)
     small = args.small or (8 if args.quick else 32)
     small_reps = args.small_reps or (1 if args.quick else 3)
-    folders = {n: workload.write_news_rows(root / f"rows-{n}", rows=n, files=4) for n in (small, rows)}
+    folders = {n: workload.write_news_rows(root / f"rows-{n}", rows=n, files=4, unique=True) for n in (small, rows)}
     env = workload.engine_env(_spec(source, folders[rows], root, 1))
     model_args = ["--model", args.model] if args.model else []
     runs, fixed_runs = {}, []
@@ -107,7 +107,7 @@ def run_once(spec) -> dict:
     from jobs.driver.run import run_job
 
     started = time.monotonic()
-    summary = run_job(spec)
+    summary = run_job(spec).model_dump()
     seconds = time.monotonic() - started
     out = Path(spec.output.uri)
     attempts = 0

@@ -1,70 +1,99 @@
-"""BENCHMARKS.md from the benchmarks' JSON results: machine, commands, results, the
-targets of issues 7 and 16 and, where one is missed, the measured reason."""
+"""BENCHMARKS.md from the benchmarks' JSON results: machine, load, commands, results, the
+targets and, where one is missed, the measured reason. The sections' bodies are in
+benchmarks/report_engine.py and benchmarks/report_sections.py."""
 
 import re
-from collections import Counter
+from typing import NamedTuple
+
+from benchmarks import report_engine, report_sections
+from benchmarks.confidence import render_section as confidence_section
+from benchmarks.report_sections import status
+
+SECTIONS = {"engine_ceiling": report_engine.engine_ceiling, "label_ceiling": report_engine.engine_ceiling,
+            "prefix_cache": report_sections.prefix_cache, "cpu_stages": report_sections.cpu_stages,
+            "streaming_memory": report_sections.streaming_memory, "repair_loop": report_sections.repair_loop,
+            "planning": report_sections.planning, "schema_coverage": report_sections.schema_coverage,
+            "schema_room": report_sections.schema_room, "estimate_accuracy": report_sections.estimate_accuracy,
+            "dedup": report_sections.dedup, "table_output": report_sections.table_output,
+            "confidence": confidence_section}
 
 
-def missed_targets(runs: dict) -> list[dict]:
-    """Every target the results miss, worst shortfall first."""
-    checks = []
+class Target(NamedTuple):
+    benchmark: str
+    figure: str
+    kind: str  # "at least", "above", "below" or "at most"
+    target: float
+    value: float | None  # None: a ratio refused (unequal work, or runs that did not outlast their fixed cost)
 
+
+def targets(runs: dict) -> list[Target]:
+    """Every target of issues 7, 16, 18, 24, 25 and 26 that `runs` measured."""
     def results(name):
         run = runs.get(name)
         return run["results"] if run and run["results"] else None
 
-    if r := results("engine_ceiling"):
-        checks += [("engine_ceiling", "b/a rows/s", r["ratio_b_a"], 0.85, "at least"),
-                   ("engine_ceiling", "b/c rows/s", r["ratio_b_c"], 1.0, "at least")]
+    found = []
+    for name, what in (("engine_ceiling", "extraction"), ("label_ceiling", "label mode")):
+        if r := results(name):
+            found += [Target(name, f"{what}: {ratio} rows/s ({'ray.data.llm' if ratio == 'b/c' else 'vllm.generate'} = 1)",
+                             "at least", target, r["ratios"].get(ratio)) for ratio, target in r["targets"].items()]
+    if (r := results("label_ceiling")) and (f := r.get("fixed_cost")):
+        found.append(Target("label_ceiling", f"{r.get('fixed_rows', 8)}-row job: seconds beyond a plain vLLM process",
+                            "at most", f["target_extra_seconds"], f["k2batch_seconds"] - f["plain_vllm_seconds"]))
     if r := results("prefix_cache"):
-        checks.append(("prefix_cache", "prefix-cache hit rate", r["hit_rate"], r["target_hit_rate"], "above"))
+        found.append(Target("prefix_cache", "hit rate, share of prompt tokens", "above", r["target_hit_rate"], r["hit_rate"]))
     if r := results("cpu_stages"):
-        for stage in ("render", "parse+validate"):
-            checks.append(("cpu_stages", f"{stage} rows/s per core", r["stages"][stage]["rows_per_core_s"]["median"],
-                           r["target_rows_per_core"], "at least"))
-    if (r := results("schema_coverage")) and "collections" in r:
-        checks.append(("schema_coverage", "accepted / compiled by xgrammar alone, worst collection", r["worst_share"],
-                       r["target_share"], "at least"))
-    if r := results("estimate_accuracy"):
-        checks += [("estimate_accuracy", "completion tokens, |projected / measured - 1|", abs(r["completion_tokens"]["error"]),
-                    r["target_tokens_error"], "below"),
-                   ("estimate_accuracy", "engine time, |projected / measured - 1|", abs(r["engine_seconds"]["error"]),
-                    r["target_engine_error"], "below")]
-    if r := results("dedup"):
-        checks.append(("dedup", "rows/s dedup on / off, 30% duplicate rows", r["speedup"], r["target_speedup"], "at least"))
+        found += [Target("cpu_stages", f"{stage}, rows/s per core", "at least", r["target_rows_per_core"],
+                         r["stages"][stage]["rows_per_core_s"]["median"]) for stage in ("render", "parse+validate")]
     if r := results("streaming_memory"):
-        for group in ("driver", "all workers together"):
-            if group in r["ratios"]:
-                checks.append(("streaming_memory", f"peak RSS 10N/N, {group}", r["ratios"][group], r["target_ratio"], "below"))
+        found += [Target("streaming_memory", f"peak RSS 10N/N, {group}", "below", r["target_ratio"], r["ratios"][group])
+                  for group in ("driver", "all workers together") if group in r["ratios"]]
     if r := results("planning"):
-        checks += [("planning", f"planning speed-up, S3 {store}", s["speedup"], r["target_speedup"], "at least")
-                   for store, s in r["s3"]["stores"].items()]
-        checks += [("planning", "id check peak RSS, GiB", r["peak_gib"], r["target_peak_gib"], "below"),
-                   ("planning", "id check peak RSS 10N/N", r["growth"], r["target_growth"], "below")]
+        found += [Target("planning", f"{r['s3']['files']:,} files on S3 ({store}), concurrent / one at a time", "at least",
+                         r["target_speedup"], s["speedup"]) for store, s in r["s3"]["stores"].items()]
+        found += [Target("planning", f"id check of {r['ids']['10N']:,} ids, driver peak RSS GiB", "below",
+                         r["target_peak_gib"], r["peak_gib"]),
+                  Target("planning", f"peak RSS {r['ids']['10N']:,} / {r['ids']['N']:,} ids", "below", r["target_growth"],
+                         r["growth"])]
+    if (r := results("schema_coverage")) and "collections" in r:
+        found.append(Target("schema_coverage", "accepted / compiled by xgrammar alone, worst collection", "at least",
+                            r["target_share"], r["worst_share"]))
+    if (r := results("schema_room")) and "contexts" in r:
+        found.append(Target("schema_room", "schemas refused for room at 4,096 tokens, after / before", "at most",
+                            r["target_refused_share"], r["refused_share_4096"]))
+    if r := results("estimate_accuracy"):
+        found += [Target("estimate_accuracy", "completion tokens, |projected / measured - 1|", "below",
+                         r["target_tokens_error"], abs(r["completion_tokens"]["error"])),
+                  Target("estimate_accuracy", "engine time, |projected / measured - 1|", "below",
+                         r["target_engine_error"], abs(r["engine_seconds"]["error"]))]
+    if r := results("dedup"):
+        found.append(Target("dedup", "rows/s dedup on / off, 30% duplicate rows", "at least", r["target_speedup"], r["speedup"]))
+    if r := results("table_output"):
+        found += [Target("table_output", f"rows/s {kind} table / Parquet folders", "at least", r["target_ratio"], ratio)
+                  for kind, ratio in r["ratios"].items()]
+    if r := results("confidence"):
+        found += [Target("confidence", f"{mode} rows/s confidence on / off", "at least", r["targets"][mode], m["ratio"])
+                  for mode, m in r["modes"].items()]
+    return found
+
+
+def missed_targets(runs: dict) -> list[dict]:
+    """Every target the results miss (a refused ratio first), worst shortfall first."""
     misses = []
-    for benchmark, what, value, target, kind in checks:
-        shortfall = value / target - 1 if kind == "below" else 1 - value / target
-        if _status(value, target, kind) != "met":
-            misses.append({"benchmark": benchmark, "what": what, "value": value, "target": target, "kind": kind,
-                           "shortfall": shortfall})
+    for t in targets(runs):
+        if status(t.value, t.target, t.kind) == "met":
+            continue
+        shortfall = (float("inf") if t.value is None else
+                     t.value / t.target - 1 if t.kind in ("below", "at most") else 1 - t.value / t.target)
+        misses.append({**t._asdict(), "what": t.figure, "shortfall": shortfall})
     return sorted(misses, key=lambda m: -m["shortfall"])
-
-
-def _stat(stat: dict, digits: int = 1) -> str:
-    if stat["n"] == 1:
-        return f"{stat['median']:.{digits}f}"
-    return f"{stat['median']:.{digits}f} [{stat['min']:.{digits}f}–{stat['max']:.{digits}f}]"
-
-
-def _status(value: float, target: float, kind: str) -> str:
-    ok = value < target if kind == "below" else (value > target if kind == "above" else value >= target)
-    return "met" if ok else "**missed**"
 
 
 def render(*, machine: dict, runs: dict, misses: list[dict], quick: bool) -> str:
     out = ["# Benchmarks", "",
            f"Generated by `make bench` (`python -m benchmarks.run_all{' --quick' if quick else ''}`) on {machine['date']}, "
-           f"commit {machine['commit']}, in {machine['total_minutes']:.1f} min. Do not edit by hand: rerun `make bench`.", ""]
+           f"commit {machine['commit']}, in {machine['total_minutes']:.1f} min: every section below comes from this one "
+           "run. Do not edit by hand: rerun `make bench`.", ""]
     if quick:
         out += ["> **Smoke sizes (--quick)**: these numbers only show that the scripts run; they measure nothing.", ""]
     before, after = machine["load_average_before"], machine["load_average_after"]
@@ -73,8 +102,8 @@ def render(*, machine: dict, runs: dict, misses: list[dict], quick: bool) -> str
             f"| Memory | {machine['memory_gib']:.1f} GiB |", f"| OS | {machine['os']} |",
             f"| Versions | python {machine['python']}, vllm {machine['vllm']}, ray {machine['ray']}, torch {machine['torch']}, "
             f"transformers {machine['transformers']}, pyarrow {machine['pyarrow']}, xgrammar {machine['xgrammar']} |",
-            f"| Load average (1 min) | {before[0]:.1f} before, {after[0]:.1f} after: above ~0.5 means something else "
-            f"shared the cores and every figure below is suspect |", ""]
+            f"| Load average (1 min) | {before[0]:.1f} before, {after[0]:.1f} after (each section gives its own): above "
+            "~0.5 means something else shared the cores and every figure below is suspect |", ""]
     out += _summary(runs, misses)
     for name in SECTIONS:
         if name in runs:
@@ -89,7 +118,9 @@ def render_section(name: str, runs: dict) -> list[str]:
     """One benchmark's section, headed `## <number>. <Name>`."""
     number = list(SECTIONS).index(name) + 1
     run = runs[name]
-    out = [f"## {number}. {name.replace('_', ' ').capitalize()}", "", f"`{run['command']}` ({run['seconds']:.0f} s)", ""]
+    load = (f", load average {run['load_before']:.1f} before and {run['load_after']:.1f} after" if "load_before" in run
+            else "")
+    out = [f"## {number}. {name.replace('_', ' ').capitalize()}", "", f"`{run['command']}` ({run['seconds']:.0f} s{load})", ""]
     if run["returncode"] != 0 or not run["results"]:
         return out + ["**Failed.** Last lines of its error output:", "", "```", run["stderr_tail"].strip()[-2000:], "```", ""]
     return out + SECTIONS[name](run["results"], runs) + ["Last line: `" + run["stdout"][-1] + "`", ""]
@@ -112,284 +143,16 @@ def replace_sections(document: str, runs: dict, note: str) -> str:
 
 
 def _summary(runs: dict, misses: list[dict]) -> list[str]:
-    out = ["## Targets (issues 7 and 16)", "", "| Benchmark | Figure | Target | Measured | Status |", "|---|---|---|---|---|"]
-    rows = []
-    if (r := runs.get("engine_ceiling")) and r["results"]:
-        rows += [("engine ceiling", "b/a (k2batch / vllm.generate)", "at least", 0.85, r["results"]["ratio_b_a"]),
-                 ("engine ceiling", "b/c (k2batch / ray.data.llm)", "at least", 1.0, r["results"]["ratio_b_c"])]
-    if (r := runs.get("prefix_cache")) and r["results"]:
-        rows.append(("prefix cache", "hit rate, share of prompt tokens", "above", r["results"]["target_hit_rate"], r["results"]["hit_rate"]))
-    if (r := runs.get("cpu_stages")) and r["results"]:
-        for stage in ("render", "parse+validate"):
-            rows.append(("cpu stages", f"{stage}, rows/s per core", "at least", r["results"]["target_rows_per_core"],
-                         r["results"]["stages"][stage]["rows_per_core_s"]["median"]))
-    if (r := runs.get("streaming_memory")) and r["results"]:
-        for group in ("driver", "all workers together"):
-            if group in r["results"]["ratios"]:
-                rows.append(("streaming memory", f"peak RSS 10N/N, {group}", "below", r["results"]["target_ratio"],
-                             r["results"]["ratios"][group]))
-    if (r := runs.get("planning")) and r["results"]:
-        p = r["results"]
-        rows += [("planning", f"{p['s3']['files']:,} files on S3 ({store}), concurrent / one at a time", "at least",
-                  p["target_speedup"], s["speedup"]) for store, s in p["s3"]["stores"].items()]
-        rows += [("planning", f"id check of {p['ids']['10N']:,} ids, driver peak RSS GiB", "below", p["target_peak_gib"],
-                  p["peak_gib"]),
-                 ("planning", f"peak RSS {p['ids']['10N']:,} / {p['ids']['N']:,} ids", "below", p["target_growth"], p["growth"])]
-    for bench, figure, kind, target, value in rows:
-        digits = 0 if target >= 100 else 2
-        out.append(f"| {bench} | {figure} | {kind} {target:,.{digits}f} | {value:,.{digits}f} | {_status(value, target, kind)} |")
+    out = ["## Targets", "", "| Benchmark | Figure | Target | Measured | Status |", "|---|---|---|---|---|"]
+    for t in targets(runs):
+        digits = 0 if t.target >= 100 else 2
+        value = "no ratio" if t.value is None else f"{t.value:,.{digits}f}"
+        out.append(f"| {t.benchmark.replace('_', ' ')} | {t.figure} | {t.kind} {t.target:,.{digits}f} | {value} | "
+                   f"{status(t.value, t.target, t.kind)} |")
     out.append("")
     if misses:
         worst = misses[0]
-        out += [f"Worst miss: {worst['what']} ({worst['benchmark']}), {worst['value']:.2f} against {worst['kind']} "
+        value = "no ratio" if worst["value"] is None else f"{worst['value']:.2f}"
+        out += [f"Worst miss: {worst['what']} ({worst['benchmark']}), {value} against {worst['kind']} "
                 f"{worst['target']:.2f}; see the {worst['benchmark'].replace('_', ' ')} section.", ""]
     return out
-
-
-def _engine_ceiling(r: dict, runs: dict) -> list[str]:
-    from jobs.spec import ModelSpec
-
-    batch_size, in_flight = (ModelSpec.model_fields[f].default for f in ("batch_size", "max_batches_in_flight"))
-    c = r["contenders"]
-    out = [f"N = {r['rows']} rows, n = {r['small_rows']} rows (4 Parquet files each), the demo extract job "
-           "(schemas.examples.news:NewsHeadlines), the same token-id prompts (k2batch's PreparePrompts), the same "
-           "constraint, sampling and engine arguments. Every contender ran with "
-           f"`VLLM_CPU_OMP_THREADS_BIND={r['binding']}` (every core: operators.engine_settings.cpu_threads_bind) and "
-           f"`VLLM_CPU_KVCACHE_SPACE={r['kv_cache_gib']}`.", "",
-           "Start-up is excluded by subtraction, the same way for all three: rows/s = (N − n) / (T(N) − T(n)). For (a), "
-           "T is one `generate()` call on a started, warmed engine with the prefix cache reset first; for (b) and (c), T is "
-           "a whole run (Ray start, engine start, read, write), so every fixed cost cancels out. Each full run is set "
-           "against the median small run; medians with [min–max] of the repetitions.", "",
-           "| Contender | rows/s | output tokens/s | output / prompt tokens per row | T(n), fixed cost (s) | T(N) (s) |",
-           "|---|---|---|---|---|---|"]
-    for name, label in (("vllm", "(a) one `vllm.LLM.generate`"), ("k2batch", "(b) `k2batch run`"), ("raydata", "(c) `ray.data.llm`")):
-        e = c[name]
-        out.append(f"| {label} | {_stat(e['rows_per_s'])} | {_stat(e['output_tokens_per_s'], 0)} | "
-                   f"{e['output_tokens_per_row']:.0f} / {e['prompt_tokens_per_row']:.0f} | {_stat(e['small_run_seconds'])} | "
-                   f"{_stat(e['full_run_seconds'])} |")
-    out += [f"> **Warning:** {warning}" for warning in r.get("warnings", [])]
-    b_runs = [x for x in c["k2batch"]["runs"] if x["size"] == "big"]
-    rejects = sum(x["rejects"] for x in b_runs)
-    out += ["", f"Ratios of medians: **b/a = {r['ratio_b_a']:.2f}** (target at least 0.85), "
-            f"**b/c = {r['ratio_b_c']:.2f}** (target at least 1.0). Engine start-up of (a), measured alone: "
-            f"{c['vllm']['engine_startup_seconds']:.1f} s; prefix-cache hit rate in (a): {c['vllm']['prefix_cache_hit_rate']:.1%}.", "",
-            "What differs between contenders besides the framework: (b) also parses and validates every answer, re-asks "
-            f"the invalid ones ({rejects} rejects over its full runs) and writes typed Parquet with a commit per file; "
-            "(c) writes the raw generated text. (c) runs with its chat-template, tokenize and detokenize stages off, "
-            "because it receives k2batch's token ids and vLLM already returns the text.", "",
-            f"(b) runs with the job spec's defaults, batch_size {batch_size} and max_batches_in_flight "
-            f"{in_flight}: up to {batch_size * in_flight} rows in the engine at "
-            "once, more than the 256 sequences the CPU engine schedules per step, so a finished row's slot is refilled at "
-            "the next step rather than when its whole batch ends (pipelines/extract.py answer_rows).", ""]
-    return out + _cpu_by_part(r)
-
-
-ENGINE_PARTS = ("vllm engine core", "vllm model worker")
-
-
-def _cpu_by_part(r: dict) -> list[str]:
-    """Where each contender's CPU went, per 1,000 rows: the profile behind the ratios."""
-    from benchmarks.engine_ceiling import CONTENDERS as names
-    from benchmarks.processes import GROUPS
-
-    cpu = {n: r["contenders"][n]["cpu_seconds_per_1000_rows"] for n in names}
-    wall = {n: 1000 / r["contenders"][n]["cpu_run_rows_per_s"] for n in names}
-    total = {n: sum(cpu[n].values()) for n in names}
-    out = ["Where the CPU went, in CPU seconds per 1,000 rows, by the same subtraction as rows/s (full run minus small "
-           "run), for the full run of median rows/s: psutil samples every process of the run every 0.5 s, and for (a) "
-           "reads them just before and after each `generate()`. *cores × wall* is the CPU the machine had while those "
-           "rows were processed; *unused* is the part no process took (the engine waiting for work).", "",
-           "| Part of the run | (a) vllm | (b) k2batch | (c) ray.data.llm |", "|---|---|---|---|"]
-    for group in GROUPS:
-        if any(cpu[n][group] >= 0.05 for n in names):
-            out.append(f"| {group} | " + " | ".join(f"{cpu[n][group]:.1f}" for n in names) + " |")
-    out += ["| **all processes** | " + " | ".join(f"**{total[n]:.1f}**" for n in names) + " |",
-            f"| cores × wall ({r['cores']} × s per 1,000 rows) | "
-            + " | ".join(f"{r['cores'] * wall[n]:.1f}" for n in names) + " |",
-            "| unused | " + " | ".join(f"{r['cores'] * wall[n] - total[n]:.1f}" for n in names) + " |", ""]
-    if any(r["cores"] * wall[n] < total[n] or min(cpu[n].values()) < 0 for n in names):
-        out += ["A negative figure is the noise of the subtraction (a small run's start-up took more CPU, or sat "
-                "idle longer, than the full run's), not CPU given back.", ""]
-    engine = {n: sum(cpu[n][g] for g in ENGINE_PARTS) for n in names}
-    out += [f"Against (a), (b) took {wall['k2batch'] - wall['vllm']:+.1f} s of wall time per 1,000 rows. Its engine "
-            f"processes (engine core and model worker) used {engine['k2batch'] - engine['vllm']:+.1f} CPU s, and its "
-            f"other processes (driver, engine actor, Ray Data workers, Ray's daemons) {(total['k2batch'] - engine['k2batch']) - (total['vllm'] - engine['vllm']):+.1f} "
-            f"CPU s, on {r['cores']} cores that the engine's threads are bound to. The engine's OpenMP threads spin "
-            "while they wait for one another, so a core that another process holds shows up as more CPU seconds in "
-            "the model worker for the same rows, as well as in that process.", ""]
-    return out
-
-
-def _prefix_cache(r: dict, runs: dict) -> list[str]:
-    counter = r["engine_counter_hit_rate"]
-    return [f"{r['rows']} first-attempt prompts of the demo extract job ({r['prompt_tokens_per_row']:.0f} tokens each on "
-            "average), from an empty cache, with K2Engine's engine arguments.", "",
-            f"- Hit rate, vLLM's `RequestOutput.num_cached_tokens` / prompt tokens: **{r['hit_rate']:.1%}** "
-            f"(target above {r['target_hit_rate']:.0%}); engine counters prefix_cache_hits / prefix_cache_queries: "
-            + (f"{counter:.1%}." if counter is not None else "not available.")
-            + " The rest is each row's own text plus the first row's system prompt and the tail of the shared "
-            "prefix that does not fill a whole KV block.",
-            f"- Throughput, rows/s: on {_stat(r['rows_per_s']['on'])}, off {_stat(r['rows_per_s']['off'])}: "
-            f"**on/off = {r['throughput_on_off']:.2f}**; output tokens/s on {_stat(r['output_tokens_per_s']['on'], 0)}, "
-            f"off {_stat(r['output_tokens_per_s']['off'], 0)}.",
-            f"- A `k2batch run` of the same rows reports **{r['k2batch_hit_rate']:.1%}** in its summary.json "
-            "(`cached_prompt_tokens` / `prompt_tokens`, re-asks included).", ""]
-
-
-def _cpu_stages(r: dict, runs: dict) -> list[str]:
-    inference = None
-    if (ceiling := runs.get("engine_ceiling")) and ceiling["results"]:
-        inference = ceiling["results"]["contenders"]["vllm"]["rows_per_s"]["median"]
-    out = [f"Batches of {r['batch_rows']} demo rows, one process, one thread; per core = rows / CPU seconds of the process.", "",
-           "| Stage | rows/s per core | rows/s wall | CPU per row next to inference |", "|---|---|---|---|"]
-    for name, stage in r["stages"].items():
-        rate = stage["rows_per_core_s"]["median"]
-        # inference rows/s uses all cores; per-core cost of a stage relative to one row of inference time on all cores
-        share = f"{inference / rate:.1%} of an engine row's time" if inference else "n/a (engine ceiling not run)"
-        out.append(f"| {name} | {_stat(stage['rows_per_core_s'], 0)} | {_stat(stage['rows_per_wall_s'], 0)} | {share} |")
-    out += ["", f"Target: at least {r['target_rows_per_core']:,} rows/s per core for render and for parse+validate. "
-            "\"Next to inference\" is the stage's CPU seconds per row divided by the engine's wall seconds per row in "
-            "engine ceiling (a), which uses every core: the share of the engine's time the stage would take on one core."]
-    if "profile" in r:
-        out += ["", f"cProfile of the slowest gated stage ({r['worst_gated_stage']}), top functions by cumulative time:", "",
-                "```", r["profile"], "```"]
-    out.append("")
-    return out
-
-
-def _streaming_memory(r: dict, runs: dict) -> list[str]:
-    n, big = r["runs"]["N"], r["runs"]["10N"]
-    out = [f"A label job (one-field schema, max_tokens {n['max_tokens']}), N = {r['rows']['N']} rows vs 10N = "
-           f"{r['rows']['10N']} rows, {r['rows_per_file']} rows per file (10x the files). Peak RSS sampled every 0.1 s "
-           "over every process of the run, summed per group.", "",
-           "| Process group | peak MiB at N | peak MiB at 10N | ratio |", "|---|---|---|---|"]
-    for group, ratio in r["ratios"].items():
-        if group == "all workers together":
-            a, b = n["peak_workers_total_mib"], big["peak_workers_total_mib"]
-        else:
-            a, b = n["peak_mib"][group], big["peak_mib"][group]
-        out.append(f"| {group} | {a:.0f} | {b:.0f} | {ratio:.2f} |")
-    out += ["", f"Runs: N in {n['seconds']:.0f} s, 10N in {big['seconds']:.0f} s (start-up included). "
-            f"Target: below {r['target_ratio']} for the driver and for the workers.", ""]
-    return out
-
-
-def _repair_loop(r: dict, runs: dict) -> list[str]:
-    out = [f"The demo extract job with benchmarks/bench_schemas.py:EveryThirdRejected, a rule that refuses exactly "
-           f"{r['rejected_share']:.0%} of the answers it sees. N = {r['rows']}, fixed cost T(n = {r['small_rows']}) = "
-           f"{r['fixed_seconds']:.1f} s subtracted (median of {len(r['fixed_runs_seconds'])} runs: "
-           f"{', '.join(f'{t:.1f}' for t in r['fixed_runs_seconds'])} s).", "",
-           *[f"> **Warning:** {warning}" for warning in r.get("warnings", [])],
-           "| max_attempts | rows/s | records/s | generations per row | rejects |", "|---|---|---|---|---|"]
-    for label, s in r["settings"].items():
-        out.append(f"| {label.split()[-1]} | {s['rows_per_s']:.1f} | {s['records_per_s']:.1f} | "
-                   f"{s['generations_per_row']:.2f} | {s['reject_share']:.1%} |")
-    out += ["", f"rows/s 3 vs 1: **{r['ratio_rows_per_s']:.2f}**"
-            + (f"; records/s 3 vs 1: {r['ratio_records_per_s']:.2f}" if r["ratio_records_per_s"] else "")
-            + f". Expected from the rule alone: {1 / (1 - r['rejected_share']):.2f} generations per row with 3 "
-            f"attempts (re-ask prompts are longer, so the cost per generation grows too), "
-            f"{r['rejected_share'] ** 3:.1%} rejects.", ""]
-    return out
-
-
-def _planning(r: dict, runs: dict) -> list[str]:
-    s3 = r["s3"]
-    out = [f"`k2batch validate`'s planning of {s3['files']:,} files of {s3['rows_per_file']} rows on moto's S3 server "
-           f"(a process of its own): the listing, every footer and every id, one file at a time and concurrently "
-           f"({s3['threads']} footers and {s3['id_threads']} files' ids at a time), median of {s3['repeats']} alternated "
-           f"runs; directly on localhost, and through a proxy that answers each request {s3['latency_ms']:.0f} ms late, "
-           "as a remote object store does.", "",
-           "| Store | one at a time, s per 1,000 files | concurrent, s per 1,000 files | speed-up | listing / footers / ids, concurrent (s) |",
-           "|---|---|---|---|---|"]
-    for store, s in s3["stores"].items():
-        c = s["concurrent"]
-        out.append(f"| {store} | {s['serial']['per_1000_files_s']:.1f} | {c['per_1000_files_s']:.1f} | {s['speedup']:.1f}x | "
-                   f"{c['listing_s']:.1f} / {c['footers_s']:.1f} / {c['ids_s']:.1f} |")
-    out += ["", f"The id check on {r['id_files']} files, each size in a fresh process (peak RSS of the whole process, "
-            "imports included):", "", "| ids | peak RSS MiB | before planning MiB | seconds |", "|---|---|---|---|"]
-    for label, m in r["memory"].items():
-        out.append(f"| {m['ids']:,} ({label}) | {m['peak_mib']:.0f} | {m['peak_before_mib']:.0f} | {m['seconds']:.1f} |")
-    out += ["", f"Peak RSS {r['ids']['10N']:,} / {r['ids']['N']:,} ids: {r['growth']:.2f} (target below "
-            f"{r['target_growth']}); \"all in one array\" is the check before issue 16, for reference.", ""]
-    return out
-
-
-def _schema_coverage(r: dict, runs: dict) -> list[str]:
-    if "collections" not in r:
-        return [f"**Not measured:** {r.get('skipped', 'no schema folder')} (it is `../shared/schemas/jsonschemabench-sample`, "
-                "or `--schemas DIR`).", ""]
-    out = [f"Every `*.json` under `{r['schemas_dir']}` through k2batch's schema step (load and meta-schema check, "
-           "Arrow mapping, the tool-call constraint compiled as the engine compiles it, a pattern or format xgrammar "
-           "cannot compile left to validation), beside xgrammar compiling the file alone with the engine's settings. "
-           "*vLLM takes*: vLLM's own request check (its list of JSON Schema features it refuses with xgrammar, and its "
-           "nesting limit) passes, on the file as it is and on k2batch's constraint. Target: k2batch accepts at least "
-           f"{r['target_share']:.0%} of what xgrammar alone compiles, in every collection.", "",
-           "| Collection | schemas | xgrammar alone compiles | vLLM takes as is | k2batch accepts | of xgrammar's | "
-           "vLLM takes k2batch's | wrapped root | with JSON columns | pattern left to validation | refused (causes) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, c in [*r["collections"].items(), ("**all**", r["all"])]:
-        causes = "; ".join(f"{cause} ({n})" for cause, n in c["causes"]) or "none"
-        share = f"{c['share_of_alone']:.1%}" + ("" if c["share_of_alone"] >= r["target_share"] else " **missed**")
-        out.append(f"| {name} | {c['schemas']} | {c['alone']} | {c['vllm_takes_alone']} | {c['accepted']} | {share} | "
-                   f"{c['vllm_takes']} | {c['wrapped']} | {c['with_json_columns']} | {c['with_omitted_keywords']} | "
-                   f"{c['refused']}: {causes} |")
-    total = r["all"]
-    out += ["", f"Refusals that are one line with a JSON pointer: {total['refusals_one_line_with_pointer']} of "
-            f"{total['refused']}; crashes: {total['crashes']}; slowest schema step: {total['max_seconds']:.1f} s.", ""]
-    runs_e2e = [(name, e) for name, c in r["collections"].items() for e in c.get("e2e", [])]
-    if runs_e2e:
-        records = sum(e["records"] for _, e in runs_e2e)
-        invalid = sum(e["invalid_records"] for _, e in runs_e2e)
-        skipped = Counter()
-        for c in r["collections"].values():
-            skipped.update(c.get("e2e_skipped", {}))
-        out += [f"Real jobs (`--e2e`): per collection, the first accepted schema(s) whose job validates, 4 rows each, "
-                f"max_tokens {r.get('e2e_max_tokens', 'n/a')}, the model `{r.get('e2e_model', 'n/a')}`; every written "
-                "record read back (`read_records`) and checked by jsonschema with format checking on, independently of "
-                f"k2batch's validator: **{records - invalid} of {records} records valid**. Skipped before them (the job "
-                "refused by `validate`): " + ("; ".join(f"{k} ({n})" for k, n in skipped.items()) or "none") + ".", "",
-                "| Collection | schema | records | invalid records | rejects by reason |", "|---|---|---|---|---|"]
-        for name, e in runs_e2e:
-            reasons = e.get("error") or ", ".join(f"{k} {v}" for k, v in e["reject_reasons"].items()) or "none"
-            out.append(f"| {name} | {e['schema']} | {e['records']} | {e['invalid_records']} | {reasons} |")
-        out += ["", "A `truncated` reject is an answer still going at max_tokens: the random-weight model rarely closes "
-                "a string the schema leaves unbounded.", ""]
-    return out
-
-
-def _estimate_accuracy(r: dict, runs: dict) -> list[str]:
-    e = r["estimate"]
-    out = [f"`k2batch estimate` on a random sample of {r['sample']} of {r['rows']} rows, then the whole job on the same "
-           "input (the demo job: max_tokens 512, max_attempts 3), each in its own process. The run's engine time is "
-           "summary.json's `engine_seconds` (start-up excluded), what the estimate projects.", "",
-           "| Figure | Projected (95% range) | Measured | Error | Target |", "|---|---|---|---|---|"]
-    for name, target in (("completion_tokens", r["target_tokens_error"]), ("engine_seconds", r["target_engine_error"])):
-        f = r[name]
-        p = f["projected"]
-        out.append(f"| {name.replace('_', ' ')} | {p['value']:,.1f} ({p['low']:,.1f}–{p['high']:,.1f}) | {f['measured']:,.1f} "
-                   f"| {f['error']:+.1%} | ±{target:.0%}: {_status(abs(f['error']), target, 'below')} |")
-    out += ["", f"The estimate's engine start: {e['measured']['engine_start_seconds']:.1f} s; projected rows/s per replica "
-            f"{e['rows_per_second_per_replica']['value']:.2f}, wall time {e['wall_seconds']['value']:.0f} s; the run's whole "
-            f"wall time {r['run']['wall_seconds']:.0f} s. A run keeps up to {e['rows_in_flight']} rows in flight per replica; "
-            f"a sample of {e['sample_rows']} runs the engine below that load, which overstates engine time.", ""]
-    return out
-
-
-def _dedup(r: dict, runs: dict) -> list[str]:
-    out = [f"{r['rows']} rows of which {r['duplicate_rows']} repeat another row's text under their own id, temperature 0, "
-           "`task.dedup` off then on, each run in its own process. Rows/s = input rows / summary.json's `engine_seconds`.", "",
-           "| task.dedup | rows/s | engine s | deduplicated rows | completion tokens |", "|---|---|---|---|---|"]
-    for setting in ("off", "on"):
-        s = r["runs"][setting]
-        out.append(f"| {setting} | {s['rows_per_s']:.2f} | {s['engine_seconds']:.1f} | {s['deduplicated_rows']} "
-                   f"| {s['completion_tokens']:,} |")
-    out += ["", f"On / off: **{r['speedup']:.2f}x** (target {r['target_speedup']}x: "
-            f"{_status(r['speedup'], r['target_speedup'], 'at least')}). Identical outcomes (record fields or reject reason) "
-            f"in both runs: {r['identical_rows']} of {r['rows']} rows. Deduplicated rows can exceed the copies "
-            "added: the synthetic generator repeats a few articles itself.", ""]
-    return out
-
-
-SECTIONS = {"engine_ceiling": _engine_ceiling, "prefix_cache": _prefix_cache, "cpu_stages": _cpu_stages,
-            "streaming_memory": _streaming_memory, "repair_loop": _repair_loop, "planning": _planning,
-            "schema_coverage": _schema_coverage, "estimate_accuracy": _estimate_accuracy, "dedup": _dedup}

@@ -5,8 +5,9 @@ python -m benchmarks.run_all --quick    # smoke sizes, writes $K2BATCH_BENCH_DIR
 python -m benchmarks.run_all --only schema_coverage   # reruns one; BENCHMARKS.md keeps the other sections
 
 Each benchmark runs in its own process, one after the other (they share the cores).
-The engine ceiling reports where each contender's CPU went (benchmarks/processes.py);
-the CPU stages carry their own cProfile.
+The engine and label ceilings report where each contender's CPU went
+(benchmarks/processes.py); the CPU stages carry their own cProfile. A full run also
+rewrites the README's figures block (benchmarks/readme_figures.py) from the same results.
 """
 
 import argparse
@@ -21,19 +22,23 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import report, workload
+from benchmarks import readme_figures, report, workload
 
 BENCHMARKS = (
     ("cpu_stages", ["--profile"]),
     ("engine_ceiling", []),
+    ("label_ceiling", []),
     ("prefix_cache", []),
     ("streaming_memory", []),
     ("repair_loop", []),
     ("planning", []),
     # Says so when ../shared/schemas/jsonschemabench-sample is not there.
     ("schema_coverage", ["--e2e", "1"]),
+    ("schema_room", []),
     ("estimate_accuracy", []),
     ("dedup", []),
+    ("table_output", []),
+    ("confidence", []),
 )
 
 
@@ -65,6 +70,8 @@ def main() -> None:
         output.write_text(report.replace_sections(output.read_text(), runs, note))
     else:
         output.write_text(report.render(machine=machine, runs=runs, misses=misses, quick=args.quick))
+        if not args.quick and args.output is None:  # the README quotes the file it just wrote
+            readme_figures.write(workload.ROOT / "README.md", readme_figures.figures(runs, machine))
     print(f"wrote {output} ({machine['total_minutes']:.1f} min)")
     failed = [name for name, run in runs.items() if run["returncode"] != 0]
     if failed:
@@ -77,6 +84,7 @@ def run_benchmark(name: str, options: list[str], results_dir: Path) -> dict:
     command = [sys.executable, "-m", f"benchmarks.{name}", *options, "--json", str(json_path)]
     shown = f"python -m benchmarks.{name} {' '.join(options)}".strip()
     print(f"== {shown}", flush=True)
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=workload.ROOT, env={**os.environ, "PYTHONPATH": str(workload.ROOT)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -96,6 +104,7 @@ def run_benchmark(name: str, options: list[str], results_dir: Path) -> dict:
     print(f"   ({seconds:.0f} s, exit {process.returncode})", flush=True)
     return {
         "command": shown, "seconds": seconds, "returncode": process.returncode, "stdout": lines,
+        "load_before": load_before, "load_after": os.getloadavg()[0],
         "stderr_tail": stderr[-3000:] if process.returncode else "",
         "results": json.loads(json_path.read_text()) if json_path.exists() else None,
     }

@@ -97,9 +97,8 @@ def main() -> None:
 
 def schema_step(path: Path) -> dict:
     """One schema through xgrammar alone and through k2batch's schema step."""
-    from jobs.plan.constraint import check_constraint
     from jobs.spec import JobSpecError
-    from schemas.constraint_compile import compile_constraint
+    from schemas.constraint_compile import compile_constraint, compile_record_constraint
     from schemas.record_schema import SchemaLoadError, load_record_schema
     from schemas.schema_error import UnsupportedSchemaError
     from schemas.tool_call import tool_call_json_schema
@@ -116,7 +115,7 @@ def schema_step(path: Path) -> dict:
     try:
         record_schema = load_record_schema(str(path))
         record_schema.arrow_schema  # noqa: B018 - as resolve_job does: refused here, not in a writer
-        record_schema = check_constraint(record_schema, tool_name="record", time_limit=TIME_LIMIT_S)
+        record_schema = compile_record_constraint(record_schema, tool_name="record", time_limit=TIME_LIMIT_S)
     except (SchemaLoadError, UnsupportedSchemaError) as err:
         outcome["message"] = f"task.schema: {err}"
     except JobSpecError as err:
@@ -223,7 +222,7 @@ def run_job(path: Path, spec) -> dict:
     from jobs.notebook import read_records, run
 
     started = time.monotonic()
-    summary = run(spec, progress=False).summary
+    summary = run(spec, progress=False).summary.model_dump()
     document = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(document)
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)

@@ -87,7 +87,7 @@ def run_measured(spec) -> dict:
 
     started = time.monotonic()
     with ProcessSampler(interval=0.1) as sampler:
-        summary = run_job(spec)
+        summary = run_job(spec).model_dump()
     mib = 1024 * 1024
     return {
         "rows": summary["input_rows"], "records": summary["records"], "rejects": summary["rejects"],

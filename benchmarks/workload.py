@@ -39,12 +39,14 @@ def model_source(model: str | None) -> str:
     return str(path)
 
 
-def write_news_rows(folder: Path, *, rows: int, files: int) -> Path:
-    """`rows` synthetic news articles in `files` Parquet files (replacing the folder)."""
+def write_news_rows(folder: Path, *, rows: int, files: int, unique: bool = False) -> Path:
+    """`rows` synthetic news articles in `files` Parquet files (replacing the folder).
+    `unique`: no article twice, from either split (the generator repeats a few, and a
+    repeated prompt is answered once: contenders without dedup would do more work)."""
     from examples.news_sample import write_sample
 
     shutil.rmtree(folder, ignore_errors=True)
-    write_sample(folder, rows=rows, files=files, seed=0)
+    write_sample(folder, rows=rows, files=files, seed=0, **({"split": None, "unique": True} if unique else {}))
     return folder
 
 
@@ -120,6 +122,25 @@ def prompt_token_ids(checked) -> list[list[int]]:
     if prepared["_reject_reason"].notna().any():
         raise ValueError(f"benchmark rows must all be valid prompts: {prepared['_reject_reason'].value_counts().to_dict()}")
     return [[int(i) for i in ids] for ids in prepared["_prompt_ids"]]
+
+
+# A side-by-side ratio holds only over equal work: each contender's prompt and output
+# tokens per row within this share of the first contender's. Greedy decoding under the
+# same constraint gives the same answers; what may differ is a re-ask (k2batch counts
+# its tokens), so 2% is about one re-ask in fifty rows.
+EQUAL_WORK_TOLERANCE = 0.02
+
+
+def unequal_work(per_row: dict[str, tuple[float, float]], tolerance: float = EQUAL_WORK_TOLERANCE) -> str | None:
+    """Why a ratio between these contenders would compare unequal work, or None.
+    `per_row`: each contender's (prompt tokens, output tokens) per row, the first the reference."""
+    (reference, (prompt, output)), *others = per_row.items()
+    problems = [f"{name} processed {p:.1f} prompt / {o:.1f} output tokens per row against {reference}'s "
+                f"{prompt:.1f} / {output:.1f}" for name, (p, o) in others
+                if abs(p - prompt) > tolerance * prompt or abs(o - output) > tolerance * output]
+    if not problems:
+        return None
+    return "; ".join(problems) + f": more than {tolerance:.0%} apart, so no ratio between them means anything"
 
 
 def summarize(values: list[float]) -> dict[str, float]:

@@ -8,7 +8,8 @@ non-zero exit code; the code tells you what to do:
   4  infrastructure (storage, Ray, engine): Airflow's retries re-run it, and a re-run
      reuses every unit already committed, so it writes no duplicate rows.
 Set K2BATCH_RAY_ADDRESS (e.g. http://HEAD:8265) to submit to a Ray cluster and wait,
-instead of running on the Airflow worker itself.
+instead of running on the Airflow worker itself; the spec then needs absolute paths or
+object-store URIs (submit refuses the example's relative data/ and out/ paths).
 
 The command is a module constant so that tests can check it against the CLI without
 Airflow installed.

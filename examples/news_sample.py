@@ -77,13 +77,15 @@ def split_of(body: str) -> Split:
     return "heldout" if digest[0] % HELDOUT_SHARE == 0 else "train"
 
 
-def articles(count: int, *, seed: int, split: Split, invented_share: float = 0.0,
-             mismatched_share: float = 0.0) -> list[dict]:
-    """`count` articles of one split, the same for the same seed. Shares of them may be
-    datelined from invented places or from a real city with another real country
-    (training only: see with_invented_place and with_mismatched_place)."""
+def articles(count: int, *, seed: int, split: Split | None, invented_share: float = 0.0,
+             mismatched_share: float = 0.0, unique: bool = False) -> list[dict]:
+    """`count` articles of one split (None: either), the same for the same seed. Shares of
+    them may be datelined from invented places or from a real city with another real
+    country (training only: see with_invented_place and with_mismatched_place).
+    `unique`: no text twice (the generator repeats a few otherwise)."""
     rng = random.Random(seed)
     items = []
+    seen: set[str] = set()
     while len(items) < count:
         item = article(rng)
         draw = rng.random() if invented_share or mismatched_share else 1.0
@@ -91,8 +93,9 @@ def articles(count: int, *, seed: int, split: Split, invented_share: float = 0.0
             item = with_invented_place(item, rng)
         elif draw < invented_share + mismatched_share:
             item = with_mismatched_place(item, rng)
-        if split_of(item["body"]) == split:
+        if (split is None or split_of(item["body"]) == split) and not (unique and item["body"] in seen):
             items.append(item)
+            seen.add(item["body"])
     return items
 
 
@@ -134,10 +137,10 @@ HEADLINES_TYPE = pa.list_(pa.struct([("title", pa.string()), ("topic", pa.string
 
 
 def write_sample(folder: str | Path, *, rows: int = 48, files: int = 3, seed: int = 0,
-                 split: Split = "heldout") -> list[Path]:
+                 split: Split | None = "heldout", unique: bool = False) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    items = articles(rows, seed=seed, split=split)
+    items = articles(rows, seed=seed, split=split, unique=unique)
     paths = []
     for n in range(files):
         part = items[n::files]

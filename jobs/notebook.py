@@ -6,6 +6,7 @@
     estimate(job)             # tokens, rejects, engine time projected from a random sample
     result = run(job)         # the whole job, with a progress bar
     result.records, result.rejects, result.summary, result.plot()   # the report's figures
+    result.review(n=50)       # the least confident records beside their input (task.confidence)
     read_records(job.output.uri)  # {id: record as the JSON value the schema describes}
 
 The preview engine is a named Ray actor that lives as long as this Python session's
@@ -64,7 +65,9 @@ def preview(job: JobSpec, n: int = 20) -> pd.DataFrame:
     stage = mode.prepare(plan)  # the same prepare stage `k2batch run` uses for this mode
     engine = warm_engine(plan)
     ray.get(engine.configure.remote(plan.task))
-    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values())))
+    confidence = ("_confidence",) if plan.task.confidence else ()  # task.confidence: shown beside the answer
+    answered = ray.get(engine.answer.remote(stage(rows), columns=(*PREVIEW_ANSWER, *mode.preview_columns.values(),
+                                                                  *confidence)))
     return _preview_frame(resolved, rows, answered)
 
 
@@ -105,6 +108,16 @@ class JobResult:
     @property
     def label_distribution(self) -> dict[str, int] | None:
         return self.summary.label_distribution
+
+    def review(self, n: int | None = None, *, below: float | None = None, rejects: bool = False) -> pd.DataFrame:
+        """The review queue (task.confidence): the `n` least confident records, or those
+        below `below` (default: task.review_below), least confident first, beside their
+        input text; with `rejects`, the rejects first. `k2batch review` writes the same
+        for Label Studio (jobs/review/)."""
+        from jobs.review import review_queue
+
+        output = self.job.output
+        return review_queue(output.uri, n=n, below=below, rejects=rejects, storage_options=output.storage_options).rows
 
     def plot(self):
         """A matplotlib Figure with the panels of the job's report (report.html): throughput
@@ -181,6 +194,8 @@ def _preview_frame(resolved: ResolvedJob, rows: pd.DataFrame, answered: pd.DataF
     frame["reason"] = answered["_reason"].to_list()
     frame["error"] = answered["error"].to_list()
     frame["_attempts"] = answered["_attempts"].to_list()
+    if "_confidence" in answered.columns:
+        frame["_confidence"] = answered["_confidence"].to_list()
     for name in rows.columns.drop([spec.input.id_column, "_unit"]):
         frame[name if name not in frame.columns else f"input.{name}"] = rows[name].to_list()
     return frame
@@ -193,5 +208,5 @@ def _table(job: JobSpec, kind: str, rows: int):
         fs, _ = filesystem_for(job.output.uri, job.output.storage_options)
         return ray.data.read_parquet(committed_files(job.output.uri, kind, job.output.storage_options),
                                      filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(fs)))
-    table = read_committed(job.output.uri, kind, job.output.storage_options)
+    table = read_committed(job.output.uri, kind, job.output.storage_options, table=job.output.table)
     return table.to_pandas() if table is not None else pd.DataFrame()

@@ -45,6 +45,10 @@ class EngineSettings:
             # vllm.LLM's default: the per-step stats feed only a server's metrics endpoint,
             # and computing them costs the engine's cores CPU time on every step.
             disable_log_stats=True,
+            # task.confidence: log-probabilities of the distribution the decoder samples from
+            # (after the grammar's mask, K2's tag mask and the temperature; docs/confidence.md).
+            # Only requests that ask for log-probabilities pay for them.
+            logprobs_mode="processed_logprobs",
         )
         if not cpu:
             kwargs["gpu_memory_utilization"] = e.gpu_memory_utilization
@@ -105,6 +109,15 @@ class SamplingSettings:
 
 
 @dataclass(frozen=True)
+class ConfidenceSettings:
+    """task.confidence on (operators/confident_answer.py): label mode scores the declared
+    `labels` of `label_field`; with no label field, each top-level field gets its confidence."""
+
+    label_field: str | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskSettings:
     """What one job asks of an engine; a warm engine can switch tasks without restarting."""
 
@@ -115,6 +128,7 @@ class TaskSettings:
     summarize: bool  # after a valid record (or the row's JSON), ask for a summary turn
     sampling: SamplingSettings
     dedup: bool = False  # identical first-attempt prompts answered once per replica (operators/dedup.py)
+    confidence: ConfidenceSettings | None = None  # None: answers carry no confidence
 
 
 @dataclass(frozen=True)

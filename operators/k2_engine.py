@@ -25,19 +25,22 @@ import pandas as pd
 
 from operators import k2_format as k2
 from operators import sampling
+from operators.confident_answer import CONFIDENCE_COLUMNS, ConfidentAnswers, confidence_columns, sampled_logprobs
 from operators.dedup import AnswerCache, prompt_key
 from operators.engine_progress import EngineReporter
 from operators.engine_settings import EngineIdentity, EngineSettings, TaskSettings
 from operators.extraction_turn import judge_answer, repair_turns
+from operators.label_scoring import LabelScoringRefused
 from operators.outcome import Failure
 from operators.reask import Attempts, Generation, reask
 from operators.render_prompt import Turn, render_within
 from operators.summarize_turn import judge_summary, standalone_turns, summary_repair_turns, summary_turns
+from operators.usage import Usage
 
 READS = ("_user_text", "_prompt_ids", "_reject_reason", "_reject_message")
 STANDALONE_READS = ("_response_json",)  # a summary of an existing JSON column: no extraction turn
 ADDS = ("_record_json", "_summary", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
-        "_cached_prompt_tokens", "_deduplicated")
+        "_cached_prompt_tokens", "_deduplicated", *CONFIDENCE_COLUMNS)
 # Only when asked for (`answer(columns=...)`): the summary turn's prefix-cache hit, which a preview shows.
 ON_REQUEST = ("_summary_cached_tokens",)
 # When the row's batch was answered (epoch seconds) and by which replica: the engine's busy
@@ -85,9 +88,15 @@ class K2Engine:
         self.task = task
         self.answers = AnswerCache() if task.dedup else None  # answers hold for one task only
         vocab_size = self.engine.model_config.get_vocab_size()
+        self.confident = None
         if task.tool_name is not None:
             constraint = tool_call_json_schema(name=task.tool_name, parameters=task.record_schema.constraint_parameters)
-            self.answer_params = sampling.sampling_params(task.sampling.answer_fields(self.tokenizer, vocab_size, constraint))
+            fields = task.sampling.answer_fields(self.tokenizer, vocab_size, constraint)
+            if task.confidence is not None:  # task.confidence: answers carry a Confidence (operators/confident_answer.py)
+                self.confident = ConfidentAnswers(task, task.confidence, tokenizer=self.tokenizer, vocab_size=vocab_size,
+                                                  answer_fields=fields)
+                fields = self.confident.generation_fields()
+            self.answer_params = sampling.sampling_params(fields)
         self.summary_params = sampling.sampling_params(task.sampling.summary_fields(self.tokenizer, vocab_size))
 
     def identity(self) -> EngineIdentity:
@@ -131,7 +140,7 @@ class K2Engine:
         if self.answers is None or isinstance(row["_reject_reason"], str):
             return {**await self._answer(row), "_deduplicated": False}
         response = row.get("_response_json")
-        key = prompt_key(np.asarray(row["_prompt_ids"]).tolist(), response if isinstance(response, str) else "")
+        key = prompt_key(row["_prompt_ids"], response if isinstance(response, str) else "")
         result, shared = await self.answers.answer(key, lambda: self._answer(row))
         if not shared:
             return {**result, "_deduplicated": False}
@@ -159,7 +168,8 @@ class K2Engine:
         """Generate, parse, validate; re-ask with the error until a valid record or `max_attempts`."""
         task, settings = self.task, self.task.sampling
         return await reask(
-            lambda ids: self._generate(ids, self.answer_params), turns=[Turn("user", user_text)], prompt_ids=prompt_ids,
+            self._confident_answer if self.confident else lambda ids: self._generate(ids, self.answer_params),
+            turns=[Turn("user", user_text)], prompt_ids=prompt_ids,
             fit=lambda turns: self._fitting_prompt(turns, task.prime), prime=task.prime, max_attempts=settings.max_attempts,
             # Under the constraint the answer is the call's JSON, whether or not the prompt
             # was primed with <tool_call> (a tag the model can no longer write itself).
@@ -187,7 +197,8 @@ class K2Engine:
         ids, fits = render_within(self.task.system_prompt, turns, prime=prime, tokenizer=self.tokenizer, budget=budget)
         return ids if fits else None
 
-    async def _generate(self, prompt_ids: list[int], params) -> Generation | Failure:
+    async def _request(self, prompt_ids: list[int], params):
+        """One engine request's final output, or the Failure of a request the engine refused."""
         from vllm.v1.engine.exceptions import EngineDeadError
 
         final = None
@@ -201,10 +212,42 @@ class K2Engine:
                 raise EngineDeadError() from err
             cause = err.__cause__ or err  # vLLM wraps the request's own error
             return Failure("engine_error", f"{type(cause).__name__}: {cause}")
+        return final
+
+    async def _generate(self, prompt_ids: list[int], params) -> Generation | Failure:
+        final = await self._request(prompt_ids, params)
+        if isinstance(final, Failure):
+            return final
         output = final.outputs[0]
         # How much of the prompt the prefix cache served: vLLM's own per-request count.
         return Generation(text=output.text, token_ids=tuple(output.token_ids), finish_reason=output.finish_reason,
-                          cached_tokens=final.num_cached_tokens or 0, end=sampling.attempt_end(output))
+                          cached_tokens=final.num_cached_tokens or 0, end=sampling.attempt_end(output),
+                          logprobs=sampled_logprobs(output))
+
+    # task.confidence (operators/confident_answer.py) ---------------------------------
+
+    async def _confident_answer(self, prompt_ids: list[int]) -> Generation | Failure:
+        """One attempt's answer with its Confidence: label mode scores its labels; extract
+        traces its fields' tokens."""
+        if self.task.confidence.label_field is not None:
+            generate = lambda ids, params: self._generate(ids, params or self.answer_params)  # noqa: E731
+            return await self.confident.label_answer(prompt_ids, generate, self._ask_next)
+        generated = await self._generate(prompt_ids, self.answer_params)
+        return generated if isinstance(generated, Failure) else self.confident.traced(generated)
+
+    async def _ask_next(self, prompt_ids: list[int], token_ids: list[int]) -> tuple[dict[int, float], Usage]:
+        """The model's log-probabilities of `token_ids` as the next token after `prompt_ids`
+        (one greedy step without grammar; operators/label_scoring.py). An engine error raises."""
+        chunks = [token_ids[at:at + sampling.MAX_ASKED_TOKENS] for at in range(0, len(token_ids), sampling.MAX_ASKED_TOKENS)]
+        finals = await asyncio.gather(*(self._request(prompt_ids, sampling.next_token_params(chunk)) for chunk in chunks))
+        logprobs, usage = {}, Usage()
+        for final, chunk in zip(finals, chunks):
+            if isinstance(final, Failure):
+                raise LabelScoringRefused(final)
+            (position,) = final.outputs[0].logprobs
+            logprobs.update({token: position[token].logprob for token in chunk})
+            usage += Usage(len(prompt_ids), len(final.outputs[0].token_ids), final.num_cached_tokens or 0)
+        return logprobs, usage
 
 
 def _row(done: Attempts, *, record: dict | None = None, summary: str | None = None,
@@ -220,4 +263,5 @@ def _row(done: Attempts, *, record: dict | None = None, summary: str | None = No
         "_attempts": done.attempts, "_prompt_tokens": done.usage.prompt_tokens,
         "_completion_tokens": done.usage.completion_tokens, "_cached_prompt_tokens": done.usage.cached_prompt_tokens,
         "_summary_cached_tokens": summary_cached,
+        **confidence_columns(None if failed else done.confidence),
     }

@@ -24,6 +24,18 @@ class Generation:
     finish_reason: str | None
     cached_tokens: int
     end: str = ""  # how it ended, as a reject's error shows it (operators/sampling.py attempt_end)
+    # task.confidence (operators/confident_answer.py): each token's log-probability, the
+    # answer's Confidence, and what the answer cost when that is not this one request
+    # (label scoring's requests besides it, or instead of it).
+    logprobs: tuple[float, ...] | None = None
+    confidence: Any = None
+    usage: Usage | None = None
+
+    def spent(self, prompt_ids: list[int]) -> Usage:
+        """The tokens this answer cost, asked with `prompt_ids`."""
+        if self.usage is not None:
+            return self.usage
+        return Usage(len(prompt_ids), len(self.token_ids), self.cached_tokens)
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Attempts:
     last_cached_tokens: int | None = None  # the last generation's prefix-cache hit
     turns: tuple[Turn, ...] = ()  # the conversation, ending with the last repair turn if any
     ends: tuple[str, ...] = ()  # how each generation ended, in order
+    confidence: Any = None  # the kept answer's Confidence (task.confidence), else None
 
     def then(self, later: "Attempts") -> "Attempts":
         """This turn followed by a later one of the same row: totals add up, the later
@@ -45,7 +58,7 @@ class Attempts:
         return replace(
             later, attempts=self.attempts + later.attempts, usage=self.usage + later.usage,
             raw_output=later.raw_output if later.raw_output is not None else self.raw_output,
-            ends=self.ends + later.ends,
+            ends=self.ends + later.ends, confidence=later.confidence if later.confidence is not None else self.confidence,
         )
 
 
@@ -76,13 +89,13 @@ async def reask(generate: Generate, *, turns: list[Turn], prompt_ids: list[int] 
         if isinstance(generated, Failure):
             return replace(result, failure=generated)
         result = replace(
-            result, usage=result.usage + Usage(len(prompt_ids), len(generated.token_ids), generated.cached_tokens),
+            result, usage=result.usage + generated.spent(prompt_ids),
             raw_output=prime + generated.text, last_cached_tokens=generated.cached_tokens,
             ends=(*result.ends, generated.end),
         )
         failure, value = judge(generated)
         if failure is None:
-            return replace(result, value=value, failure=None)
+            return replace(result, value=value, failure=None, confidence=generated.confidence)
         result = replace(result, turns=(*result.turns, *repair(generated, failure, value)))
         prompt_ids = None
     return replace(result, failure=failure)

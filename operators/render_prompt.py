@@ -31,8 +31,10 @@ class Turn:
     content: str
 
 
-def render_system_prompt(tools: list[dict], template: str = k2.FUNCTION_CALLING_V1) -> str:
-    return template.format(tools=" ".join(json.dumps(tool, ensure_ascii=False) for tool in tools))
+def render_system_prompt(tools: list[dict], template: str = k2.FUNCTION_CALLING_V1, *, minified: bool = False) -> str:
+    """`minified`: the tools' JSON without spaces after separators (a compact listing)."""
+    separators = (",", ":") if minified else None
+    return template.format(tools=" ".join(json.dumps(tool, ensure_ascii=False, separators=separators) for tool in tools))
 
 
 def render(system: str | None, turns: list[Turn], *, prime: str = "") -> list[Piece]:

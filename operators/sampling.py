@@ -64,6 +64,17 @@ def summary_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature
     )
 
 
+# vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS: the most tokens one request may ask log-probabilities of.
+MAX_ASKED_TOKENS = 128
+
+
+def next_token_params(token_ids: list[int]):
+    """SamplingParams of one greedy step that reports the log-probabilities of `token_ids`
+    as the next token (label scoring, operators/label_scoring.py): no grammar and no tag
+    mask, so they are the model's own; nothing is detokenized."""
+    return sampling_params(dict(max_tokens=1, temperature=0.0, logprob_token_ids=list(token_ids), detokenize=False))
+
+
 def sampling_params(fields: dict[str, Any]):
     """vllm.SamplingParams from these fields, with the offline engine's output kind."""
     from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams

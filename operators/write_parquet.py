@@ -15,10 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from operators.engine_settings import ConfidenceSettings
+from operators.record_confidence import CONFIDENCE_COLUMNS, add_confidence, confidence_fields, confidence_histogram
 from operators.usage import Usage
 from operators.written_file import WrittenFile, histogram, token_bucket
 from schemas.arrow_types import table_from_rows
 from schemas.record_schema import RecordSchema
+from schemas.record_shape import storage_type
 
 READS = ("_unit", "_record_json", "_reason", "error", "raw_output", "_attempts", "_prompt_tokens", "_completion_tokens",
          "_cached_prompt_tokens", "_truncated")
@@ -34,12 +37,17 @@ REJECT_FIELDS = [pa.field("reason", pa.string()), pa.field("error", pa.string())
 
 
 def records_arrow_schema(id_field: pa.Field, record_schema: RecordSchema, metadata: dict[str, str],
-                         summary_column: bool = False) -> pa.Schema:
+                         summary_column: bool = False, confidence: ConfidenceSettings | None = None) -> pa.Schema:
     """The records' Parquet schema; its metadata adds the record schema's own (a wrapped
-    root's `k2batch.root_column`)."""
+    root's `k2batch.root_column`). With task.confidence, the confidence columns come last."""
     own = {k.decode(): v.decode() for k, v in (record_schema.arrow_schema.metadata or {}).items()}
-    return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary_column else []), *RECORD_EXTRAS],
-                     metadata={**metadata, **own})
+    return pa.schema([id_field, *record_schema.arrow_schema, *([SUMMARY_FIELD] if summary_column else []), *RECORD_EXTRAS,
+                      *confidence_fields(confidence)], metadata={**metadata, **own})
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with JSON columns as strings and enums as their values (`storage_type`)."""
+    return pa.schema([f.with_type(storage_type(f.type)) for f in schema], metadata=schema.metadata)
 
 
 def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Schema:
@@ -48,19 +56,24 @@ def rejects_arrow_schema(id_field: pa.Field, metadata: dict[str, str]) -> pa.Sch
 
 class WriteUnitFiles:
     def __init__(self, *, filesystem, staging_dir: str, id_field: pa.Field, record_schema: RecordSchema,
-                 metadata: dict[str, str], summary_column: bool = False, label_column: str | None = None):
+                 metadata: dict[str, str], summary_column: bool = False, label_column: str | None = None,
+                 confidence: ConfidenceSettings | None = None, plain_types: bool = False):
         self.fs = filesystem
         self.summary_column = summary_column  # reads `_summary` and writes it as the `summary` column
         self.staging_dir = staging_dir.rstrip("/")
         self.id_column = id_field.name
         self.record_schema = record_schema
-        self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column)
+        self.confidence = confidence  # task.confidence: the records' confidence columns (operators/record_confidence.py)
+        self.records_schema = records_arrow_schema(id_field, record_schema, metadata, summary_column, confidence)
+        if plain_types:  # a table's data file: Iceberg and Delta have no JSON or dictionary type
+            self.records_schema = plain_schema(self.records_schema)
         self.rejects_schema = rejects_arrow_schema(id_field, metadata)
         self.fingerprint = metadata.get(FINGERPRINT_KEY)
         self.label_column = label_column  # label mode: records are counted by this column's value
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:
-        missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary_column else [])) if c not in batch.columns]
+        missing = [c for c in (self.id_column, *READS, *(["_summary"] if self.summary_column else []),
+                               *(CONFIDENCE_COLUMNS if self.confidence else ())) if c not in batch.columns]
         if missing:
             raise KeyError(f"write_parquet: input batch lacks columns {missing}")
         written = []
@@ -94,6 +107,7 @@ class WriteUnitFiles:
             completion_token_buckets=histogram(part["_completion_tokens"], token_bucket) if records else {},
             **_engine_span(part),
             deduplicated=int(part["_deduplicated"].fillna(False).astype(bool).sum()) if "_deduplicated" in part else 0,
+            confidence_buckets=confidence_histogram(arrow) if records and self.confidence else {},
         )
 
     def _records_table(self, rows: pd.DataFrame) -> pa.Table:
@@ -108,6 +122,8 @@ class WriteUnitFiles:
         if self.summary_column:
             for row, summary in zip(data, rows["_summary"]):
                 row["summary"] = summary
+        if self.confidence:
+            add_confidence(data, rows, self.confidence)
         return table_from_rows(data, self.records_schema)
 
     def _rejects_table(self, rows: pd.DataFrame) -> pa.Table:

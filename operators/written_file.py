@@ -4,7 +4,8 @@ with `WrittenFile.from_table`, so nothing downstream looks a value up by a strin
 
 Besides the rows and their tokens, a file reports what the run's finish needs of it,
 so that the finish never reads the files back: reject reasons, labels (label mode), the
-attempts each row took, and its rows' token counts as log-scale histograms (the report's).
+attempts each row took, and its rows' token counts as log-scale histograms (the report's),
+and with task.confidence its records' confidences as a histogram (operators/record_confidence.py).
 """
 
 import math
@@ -14,7 +15,7 @@ from typing import Iterable
 
 import pyarrow as pa
 
-from operators.usage import Usage
+from operators.usage import USAGE_FIELDS, Usage
 
 _COUNTS = pa.map_(pa.string(), pa.int64())
 _HISTOGRAM = pa.map_(pa.int32(), pa.int64())
@@ -27,7 +28,9 @@ WRITTEN_SCHEMA = pa.schema([
     # the engine's busy span over these rows' batches (operators/k2_engine.py TIMING)
     pa.field("replica", pa.string()), pa.field("engine_start", pa.float64()), pa.field("engine_end", pa.float64()),
     pa.field("deduplicated", pa.int64()),  # rows given a duplicate prompt's answer (operators/dedup.py)
+    pa.field("confidence_buckets", _HISTOGRAM),  # task.confidence: records by operators/record_confidence.confidence_bucket
 ])
+_OWN_COLUMNS = [name for name in WRITTEN_SCHEMA.names if name not in USAGE_FIELDS]  # the rest are the Usage's
 BUCKETS_PER_DOUBLING = 4
 
 
@@ -62,11 +65,11 @@ class WrittenFile:
     engine_start: float | None = None
     engine_end: float | None = None
     deduplicated: int = 0
+    confidence_buckets: dict[int, int] = field(default_factory=dict)  # records by their _confidence's bucket
 
     @staticmethod
     def to_table(files: list["WrittenFile"]) -> pa.Table:
-        rows = [{**{name: getattr(f, name) for name in WRITTEN_SCHEMA.names if name != "usage" and hasattr(f, name)},
-                 **f.usage.as_dict()} for f in files]
+        rows = [{**{name: getattr(f, name) for name in _OWN_COLUMNS}, **f.usage.as_dict()} for f in files]
         return pa.Table.from_pylist(rows, schema=WRITTEN_SCHEMA)
 
     @classmethod
@@ -75,6 +78,7 @@ class WrittenFile:
         for row in table.to_pylist():
             usage = Usage(row.pop("prompt_tokens"), row.pop("completion_tokens"), row.pop("cached_prompt_tokens"))
             maps = {name: dict(row.pop(name) or []) for name in
-                    ("reasons", "labels", "attempts", "prompt_token_buckets", "completion_token_buckets")}
+                    ("reasons", "labels", "attempts", "prompt_token_buckets", "completion_token_buckets",
+                     "confidence_buckets")}
             files.append(cls(usage=usage, **maps, **row))  # an Arrow map arrives as (key, value) pairs
         return files

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from operators.engine_settings import EngineSettings, PromptSettings, TaskSettings
+from operators.engine_settings import ConfidenceSettings, EngineSettings, PromptSettings, TaskSettings
 from operators.read_units import UnitRead
 from schemas.record_schema import RecordSchema
 
@@ -27,6 +27,8 @@ class WriteSettings:
     record_schema: RecordSchema
     metadata: dict[str, str]  # Parquet metadata: how a file was made
     label_column: str | None = None  # label mode: the writer counts records by this column's value
+    plain_types: bool = False  # JSON and enum columns as plain strings: files that become a table's (output.table)
+    confidence: ConfidenceSettings | None = None  # task.confidence: the records' confidence columns (set by the plan)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ distribution, the preview's categorical column).
 
 from typing import Any
 
+from operators.engine_settings import ConfidenceSettings
 from pipelines.mode import Mode, TaskFields
-from schemas.labels import LABEL_COLUMN, label_field_error, label_record_schema
+from schemas.labels import LABEL_COLUMN, declared_labels, label_field_error, label_record_schema
 from schemas.record_schema import RecordSchema
 
 
@@ -18,6 +19,7 @@ class Label(Mode):
     name = "label"
     description = "one of task.labels (or task.label_field) per row"
     task_fields = frozenset({"labels", "label_field"})
+    confidence_default = True  # a probability per declared label costs little (docs/confidence.md)
 
     def check_task(self, task: TaskFields) -> None:
         if bool(task.labels) == bool(task.label_field):
@@ -31,8 +33,16 @@ class Label(Mode):
 
     def task_defaults(self, task: TaskFields) -> dict[str, Any]:
         if not task.labels:
-            return {}
-        return {"tool_name": "record_label", "tool_description": "Record the one label that fits the input."}
+            return super().task_defaults(task)
+        return {**super().task_defaults(task), "tool_name": "record_label",
+                "tool_description": "Record the one label that fits the input."}
+
+    def confidence(self, task: TaskFields, record_schema: RecordSchema) -> ConfidenceSettings | None:
+        """Every declared label's probability, the label chosen from them."""
+        if not task.confidence:
+            return None
+        column = self.label_column(task)
+        return ConfidenceSettings(label_field=column, labels=tuple(declared_labels(record_schema, column)))
 
     def record_schema(self, task: TaskFields) -> RecordSchema | None:
         return label_record_schema(task.labels, rationale=task.rationale) if task.labels else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from operators.engine_settings import ConfidenceSettings
 from operators.prepare_prompts import PreparePrompts
 from schemas.record_schema import RecordSchema
 
@@ -26,6 +27,7 @@ class TaskFields(Protocol):
     response_column: str | None
     tool_name: str | None
     tool_description: str | None
+    confidence: bool | None
 
 
 class Mode:
@@ -36,6 +38,7 @@ class Mode:
     summary_turn: bool = False
     task_fields: frozenset[str] = frozenset()  # task fields only this mode reads: every other mode refuses them
     preview_columns: dict[str, str] = {}  # the preview's extra columns: shown name -> the engine's answer column
+    confidence_default = False  # task.confidence when the spec leaves it out
 
     def __repr__(self) -> str:
         return f"Mode({self.name!r})"
@@ -56,7 +59,12 @@ class Mode:
 
     def task_defaults(self, task: TaskFields) -> dict[str, Any]:
         """Task fields this mode fills in when the spec leaves them empty."""
-        return {}
+        return {"confidence": self.confidence_default}
+
+    def confidence(self, task: TaskFields, record_schema: RecordSchema) -> ConfidenceSettings | None:
+        """What the engine's answers carry with task.confidence on (operators/confident_answer.py):
+        by default a confidence per top-level field; None when it is off."""
+        return ConfidenceSettings() if task.confidence else None
 
     def record_schema(self, task: TaskFields) -> RecordSchema | None:
         """The record schema this mode builds for the task; None: the task's own

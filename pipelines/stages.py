@@ -67,7 +67,7 @@ def write_rows(answers: ray.data.Dataset, plan: FlowPlan, *, summary_column: boo
         WriteUnitFiles(
             filesystem=write.filesystem, staging_dir=write.staging_dir, id_field=write.id_field,
             record_schema=write.record_schema, metadata=write.metadata, summary_column=summary_column,
-            label_column=write.label_column,
+            label_column=write.label_column, confidence=write.confidence, plain_types=write.plain_types,
         ),
         batch_format="pandas",
     )

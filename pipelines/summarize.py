@@ -29,6 +29,9 @@ class Summarize(Mode):
             self.require_schema(task, hint=" (or task.response_column to summarize an existing JSON column)")
         elif task.schema_ is not None:
             raise ValueError("task.response_column: a summary of an existing column has no extraction turn; remove task.schema")
+        elif task.confidence:
+            raise ValueError("task.confidence: a summary of an existing column has no extracted record to be confident "
+                             "about; remove task.confidence")
 
     def record_schema(self, task: TaskFields) -> RecordSchema | None:
         return RecordSchema.without_record() if task.response_column else None

@@ -129,6 +129,14 @@ class RecordSchema:
         return bundled.document(_wrap(bundled.root, description="The record."))
 
     @cached_property
+    def listing_parameters(self) -> dict[str, Any]:
+        """`tool_parameters` with each shared definition once: the bundled schema, whose
+        `$defs` hold only the definitions it references (what schemas/compact_listing.py
+        compacts when the full listing does not fit the prompt)."""
+        bundled = self.grammar.bundled
+        return bundled.document(_wrap(bundled.root, description="The record.") if self.wrapped else bundled.root)
+
+    @cached_property
     def constraint_parameters(self) -> dict[str, Any]:
         """The arguments' schema the decoder is held to (an object, `$defs` at its top)."""
         grammar = self.grammar

@@ -1,6 +1,7 @@
 """A real S3-compatible server for tests: moto on 127.0.0.1, and a small HTTP proxy in
-front of it that fails some requests the way a struggling object store does, or answers
-each one late, as a remote store does (benchmarks/planning.py).
+front of it that fails some requests the way a struggling object store does, answers
+each one late, as a remote store does (benchmarks/planning.py), or holds some unanswered,
+as a hung connection does (tests/jobs/driver/test_stalls.py).
 
 Both listen on free ports of 127.0.0.1, so Ray workers and `k2batch` subprocesses reach
 them like any endpoint. Buckets are made with boto3 in us-east-1: s3fs's mkdir sends a
@@ -14,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 from moto.server import ThreadedMotoServer
 
@@ -87,12 +89,18 @@ class Faults:
 
 
 class FaultyProxy:
-    """HTTP proxy to an S3 endpoint that answers some requests with an S3 error instead."""
+    """HTTP proxy to an S3 endpoint that answers some requests with an S3 error instead.
+    `hold`, when set (it may be set at any time), is asked `(method, path)` of each
+    request and keeps those it says yes to unanswered until the proxy stops: a store
+    that hangs, as a stalled connection does."""
 
     def __init__(self, upstream: str, faults: Faults):
         host, port = upstream.removeprefix("http://").split(":")
         self.faults = faults
-        handler = _handler(host, int(port), faults)
+        self.hold: Callable[[str, str], bool] | None = None
+        self.held = 0
+        self.released = threading.Event()
+        handler = _handler(host, int(port), faults, self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -100,12 +108,13 @@ class FaultyProxy:
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
 
 
-def _handler(upstream_host: str, upstream_port: int, faults: Faults):
+def _handler(upstream_host: str, upstream_port: int, faults: Faults, proxy: FaultyProxy):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -126,6 +135,11 @@ def _handler(upstream_host: str, upstream_port: int, faults: Faults):
 
         def _forward(self):
             body = self._body()  # always drain the request, even one that will fail
+            hold = proxy.hold
+            if hold is not None and hold(self.command, self.path):
+                proxy.held += 1
+                proxy.released.wait()
+                return
             time.sleep(faults.latency_s)
             if faults.should_fail():
                 error = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{faults.code}</Code>"

@@ -38,4 +38,10 @@ def run(args) -> int:
         return fail_with(err)
     Path(args.out).write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.out}", file=sys.stderr)
+    if "calibration" in report:  # task.confidence: the reliability diagram beside the report
+        from jobs.devtools.calibration import Calibration, reliability_figure
+
+        figure = Path(args.out).with_suffix(".reliability.png")
+        reliability_figure(Calibration.from_dict(report["calibration"]), title=report["job"]).savefig(figure, dpi=110)
+        print(f"wrote {figure}", file=sys.stderr)
     return exit_codes.OK

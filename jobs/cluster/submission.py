@@ -3,8 +3,10 @@ environment (the repository as working_dir), the checks that must pass before
 anything is uploaded, and the job's final status as one of our exit codes.
 
 The submitted entrypoint is `python -m jobs.cli run - ...`, the same code path as a
-local run: Ray's job supervisor sets RAY_ADDRESS for the entrypoint, and jobs/driver/run.py
-joins that cluster instead of starting one (jobs/driver/ray_session.py). The spec travels as text in the runtime
+local run, after `python -m jobs.cluster.dependency_check`, which ends the job in one line
+(exit 2) if the cluster's `python` lacks k2batch's dependencies. Ray's job supervisor sets
+RAY_ADDRESS for the entrypoint, and jobs/driver/run.py joins that cluster instead of
+starting one (jobs/driver/ray_session.py). The spec travels as text in the runtime
 environment (K2BATCH_JOB_SPEC), so a spec kept outside the repository works too.
 """
 
@@ -20,6 +22,7 @@ from jobs.spec import JobSpec, JobSpecError
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 SPEC_ENV_VAR = "K2BATCH_JOB_SPEC"
+DEPENDENCY_CHECK = "jobs.cluster.dependency_check"  # the job's first step
 # Never uploaded: environments, weights, data and results are large, and a cluster
 # has its own. Anchored at the repository root ("/data/" is not "tests/data/"); "/.git"
 # without a slash: in a git worktree it is a file.
@@ -69,9 +72,10 @@ def runtime_env(spec_text: str, *, pip: list[str] = (), drain_timeout_s: float =
 
 
 def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | None, verbose: bool = False) -> str:
-    """The shell command the cluster runs; every --set/--param is passed on unchanged so
-    the cluster loads exactly the spec the client checked. `verbose`: the job's log
-    (vLLM's, Ray's) in the job's output instead of its log file."""
+    """The shell command the cluster runs: first the dependency check (standard library
+    only, so it runs where k2batch's imports would fail), then `k2batch run`; every
+    --set/--param is passed on unchanged so the cluster loads exactly the spec the client
+    checked. `verbose`: the job's log (vLLM's, Ray's) in the job's output instead of its log file."""
     args = ["python", "-m", "jobs.cli", "run", "-"]
     for override in overrides:
         args += ["--set", override]
@@ -81,7 +85,7 @@ def entrypoint(*, overrides: list[str], params: dict[str, str], run_id: str | No
         args += ["--run-id", run_id]
     if verbose:
         args.append("--verbose")
-    return f'printf "%s" "${SPEC_ENV_VAR}" | ' + shlex.join(args)
+    return f'python -m {DEPENDENCY_CHECK} && printf "%s" "${SPEC_ENV_VAR}" | ' + shlex.join(args)
 
 
 def check_paths_travel(spec: JobSpec) -> None:

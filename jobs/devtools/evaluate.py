@@ -108,6 +108,11 @@ def _expected_value(value: Any, row_id: Any) -> dict:
     return value
 
 
+def record_matches(expected: dict, record: dict | None) -> bool:
+    """Every expected field has the expected value in `record` (None: no record)."""
+    return record is not None and all(normalize(record).get(name) == want for name, want in expected.items())
+
+
 def score(gold: dict[Any, dict], records: dict[Any, dict], reject_reasons: dict[Any, str], *,
           validate: Callable[[dict], str | None], max_mismatches: int = 5) -> EvalReport:
     """`records`/`reject_reasons` are keyed by id; `validate` returns None or the schema errors."""

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from examples.news_sample import articles, expected_record
-from jobs.plan.resolve import system_prompt_for
+from jobs.plan.prompt_room import system_prompt_for
 from jobs.spec import JobSpec, load_job
 from operators import k2_format as k2
 from operators.prepare_prompts import first_attempt_prime

@@ -23,10 +23,13 @@ class ConservationError(RuntimeError):
 class UnitCommitter:
     """Adds up the writer's reports per unit (by key: the `_unit` of its rows) and commits
     a unit when its rows are all written. `counts_labels`: the job is in label mode, so
-    every entry carries its records by label."""
+    every entry carries its records by label. `sink`: where a unit is committed, the
+    output folder (`store`) or an output.table's tables (jobs/storage/tables/)."""
 
-    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str, *, counts_labels: bool = False):
+    def __init__(self, store: OutputStore, units: list[Unit], job_fingerprint: str, *, counts_labels: bool = False,
+                 sink=None):
         self.store = store
+        self.sink = sink or store
         self.units = {unit.key: unit for unit in units}
         self.job_fingerprint = job_fingerprint
         self.counts_labels = counts_labels
@@ -37,6 +40,7 @@ class UnitCommitter:
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
         self.replica_rows: dict[str, Counter] = defaultdict(Counter)  # unit -> its rows written, by replica
         self.rows_by_replica: Counter = Counter()  # the committed units' rows, by the replica that answered them
+        self.retried_rows = self.recovered_rows = 0  # a retry's (jobs/driver/retry_rejects.py RetryCommitter)
 
     def add(self, written: WrittenFile) -> CommittedUnit | None:
         """One writer report; the unit, if this report completed and committed it."""
@@ -70,7 +74,7 @@ class UnitCommitter:
     def finish(self, entry: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         """Commit a unit whose rows are all written (`entry`: what this run wrote of it)."""
         entry.fingerprint_rows = {self.job_fingerprint: {"records": entry.records, "rejects": entry.rejects}}
-        return self.store.commit(entry, staged)
+        return self.sink.commit(entry, staged)
 
     def uncommitted(self) -> list[Unit]:
         return [unit for key, unit in self.units.items() if key not in self.committed]

@@ -8,23 +8,15 @@ no manifest entry lists it, so readers of committed output never see it, and it 
 removed once a unit commits rows of that kind.
 """
 
-from jobs.driver.summary import provenance
+from jobs.driver.table_output import kind_schemas
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.output_store import EMPTY_FILE, OutputStore
-from operators.write_parquet import records_arrow_schema, rejects_arrow_schema
-from pipelines.registry import MODES
 from schemas.arrow_types import table_from_rows
 
 
 def write_empty_datasets(store: OutputStore, resolved: ResolvedJob, committed: dict[str, CommittedUnit]) -> None:
-    metadata = provenance(resolved)
-    schemas = {
-        "records": records_arrow_schema(resolved.id_field, resolved.record_schema, metadata,
-                                        summary_column=MODES[resolved.spec.task.mode].summary_column),
-        "rejects": rejects_arrow_schema(resolved.id_field, metadata),
-    }
-    for kind, schema in schemas.items():
+    for kind, schema in kind_schemas(resolved).items():
         path = store.path(kind, EMPTY_FILE)
         if any(unit.files.get(kind) for unit in committed.values()):
             store.remove_file(path)

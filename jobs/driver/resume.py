@@ -28,16 +28,34 @@ class ResumePlan:
         return len(self.reused) + len(self.pending)
 
 
-def resume_units(resolved: ResolvedJob, store: OutputStore, *, label_column: str | None) -> ResumePlan:
-    """Apply `output.mode` to the output folder, keep the committed units this run reuses
-    (retiring the rest), and plan the units still to run. Nothing here starts an engine."""
+def resume_units(resolved: ResolvedJob, store: OutputStore, *, label_column: str | None, tables=None) -> ResumePlan:
+    """Apply `output.mode` to the output folder (and `tables`, an output.table's
+    TableOutput), keep the committed units this run reuses (retiring the rest), and plan
+    the units still to run. Nothing here starts an engine."""
     spec = resolved.spec
     fingerprint = resolved.fingerprints["job"]
     committed = store.prepare(mode=spec.output.mode, job_fingerprint=fingerprint, upgrade=lambda entries: upgrade_entries(
-        store, entries, resolved.files, label_column=label_column))
+        store, reconciled(store, entries, tables, overwrite=spec.output.mode == "overwrite", job_fingerprint=fingerprint),
+        resolved.files, label_column=label_column))
     plan = plan_resume(resolved.files, resolved.units, committed, fingerprint, store.uri)
+    if tables is not None:
+        tables.retire([entry for key, entry in committed.items() if key not in plan.reused])
     store.settle(committed, plan.reused)
     return plan
+
+
+def reconciled(store: OutputStore, committed: dict[str, CommittedUnit], tables, *, overwrite: bool,
+               job_fingerprint: str) -> dict[str, CommittedUnit]:
+    """The manifest's entries, brought together with the tables' history (a table output);
+    refused if they were written to folders and the job writes tables, or the other way round."""
+    if tables is not None:
+        from jobs.storage.tables.reconcile import reconcile
+
+        committed = reconcile(tables, committed, overwrite=overwrite, job_fingerprint=job_fingerprint)
+    from jobs.storage.tables import check_output_kind
+
+    check_output_kind(committed, tables, store.uri)
+    return committed
 
 
 def plan_resume(files: list[InputFile], units: list[Unit], committed: dict[str, CommittedUnit], job_fingerprint: str,

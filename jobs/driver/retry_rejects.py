@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from jobs.driver.commit import ConservationError, UnitCommitter
 from jobs.driver.manifest_upgrade import upgrade_entries
-from jobs.driver.resume import ResumePlan, unchanged
+from jobs.driver.resume import ResumePlan, reconciled, unchanged
 from jobs.plan.input_units import Unit, uncovered
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpecError
@@ -58,19 +58,23 @@ class RetryPlan(ResumePlan):
         return sum(len(r.ids) for r in self.retries.values())
 
 
-def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str], *, label_column: str | None) -> RetryPlan:
+def plan_retry(resolved: ResolvedJob, store: OutputStore, reasons: list[str], *, label_column: str | None,
+               tables=None) -> RetryPlan:
     """The units whose rejects this run answers again (`pending`, each with the ids to
     read) and the ones it reuses. Refuses an output that does not match the input now."""
     fingerprint = resolved.fingerprints["job"]
     if resolved.spec.output.mode != "resume":
         raise JobSpecError(f"output.mode: --retry-rejects keeps the committed results, which output.mode "
                            f"{resolved.spec.output.mode} does not; use output.mode: resume")
-    committed = upgrade_entries(store, store.committed(), resolved.files, label_column=label_column)
+    committed = upgrade_entries(store, reconciled(store, store.committed(), tables, overwrite=False, job_fingerprint=fingerprint),
+                                resolved.files, label_column=label_column)
     check_matches_input(resolved, committed, store.uri)
     store.settle(committed, committed)  # files of a crashed run (or retry) that no entry lists
     by_path = {file.path: file for file in resolved.files}
     retries = {key: rows for key, entry in committed.items() if _may_retry(entry, fingerprint, set(reasons))
                and (rows := _rejects_to_retry(store, entry, resolved.id_field.name, fingerprint, set(reasons))).ids}
+    if tables is not None:
+        tables.check_live("rejects", [p for rows in retries.values() for p in rows.entry.files.get("rejects", [])])
     pending, reused = [], {}
     for key, entry in committed.items():
         if key in retries:
@@ -142,7 +146,7 @@ def row_fingerprints(table: pa.Table) -> list[str | None]:
 
 
 def _read(store: OutputStore, relative: str) -> pa.Table:
-    with store.fs.open(store.path(relative), "rb") as f:
+    with store.fs.open(store.file_path(relative), "rb") as f:
         return pq.read_table(f)
 
 
@@ -151,12 +155,10 @@ class RetryCommitter(UnitCommitter):
     entry with the retried rows' new outcomes in place of their rejects."""
 
     def __init__(self, store: OutputStore, plan: RetryPlan, job_fingerprint: str, id_column: str, *,
-                 counts_labels: bool = False):
-        super().__init__(store, plan.pending, job_fingerprint, counts_labels=counts_labels)
+                 counts_labels: bool = False, sink=None):
+        super().__init__(store, plan.pending, job_fingerprint, counts_labels=counts_labels, sink=sink)
         self.retries = plan.retries
         self.id_column = id_column
-        self.retried_rows = 0
-        self.recovered_rows = 0
 
     def finish(self, new: CommittedUnit, staged: dict[str, list[str]]) -> CommittedUnit:
         retry = self.retries[new.key]
@@ -182,6 +184,7 @@ class RetryCommitter(UnitCommitter):
             attempts={n: rows for n, rows in attempts.items() if rows},
             prompt_token_buckets=dict(Counter(old.prompt_token_buckets) + Counter(new.prompt_token_buckets)),
             completion_token_buckets=dict(Counter(old.completion_token_buckets) + Counter(new.completion_token_buckets)),
+            confidence_buckets=dict(Counter(old.confidence_buckets) + Counter(new.confidence_buckets)),
             reasons={reason: n for reason, n in reasons.items() if n},
             files={"records": list(old.files.get("records", [])), "rejects": kept},
             fingerprints=old.fingerprints if self.job_fingerprint in old.fingerprints else [*old.fingerprints, self.job_fingerprint],
@@ -191,7 +194,7 @@ class RetryCommitter(UnitCommitter):
             raise ConservationError(f"unit {old.key}: the retry gave {entry.records + entry.rejects} rows for {old.rows}")
         self.retried_rows += len(retry.ids)
         self.recovered_rows += new.records
-        return self.store.replace(entry, staged, drop)
+        return self.sink.replace(entry, staged, drop)
 
     def _without_retried(self, old: CommittedUnit, ids: set,
                          staged: dict[str, list[str]]) -> tuple[list[str], list[str], Counter]:

@@ -28,6 +28,7 @@ from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
 from jobs.watch.run_watch import RunWatch
 from jobs.watch.stall_guard import StallError
 from jobs.driver.summary import build_summary, provenance
+from jobs.driver.table_output import open_table_output
 from jobs.watch.timeline import Timeline
 from jobs.plan.settings_from_spec import flow_plan
 from jobs.plan.resolve import ResolvedJob, resolve_job
@@ -59,8 +60,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         out_fs, out_root = filesystem_for(spec.output.uri, spec.output.storage_options)
         store = OutputStore(out_fs, out_root)
         label_column = _label_column(spec)
-        resume = (plan_retry(resolved, store, reasons or [], label_column=label_column) if retry_rejects
-                  else resume_units(resolved, store, label_column=label_column))
+        tables = open_table_output(resolved, store)  # None: records/ and rejects/ folders
+        resume = (plan_retry(resolved, store, reasons or [], label_column=label_column, tables=tables) if retry_rejects
+                  else resume_units(resolved, store, label_column=label_column, tables=tables))
         log.info("%d unit(s), %d reused, %d to run", resume.units, len(resume.reused), len(resume.pending))
         files = RunFiles.for_run(store, run_id)
         start = RunStart(job=spec.name, run_id=run_id, units=resume.units, reused_units=len(resume.reused),
@@ -80,17 +82,19 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         try:
             committed = dict(resume.reused)
             fingerprint = resolved.fingerprints["job"]
-            committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column))
-                         if retry_rejects else UnitCommitter(store, resume.pending, fingerprint, counts_labels=bool(label_column)))
+            committer = (RetryCommitter(store, resume, fingerprint, resolved.id_field.name, counts_labels=bool(label_column),
+                                        sink=tables)
+                         if retry_rejects else UnitCommitter(store, resume.pending, fingerprint,
+                                                             counts_labels=bool(label_column), sink=tables))
             if resume.pending:
                 committed.update(_run_pending(resolved, store, committer, watch, label_column, drain, quiet=quiet is not None))
-            retried = (committer.retried_rows, committer.recovered_rows) if retry_rejects else (0, 0)
             summary = build_summary(resolved, resume, committed, engines=committer.engines, lost_nodes=watch.losses,
                                     engine_seconds=committer.engine_seconds, wall_seconds=time.monotonic() - started,
-                                    run_id=run_id, label_column=label_column, retried_rows=retried[0],
-                                    recovered_rows=retried[1], logs=files.folder)
+                                    run_id=run_id, label_column=label_column, retried_rows=committer.retried_rows,
+                                    recovered_rows=committer.recovered_rows, logs=files.folder)
             store.clear_staging()
-            write_empty_datasets(store, resolved, committed)
+            if tables is None:  # a table exists, typed, from the run's start
+                write_empty_datasets(store, resolved, committed)
             watch.close()
             if report and _write_report(store, summary, list(committed.values()), watch.timeline, provenance(resolved)):
                 summary.report = REPORT_NAME
@@ -152,7 +156,8 @@ def _run_pass(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitte
     """One pass of the mode's flow over `units`, staging into a folder of its own."""
     spec = resolved.spec
     write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
-                          record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column)
+                          record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column,
+                          plain_types=spec.output.table is not None)
     plan = flow_plan(resolved, units=units, use_gpus=session_uses_gpus(spec), write=write, replicas=session_replicas(spec))
     flow = build_flow(plan)
     try:

@@ -9,8 +9,10 @@ from jobs.driver.resume import ResumePlan
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.redact import redact
-from jobs.storage.run_summary import EngineRun, FingerprintRows, NodeLoss, OutputFolders, RunSummary
+from jobs.storage.run_summary import ConfidenceSummary, EngineRun, FingerprintRows, NodeLoss, OutputFolders, RunSummary
+from operators.record_confidence import quantiles, rows_below
 from operators.usage import Usage
+from pipelines.registry import MODES
 from schemas.labels import declared_labels
 
 
@@ -23,6 +25,9 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
         "k2batch.system_prompt": resolved.system_prompt,
         "k2batch.schema": json.dumps(resolved.record_schema.json_schema, sort_keys=True),
         "k2batch.model": resolved.spec.model.source,
+        # label mode: the column holding the label, for readers such as `k2batch review`
+        **({"k2batch.label_column": column} if (column := MODES[resolved.spec.task.mode].label_column(resolved.spec.task))
+           else {}),
     }
 
 
@@ -54,8 +59,11 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
         deduplicated_rows=sum(u.deduplicated_rows for u in units), retried_rows=retried_rows, recovered_rows=recovered_rows,
         rows_by_fingerprint={fp: FingerprintRows(**counts) for fp, counts in sorted(rows.items())},
         label_distribution=label_distribution(resolved, units, label_column) if label_column else None,
-        fingerprints=resolved.fingerprints, model=spec.model.source,
-        output=OutputFolders(**{kind: redact(f"{spec.output.uri.rstrip('/')}/{kind}/") for kind in ("records", "rejects")}),
+        confidence=confidence_summary(units, spec.task.review_below) if spec.task.confidence else None,
+        input_uri=redact(spec.input.uri), fingerprints=resolved.fingerprints, model=spec.model.source,
+        output=OutputFolders(**{kind: redact(f"{spec.output.table.format} table {getattr(spec.output.table, kind)}"
+                                             if spec.output.table else f"{spec.output.uri.rstrip('/')}/{kind}/")
+                                for kind in ("records", "rejects")}),
         k2batch_version=jobs.__version__, logs=logs,
     )
 
@@ -67,3 +75,13 @@ def label_distribution(resolved: ResolvedJob, units: list[CommittedUnit], column
     for unit in units:
         counts.update(unit.labels)
     return dict(counts)
+
+
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+def confidence_summary(units: list[CommittedUnit], review_below: float) -> ConfidenceSummary:
+    """The records' confidence over every committed unit, from the histograms the writer kept."""
+    histogram = sum((Counter(unit.confidence_buckets) for unit in units), Counter())
+    return ConfidenceSummary(records=sum(histogram.values()), quantiles=quantiles(histogram, QUANTILES),
+                             review_below=review_below, below_review=rows_below(histogram, review_below))

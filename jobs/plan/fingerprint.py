@@ -33,7 +33,10 @@ def prompt_fingerprint(spec: JobSpec, system_prompt: str) -> str:
 
 def sampling_fingerprint(spec: JobSpec) -> str:
     m = spec.model
-    return digest(m.temperature, m.seed, m.max_tokens, m.max_attempts, m.max_model_len)
+    # task.confidence changes how a label is chosen and which columns a record has; off, the
+    # fingerprint is what it was before the field existed, so older outputs still resume.
+    confidence = ["confidence"] if spec.task.confidence else []
+    return digest(m.temperature, m.seed, m.max_tokens, m.max_attempts, m.max_model_len, *confidence)
 
 
 def job_fingerprint(*, model: str, prompt: str, schema: str, sampling: str) -> str:

@@ -6,25 +6,26 @@ prompt, the model folder, the input units and their columns, the fingerprints.
 spec field to fix.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from jobs.plan import fingerprint
-from jobs.plan.constraint import check_constraint
 from jobs.plan.id_check import check_ids
 from jobs.plan.input_files import InputFile, list_parquet_files, read_input_files
 from jobs.plan.input_units import Unit, plan_units
-from jobs.plan.prompt_room import check_prompt_room
+from jobs.plan.prompt_room import listed_prompt
 from jobs.plan.read_schema import unified_read_schema
 from jobs.spec import JobSpec, JobSpecError
 from jobs.storage.filesystem import filesystem_for
-from operators.render_prompt import render_system_prompt
 from pipelines.registry import MODES
+from schemas.constraint_compile import compile_record_constraint
 from schemas.record_schema import RecordSchema, SchemaLoadError, load_record_schema
 from schemas.schema_error import UnsupportedSchemaError
-from schemas.tool_call import tool_definition
+
+log = logging.getLogger("k2batch")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ResolvedJob:
     fingerprints: dict[str, str]
     read_columns: list[str]  # the input columns the job reads, id first: the one list every reader uses
     read_schema: pa.Schema | None = None
+    listing_left_out: str | None = None  # the tool is listed compactly: what its listing leaves out (jobs/plan/prompt_room.py)
 
     @property
     def input_files(self) -> list[str]:
@@ -57,18 +59,15 @@ def read_columns_by_field(spec: JobSpec) -> dict[str, list[str]]:
             "task.response_column": [task.response_column] if task.response_column else []}
 
 
-def system_prompt_for(spec: JobSpec, record_schema: RecordSchema) -> str:
-    """The system prompt with the job's tool listed (none for a standalone summary)."""
-    task = spec.task
-    tools = [tool_definition(name=task.tool_name, description=task.tool_description, parameters=record_schema.tool_parameters)]
-    return render_system_prompt(tools if task.tool_name else [], task.system_prompt)
-
-
 def resolve_job(spec: JobSpec) -> ResolvedJob:
     record_schema = _load_schema(spec)
-    system_prompt = system_prompt_for(spec, record_schema)
     model_source = _resolve_model(spec.model.source)
-    check_prompt_room(spec, system_prompt, model_source)
+    listed = listed_prompt(spec, record_schema, model_source)
+    system_prompt = listed.system_prompt
+    if listed.left_out:
+        log.warning("task.schema: the full tool listing leaves no room for input within model.max_model_len (%d) less "
+                    "model.max_tokens (%d): the system prompt lists it compactly (the constraint still holds the "
+                    "structure), leaving out %s", spec.model.max_model_len, spec.model.max_tokens, listed.left_out)
     fs, path = filesystem_for(spec.input.uri, spec.input.storage_options)
     files = read_input_files(fs, list_parquet_files(fs, path, spec.input.uri))  # rows, row groups, schema of each
     columns = files[0].schema
@@ -91,7 +90,7 @@ def resolve_job(spec: JobSpec) -> ResolvedJob:
         spec=spec, record_schema=record_schema, system_prompt=system_prompt, model_source=model_source,
         input_fs=fs, files=files, units=plan_units(files, spec.output.unit_rows, prints["job"]),
         id_field=columns.field(spec.input.id_column), fingerprints=prints,
-        read_columns=read_columns, read_schema=read_schema,
+        read_columns=read_columns, read_schema=read_schema, listing_left_out=listed.left_out,
     )
 
 
@@ -109,7 +108,10 @@ def _load_schema(spec: JobSpec) -> RecordSchema:
         raise JobSpecError(problem)
     if task.tool_name is None:  # no tool asked for (a standalone summary): no constraint
         return record_schema
-    return check_constraint(record_schema, tool_name=task.tool_name)
+    try:  # compiled as the engine will; a construct the backend refuses is named by its pointer
+        return compile_record_constraint(record_schema, tool_name=task.tool_name)
+    except UnsupportedSchemaError as err:
+        raise JobSpecError(f"task.schema: {err}") from err
 
 
 def _resolve_model(source: str) -> str:

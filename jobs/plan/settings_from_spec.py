@@ -1,6 +1,8 @@
 """The typed plan of one run (pipelines/flow_plan.py), built once from a resolved spec:
 the only place the spec's fields are turned into what the stages and the engine take."""
 
+from dataclasses import replace
+
 from jobs.plan.input_units import Unit
 from jobs.plan.resolve import ResolvedJob
 from jobs.spec import JobSpec
@@ -56,6 +58,7 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
     spec = resolved.spec
     task = spec.task
     min_replicas, max_replicas = replicas or spec.model.replica_range
+    confidence = MODES[task.mode].confidence(task, resolved.record_schema)
     return FlowPlan(
         mode=task.mode,
         read=read_settings(resolved, units),
@@ -65,8 +68,10 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
         task=TaskSettings(record_schema=resolved.record_schema, tool_name=task.tool_name,
                           system_prompt=resolved.system_prompt, prime=answer_prime(spec),
                           summarize=MODES[task.mode].summary_turn, sampling=sampling_settings(spec),
-                          dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0),
+                          dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0,
+                          confidence=confidence),
         stage=EngineStageSettings(min_replicas=min_replicas, max_replicas=max_replicas, batch_size=spec.model.batch_size,
                                   max_batches_in_flight=spec.model.max_batches_in_flight, use_gpus=use_gpus),
-        write=write,
+        # The writer's confidence columns are the engine's: one setting for both.
+        write=replace(write, confidence=confidence) if write is not None else None,
     )

@@ -46,6 +46,11 @@ class ReportData:
     def completion_token_buckets(self) -> Counter:
         return sum((Counter(u.completion_token_buckets) for u in self.units), Counter())
 
+    @property
+    def confidence_buckets(self) -> Counter:
+        """task.confidence: records by operators/record_confidence.confidence_bucket."""
+        return sum((Counter(u.confidence_buckets) for u in self.units), Counter())
+
 
 def load_report_data(store: OutputStore) -> ReportData:
     """A finished output's report data, read through `store`."""
@@ -71,6 +76,6 @@ def _provenance(store: OutputStore, units: list[CommittedUnit]) -> dict[str, str
     first = next((paths[0] for unit in units for kind in KINDS if (paths := unit.files.get(kind))), None)
     if first is None:
         return {}
-    with store.fs.open(store.path(first), "rb") as f:
+    with store.fs.open(store.file_path(first), "rb") as f:  # a table's data file has it too
         metadata = pq.ParquetFile(f).schema_arrow.metadata or {}
     return {k.decode(): v.decode() for k, v in metadata.items() if k.startswith(b"k2batch.")}

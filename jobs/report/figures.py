@@ -11,10 +11,12 @@ from matplotlib.figure import Figure
 
 from jobs.watch.timeline import Sample
 from jobs.report.data import ReportData
+from operators.record_confidence import CONFIDENCE_BUCKETS
 from operators.written_file import bucket_floor
 
 GREEN, RED, BLUE, GREY = "tab:green", "tab:red", "tab:blue", "tab:gray"
 MAX_BINS = 40
+CONFIDENCE_SHOWN = 20  # bars of the confidence histogram
 
 
 def _empty(ax: Axes, title: str, why: str) -> None:
@@ -124,6 +126,26 @@ def labels(ax: Axes, data: ReportData) -> None:
     ax.tick_params(axis="x", labelrotation=30)
 
 
+def confidence(ax: Axes, data: ReportData) -> None:
+    """task.confidence: records by _confidence (the writer's 100 buckets, shown in 20), and
+    the review threshold with the records below it."""
+    summary = data.summary.confidence
+    buckets = data.confidence_buckets
+    if summary is None or not buckets:
+        return _empty(ax, "confidence", "no record has a confidence")
+    shown = Counter()
+    for bucket, rows in buckets.items():
+        shown[bucket * CONFIDENCE_SHOWN // CONFIDENCE_BUCKETS] += rows
+    width = 1 / CONFIDENCE_SHOWN
+    ax.bar([b * width for b in sorted(shown)], [shown[b] for b in sorted(shown)], width=width, align="edge",
+           color=BLUE, alpha=0.8, edgecolor="white")
+    ax.axvline(summary.review_below, color=RED, linestyle="--",
+               label=f"review below {summary.review_below:g}: {summary.below_review} records")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set(title=f"confidence of {summary.records} records (median {summary.quantiles.get('p50', 0):.2f})",
+           xlabel="_confidence", ylabel="records", xlim=(0, 1))
+
+
 Panel = Callable[[Axes, ReportData], None]
 # The page's sections that hold plots, in page order: (section id, heading, panels).
 SECTIONS: list[tuple[str, str, list[Panel]]] = [
@@ -133,12 +155,14 @@ SECTIONS: list[tuple[str, str, list[Panel]]] = [
     ("tokens", "Tokens", [prompt_tokens, completion_tokens]),
     ("prefix-cache", "Prefix cache", [prefix_cache]),
     ("labels", "Labels", [labels]),
+    ("confidence", "Confidence", [confidence]),
 ]
 
 
 def sections(data: ReportData) -> list[tuple[str, str, list[Panel]]]:
-    """The plotted sections this output has (labels only for a label job)."""
-    return [s for s in SECTIONS if s[0] != "labels" or data.label_distribution is not None]
+    """The plotted sections this output has (labels only for a label job, confidence only with task.confidence)."""
+    present = {"labels": data.label_distribution is not None, "confidence": data.summary.confidence is not None}
+    return [s for s in SECTIONS if present.get(s[0], True)]
 
 
 def section_figure(panels: list[Panel], data: ReportData) -> Figure:

@@ -56,6 +56,9 @@ def _summary(data: ReportData) -> str:
             ("rejects", s.rejects), ("units", s.units), ("units reused from earlier runs", s.reused_units),
             ("prompt tokens", s.prompt_tokens), ("completion tokens", s.completion_tokens),
             ("cached prompt tokens", s.cached_prompt_tokens)]
+    if s.confidence is not None:  # task.confidence
+        rows += [("median confidence", s.confidence.quantiles.get("p50", "-")),
+                 (f"records below the review threshold ({s.confidence.review_below:g})", s.confidence.below_review)]
     if timeline and timeline.engine_ready_s is not None:
         rows.insert(3, ("engine ready after (s)", timeline.engine_ready_s))
     stalled = f"<p class=stalled>{_e(timeline.stalled)}</p>" if timeline and timeline.stalled else ""

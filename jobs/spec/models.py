@@ -60,6 +60,19 @@ class TaskSpec(_Strict):
         description="Answer rows with identical first-attempt prompts once per engine replica and give each the answer; "
         "default: on when model.temperature is 0.",
     )
+    confidence: bool | None = Field(
+        default=None,
+        description="Give each record a confidence: label mode `_label_probs` (every declared label's probability) "
+        "and `_confidence`; extract and summarize `_field_confidence` (per top-level field) and `_confidence` (the "
+        "lowest). Default: the mode's (on in label, off in extract and summarize, where it costs more). What the "
+        "probabilities are: docs/confidence.md.",
+    )
+    review_below: float = Field(
+        default=0.5, ge=0.0, le=1.0, multiple_of=0.01,
+        description="Records whose _confidence is below this need a person's review: the report and summary.json "
+        "count them and `k2batch review --below` defaults to it (a multiple of 0.01: counted from summary.json's "
+        "100-bucket confidence histogram).",
+    )
     overflow: Literal["reject", "truncate"] = Field(
         default="reject",
         description="A row whose prompt would not fit max_model_len - max_tokens: reject it (prompt_too_long), or "
@@ -105,7 +118,8 @@ class TaskSpec(_Strict):
             raise ValueError("task.rationale: only with task.labels (mode label)")
         mode.check_task(self)
         for name, value in mode.task_defaults(self).items():
-            setattr(self, name, getattr(self, name) or value)
+            if getattr(self, name) in (None, ""):  # an explicit False (task.confidence) stays
+                setattr(self, name, value)
         return self
 
     @property
@@ -189,6 +203,38 @@ class ModelSpec(_Strict):
         return (r, r) if isinstance(r, int) else (r.min, r.max)
 
 
+class TableSpec(_Strict):
+    format: Literal["iceberg", "delta"] = Field(description="iceberg (through a pyiceberg catalog) or delta (delta-rs).")
+    records: str = Field(description="The records table: iceberg: namespace.table in the catalog; delta: the table's "
+                         "URI (a local path or s3://...).")
+    rejects: str = Field(description="The rejects table, named as output.table.records is.")
+    catalog: str | dict[str, Any] | None = Field(
+        default=None,
+        description="iceberg: pyiceberg's catalog properties (type sql, rest, glue, hive, ...) or the name of a catalog "
+        "configured for pyiceberg; default: a SQL catalog on SQLite under a local output.uri (_iceberg/). Store "
+        "credentials default to output.storage_options'. Secrets in it are masked in logs.",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="delta: delta-rs storage options (AWS_ENDPOINT_URL, ...); default: output.storage_options' "
+        "credentials and endpoint, translated.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_format(self) -> "TableSpec":
+        if self.records == self.rejects:
+            raise ValueError(f"output.table.rejects: must be another table than output.table.records ({self.records})")
+        if self.format == "delta" and self.catalog is not None:
+            raise ValueError("output.table.catalog: only for format iceberg (a delta table is its URI)")
+        if self.format == "iceberg":
+            if self.storage_options:
+                raise ValueError("output.table.storage_options: only for format delta (iceberg's go in output.table.catalog)")
+            for name in (self.records, self.rejects):
+                if "." not in name.strip(".") or "/" in name:
+                    raise ValueError(f"output.table: iceberg tables are named namespace.table, got {name!r}")
+        return self
+
+
 class OutputSpec(_Strict):
     uri: str = Field(description="Folder for records/, rejects/ and summary.json: local path or fsspec URL.")
     storage_options: dict[str, Any] = Field(default_factory=dict, description="Passed to fsspec.")
@@ -208,6 +254,19 @@ class OutputSpec(_Strict):
         description="Largest share of input rows that may be rejects; above it the run exits with code 3 "
         "(results and summary are still written).",
     )
+    table: TableSpec | None = Field(
+        default=None,
+        description="Write records and rejects into Iceberg or Delta tables instead of the records/ and rejects/ "
+        "folders, one table commit per unit (docs/table-output.md); the manifest, logs and summary stay under output.uri.",
+    )
+
+    @model_validator(mode="after")
+    def _embedded_catalog_is_local(self) -> "OutputSpec":
+        table = self.table
+        if table and table.format == "iceberg" and table.catalog is None and "://" in self.uri and not self.uri.startswith("file://"):
+            raise ValueError("output.table.catalog: the embedded SQLite catalog needs a local output.uri; give the "
+                             "catalog's properties (e.g. {type: sql, uri: 'sqlite:////abs/catalog.db', warehouse: 's3://...'})")
+        return self
 
 
 class JobSpec(_Strict):

@@ -11,7 +11,7 @@ from operators.written_file import WrittenFile
 
 MANIFEST_VERSION = 2  # entries of earlier layouts are upgraded once (jobs/driver/manifest_upgrade.py)
 # Counts keyed by integers (attempts, token buckets); JSON keys are strings.
-_INT_KEYED = ("attempts", "prompt_token_buckets", "completion_token_buckets")
+_INT_KEYED = ("attempts", "prompt_token_buckets", "completion_token_buckets", "confidence_buckets")
 
 
 @dataclass
@@ -41,6 +41,9 @@ class CommittedUnit:
     attempts: dict[int, int] = field(default_factory=dict)  # rows by attempts taken
     prompt_token_buckets: dict[int, int] = field(default_factory=dict)  # records by operators/written_file.token_bucket
     completion_token_buckets: dict[int, int] = field(default_factory=dict)
+    table_commit: int = 0  # output.table: the unit's commits to the tables so far (jobs/storage/tables/)
+    # task.confidence: records by operators/record_confidence.confidence_bucket of their _confidence
+    confidence_buckets: dict[int, int] = field(default_factory=dict)
 
     @property
     def location(self) -> str:
@@ -52,7 +55,7 @@ class CommittedUnit:
         setattr(self, written.kind, getattr(self, written.kind) + written.rows)
         self.usage += written.usage
         self.deduplicated_rows += written.deduplicated
-        for name in ("reasons", "attempts", "prompt_token_buckets", "completion_token_buckets"):
+        for name in ("reasons", *_INT_KEYED):
             setattr(self, name, dict(Counter(getattr(self, name)) + Counter(getattr(written, name))))
         if written.labels or self.labels is not None:
             self.labels = dict(Counter(self.labels or {}) + Counter(written.labels))

@@ -60,6 +60,11 @@ class OutputStore:
         """`parts` joined under the output root."""
         return "/".join([self.root, *parts])
 
+    def file_path(self, listed: str) -> str:
+        """A file a manifest entry lists, as this filesystem names it: relative to the root,
+        or a table's data file by its URI (jobs/storage/tables/)."""
+        return self.fs._strip_protocol(listed) if "://" in listed else self.path(listed)
+
     def _step(self, what: str, step):
         return retrying(step, field="output.uri", where=self.uri, what=what)
 
@@ -171,6 +176,18 @@ class OutputStore:
         for relative in drop:
             self._step("deleting a replaced file", lambda path=self.path(relative): self._remove(path))
         return unit
+
+    def move(self, src: str, dst: str) -> None:
+        """Move a staged file to `dst` (a path of this filesystem): a rename on local disk."""
+        self._step("moving a unit's file", lambda: self._move(src, dst))
+
+    def write_text(self, relative: str, text: str) -> None:
+        self._step(f"writing {relative}", lambda: self._write_text(self.path(relative), text))
+
+    def read_text(self, relative: str) -> str | None:
+        path = self.path(relative)
+        data = self._step(f"reading {relative}", lambda: self.fs.cat_file(path) if self.fs.exists(path) else None)
+        return None if data is None else data.decode()
 
     def write_entry(self, unit: CommittedUnit) -> None:
         """Write a unit's entry: the commit point of its files."""

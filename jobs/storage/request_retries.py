@@ -63,20 +63,20 @@ def _causes(err: BaseException):
         err = err.__cause__ or err.__context__
 
 
-def _error_code(err: BaseException) -> str | None:
-    """The S3 error code or HTTP status of a botocore ClientError, if one caused `err`."""
+def _error_codes(err: BaseException) -> set[str]:
+    """The S3 error code and HTTP status of a botocore ClientError, if one caused `err`
+    (both: a code this module does not know may come with a telling status, e.g. 502)."""
     for cause in _causes(err):
         response = getattr(cause, "response", None)
         if isinstance(response, dict):
             code = (response.get("Error") or {}).get("Code")
             status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-            return str(code or status)
-    return None
+            return {str(value) for value in (code, status) if value is not None}
+    return set()
 
 
 def is_permanent(err: BaseException) -> bool:
-    code = _error_code(err)
-    if code in PERMANENT_CODES:
+    if _error_codes(err) & PERMANENT_CODES:
         return True
     names = {type(cause).__name__ for cause in _causes(err)}
     if names & {"NoCredentialsError", "PartialCredentialsError", "NoSuchBucket"}:
@@ -89,8 +89,8 @@ def is_permanent(err: BaseException) -> bool:
 def is_transient(err: BaseException) -> bool:
     if is_permanent(err):
         return False
-    code = _error_code(err)
-    if code in TRANSIENT_CODES or (code or "").startswith("5"):
+    codes = _error_codes(err)
+    if codes & TRANSIENT_CODES or any(code.startswith("5") for code in codes):
         return True
     for cause in _causes(err):
         if isinstance(cause, (ConnectionError, TimeoutError)):
@@ -106,7 +106,7 @@ def is_transient(err: BaseException) -> bool:
 def permanent_message(err: BaseException, *, field: str, where: str) -> str:
     detail = redact(str(err) or type(err).__name__)
     options = field.rsplit(".", 1)[0] + ".storage_options"
-    if isinstance(err, FileNotFoundError) or _error_code(err) == "NoSuchBucket":
+    if isinstance(err, FileNotFoundError) or "NoSuchBucket" in _error_codes(err):
         fix = f"create the bucket or fix {field}"
     elif any(type(c).__name__ in {"NoCredentialsError", "PartialCredentialsError"} for c in _causes(err)):
         fix = f"set credentials in {options} or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables"

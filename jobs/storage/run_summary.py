@@ -36,13 +36,23 @@ class NodeLoss(_Model):
 
 
 class OutputFolders(_Model):
-    records: str = Field(description="The records dataset's folder (credentials masked).")
-    rejects: str = Field(description="The rejects dataset's folder (credentials masked).")
+    records: str = Field(description="The records dataset's folder, or its table (output.table) (credentials masked).")
+    rejects: str = Field(description="The rejects dataset's folder, or its table (output.table) (credentials masked).")
 
 
 class FingerprintRows(_Model):
     records: int = 0
     rejects: int = 0
+
+
+class ConfidenceSummary(_Model):
+    """task.confidence: how confident the records are (docs/confidence.md)."""
+
+    records: int = Field(description="Records with a _confidence.")
+    quantiles: dict[str, float] = Field(
+        description="Quantiles of _confidence over those records (p05, p10, p25, p50, p75, p90, p95), to within 0.01.")
+    review_below: float = Field(description="task.review_below: records below it need a person's review.")
+    below_review: int = Field(description="Records whose _confidence is below review_below (`k2batch review`).")
 
 
 class RunSummary(_Model):
@@ -72,6 +82,9 @@ class RunSummary(_Model):
         default_factory=dict, description="Records and rejects by the job fingerprint that produced them.")
     label_distribution: dict[str, int] | None = Field(
         default=None, description="Label mode: records per declared label, every label listed.")
+    confidence: ConfidenceSummary | None = Field(default=None, description="With task.confidence: the records' confidence.")
+    input_uri: str | None = Field(default=None, description="input.uri (credentials masked): where `k2batch review` "
+                                  "finds the rows' text.")
     fingerprints: dict[str, str] = Field(description="The job's fingerprints (job, prompt, schema, model, ...).")
     model: str = Field(description="model.source.")
     output: OutputFolders

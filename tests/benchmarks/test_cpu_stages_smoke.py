@@ -35,10 +35,10 @@ def test_report_lists_missed_targets_worst_first():
     runs = {
         "cpu_stages": {"results": {"target_rows_per_core": 20_000,
                                    "stages": {"render": stage(1_000), "parse+validate": stage(50_000)}}},
-        "engine_ceiling": {"results": {"ratio_b_a": 0.80, "ratio_b_c": 1.2}},
+        "engine_ceiling": {"results": {"ratios": {"b/a": 0.80, "b/c": 1.2}, "targets": {"b/a": 0.95, "b/c": 1.0}}},
         "streaming_memory": {"results": {"target_ratio": 1.3, "ratios": {"driver": 1.05, "all workers together": 1.4}}},
     }
     misses = missed_targets(runs)
     assert [m["what"] for m in misses] == [
-        "render rows/s per core", "peak RSS 10N/N, all workers together", "b/a rows/s",
+        "render, rows/s per core", "extraction: b/a rows/s (vllm.generate = 1)", "peak RSS 10N/N, all workers together",
     ]

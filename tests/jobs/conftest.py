@@ -48,3 +48,6 @@ def upload_folder(s3_server: MotoS3, folder: Path, bucket: str, prefix: str) -> 
     for path in sorted(folder.iterdir()):
         client.upload_file(str(path), bucket, f"{prefix}/{path.name}")
     return f"s3://{bucket}/{prefix}/"
+
+
+from tests.jobs.finished_job import finished_job  # noqa: E402,F401 - a session fixture of tests/jobs/

@@ -51,6 +51,10 @@ def test_the_bulk_labeling_notebook_runs_top_to_bottom(tmp_path, tiny_model, new
     assert set(summary["label_distribution"]) == TOPICS
     assert sum(summary["label_distribution"].values()) == summary["records"]
 
+    queue = by_source["result.review(n=5)"]  # label mode's confidence is on by default
+    shown = [o for o in queue.outputs if o["output_type"] == "execute_result"]
+    assert "_confidence" in shown[0]["data"]["text/html"] and "body" in shown[0]["data"]["text/html"]
+
     plot = by_source["result.plot()"]
     assert any("image/png" in o.get("data", {}) for o in plot.outputs), f"the plot is drawn: {plot.outputs}"
     assert f"num_rows: {summary['records']}" in cell_text(by_source["import datasets"])

@@ -57,3 +57,11 @@ def test_a_failure_reaches_the_duplicates_that_waited_and_is_not_kept():
 
 def test_the_key_tells_prompts_and_their_extra_input_apart():
     assert prompt_key([1, 23]) != prompt_key([12, 3]) and prompt_key([1], "a") != prompt_key([1], "b")
+
+
+def test_the_key_is_the_same_for_the_ids_as_a_list_or_as_the_prepare_stages_array():
+    import numpy as np
+
+    ids = [5, 70000, 3]
+    assert prompt_key(ids, "x") == prompt_key(np.asarray(ids, dtype=np.int32), "x") != prompt_key(ids[:2], "x")
+    assert prompt_key([1, 2], "") != prompt_key([1], "\x02")  # the ids' count delimits them from the extra input

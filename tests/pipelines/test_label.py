@@ -21,7 +21,7 @@ def refusal(**fields) -> str:
 def test_labels_build_the_schema_and_name_the_tool():
     labels = task(labels=["a", "b"], rationale=True, **NO_TOOL)
     LABEL.check_task(labels)
-    assert LABEL.task_defaults(labels) == {"tool_name": "record_label",
+    assert LABEL.task_defaults(labels) == {"tool_name": "record_label", "confidence": True,
                                            "tool_description": "Record the one label that fits the input."}
     schema = LABEL.record_schema(labels)
     assert schema.arrow_schema.names == ["label", "rationale"] and schema.source == "task.labels"
@@ -31,7 +31,7 @@ def test_labels_build_the_schema_and_name_the_tool():
 def test_a_label_field_labels_with_the_tasks_own_schema():
     field = task(label_field="topic")
     LABEL.check_task(field)
-    assert LABEL.record_schema(field) is None and LABEL.task_defaults(field) == {}
+    assert LABEL.record_schema(field) is None and LABEL.task_defaults(field) == {"confidence": True}
     assert LABEL.label_column(field) == "topic"
     headline = RecordSchema.from_model(Headline)
     assert LABEL.schema_problem(field, headline) is None

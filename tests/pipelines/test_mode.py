@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from operators.engine_settings import ConfidenceSettings
 from pipelines.extract import EXTRACT
 from pipelines.mode import Mode
 from pipelines.registry import MODES
@@ -14,15 +15,17 @@ from pipelines.registry import MODES
 
 def task(**fields) -> SimpleNamespace:
     base = dict(schema_="schemas.examples.news:NewsHeadlines", labels=None, label_field=None, rationale=False,
-                response_column=None, tool_name="record", tool_description="Record it.")
+                response_column=None, tool_name="record", tool_description="Record it.", confidence=None)
     return SimpleNamespace(**{**base, **fields})
 
 
-def test_the_defaults_take_the_tasks_own_schema_and_add_nothing():
+def test_the_defaults_take_the_tasks_own_schema_and_add_no_confidence():
     EXTRACT.check_task(task())
     assert EXTRACT.record_schema(task()) is None  # the caller loads task.schema
     assert EXTRACT.schema_problem(task(), record_schema=None) is None
-    assert EXTRACT.task_defaults(task()) == {}
+    assert EXTRACT.task_defaults(task()) == {"confidence": False}  # per field: it costs more (docs/confidence.md)
+    assert EXTRACT.confidence(task(), record_schema=None) is None
+    assert EXTRACT.confidence(task(confidence=True), record_schema=None) == ConfidenceSettings()
     assert EXTRACT.label_column(task()) is None
     assert EXTRACT.preview_columns == {} and not EXTRACT.summary_turn and not EXTRACT.task_fields
 

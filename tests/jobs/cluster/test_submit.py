@@ -31,6 +31,7 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from examples.news_sample import write_sample
 from jobs.cluster.submission import entrypoint
@@ -84,9 +85,11 @@ class RayCluster:
         return clean_env(**{"RAY_AUTH_TOKEN_PATH": str(self.token_path), **variables})
 
 
-def ray_start(args: list[str], env: dict, log: Path, temp_dir: str, metrics_port: int | None = None) -> subprocess.Popen:
+def ray_start(args: list[str], env: dict, log: Path, temp_dir: str, metrics_port: int | None = None,
+              ray: tuple[str, ...] = (str(VENV_BIN / "ray"),)) -> subprocess.Popen:
+    """`ray start --block ARGS` (`ray`: the command that runs Ray's CLI) with ports of its own."""
     return subprocess.Popen(
-        [str(VENV_BIN / "ray"), "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+        [*ray, "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
          f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
          f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={metrics_port or free_port()}", *args],
         env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=temp_dir,
@@ -424,8 +427,10 @@ def test_replica_fit_follows_the_engine_resource_request(nodes, model, fits, war
 
 
 def test_the_entrypoint_is_the_local_run_command():
+    """After the dependency check (tests/jobs/cluster/test_cluster_python.py), and only if it passes."""
     command = entrypoint(overrides=["model.replicas=2"], params={"ds": "2026-11-26"}, run_id=None)
     assert command == (
+        'python -m jobs.cluster.dependency_check && '
         'printf "%s" "$K2BATCH_JOB_SPEC" | python -m jobs.cli run - --set model.replicas=2 --param ds=2026-11-26'
     )
 
@@ -461,3 +466,80 @@ def test_submit_wait_shows_the_jobs_own_output_not_the_job_managers():
     assert lines == ["k2batch: news-extract run news-extract: 3 unit(s)\n", '{"records": 24}']
     everything = JobOutput(everything=True)
     assert len([line for chunk in stream for line in everything.feed(chunk)] + everything.end()) == 6
+
+
+@pytest.mark.parametrize(("variables", "expected"), [
+    ({}, "http://127.0.0.1:8265"),
+    ({"RAY_ADDRESS": "127.0.0.1:6379"}, "http://127.0.0.1:8265"),  # a GCS address, not a job server's
+    ({"RAY_ADDRESS": "http://head:8265"}, "http://head:8265"),
+    ({"RAY_ADDRESS": "http://head:8265", "RAY_API_SERVER_ADDRESS": "https://api:443"}, "https://api:443"),
+], ids=["none", "gcs-address", "ray-address", "api-server-first"])
+def test_the_address_defaults_to_the_environment_then_the_local_job_server(monkeypatch, variables, expected):
+    from jobs.cluster.submission import job_server_address
+
+    for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert job_server_address(None) == expected and job_server_address("http://given:1") == "http://given:1"
+
+
+def first_line(path: Path) -> str | None:
+    text = path.read_text()
+    return text.split("\n")[0] if "\n" in text else None
+
+
+@pytest.mark.engine  # the finished output is an engine's (tests/jobs/finished_job.py)
+def test_submit_wait_and_logs_follow_end_with_the_jobs_exit_code_3(ray_cluster, finished_job, tmp_path):
+    """A job whose output holds too many rejects (every unit reused on the cluster, no
+    engine): `submit --wait` and a `logs --follow` started while it runs both exit 3;
+    `logs` and `status` find the job server through RAY_API_SERVER_ADDRESS and RAY_ADDRESS."""
+    with open(tmp_path / "stdout", "w") as stdout:
+        submitting = subprocess.Popen([sys.executable, "-m", "jobs.cli", "submit", str(finished_job.job), "--address",
+                                       ray_cluster.address, "--wait"], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE,
+                                      text=True, env=ray_cluster.client_env())
+    try:
+        submission_id = wait_until(lambda: first_line(tmp_path / "stdout"), submitting, "the submission id was printed",
+                                   timeout=120)
+        follow = cli("logs", submission_id, "--follow", env=ray_cluster.client_env(RAY_API_SERVER_ADDRESS=ray_cluster.address),
+                     timeout=600)
+        submitting.wait(timeout=600)
+    finally:
+        if submitting.poll() is None:
+            submitting.kill()
+    lines = (tmp_path / "stdout").read_text().strip().splitlines()
+    assert submitting.returncode == 3, submitting.stderr.read()[-3000:]
+    summary = json.loads(lines[-1])
+    assert (summary["reused_units"], summary["engines"]) == (summary["units"], [])
+    assert any(line.startswith("k2batch: error: reject rate ") for line in lines), lines
+    assert follow.returncode == 3, follow.stderr[-3000:]
+    assert json.dumps(summary, sort_keys=True) in follow.stdout and "k2batch: error: reject rate " in follow.stdout
+    status = cli("status", submission_id, env=ray_cluster.client_env(RAY_ADDRESS=ray_cluster.address))
+    assert status.returncode == 3 and f"{submission_id} FAILED run finished exit code 3" in status.stdout, status
+
+
+def test_the_airflow_dag_submits_to_the_cluster_and_ends_with_the_jobs_exit_code(ray_cluster, tmp_path, tiny_model):
+    """examples/airflow_dag.py with K2BATCH_RAY_ADDRESS set, its command run as its
+    BashOperator runs it, from a checkout whose daily spec has absolute paths: the day's
+    output folder cannot be made on the cluster (exit 4, worth Airflow's retries)."""
+    day = "2026-11-26"
+    home = tmp_path / "k2batch"
+    write_sample(tmp_path / "news" / f"dt={day}", rows=2, files=1)
+    (tmp_path / "blocked").write_text("a file where the output's parent folder should be")
+    daily = yaml.safe_load((ROOT / "jobs/examples/news_daily.yaml").read_text())
+    daily["input"]["uri"], daily["model"]["source"] = f"{tmp_path}/news/dt={{ds}}/", str(tiny_model)
+    daily["output"]["uri"] = f"{tmp_path}/blocked/out/dt={{ds}}/"
+    (home / "jobs" / "examples").mkdir(parents=True)
+    write_job(home / "jobs" / "examples", daily, name="news_daily.yaml")
+    shim = home / ".venv" / "bin" / "k2batch"  # the checkout's console script
+    shim.parent.mkdir(parents=True)
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m jobs.cli "$@"\n')
+    shim.chmod(0o755)
+    env = ray_cluster.client_env(K2BATCH_HOME=str(home), K2BATCH_RAY_ADDRESS=ray_cluster.address)
+    dag = subprocess.run([sys.executable, "-c", "import examples.airflow_dag as dag; print(dag.DAILY_COMMAND)"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, check=True)
+    command = dag.stdout.strip().replace("{{ ds }}", day)
+    assert f"submit jobs/examples/news_daily.yaml --param ds={day} --address {ray_cluster.address} --wait" in command
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "k2batch: error: NotADirectoryError" in result.stdout, result.stdout[-3000:]

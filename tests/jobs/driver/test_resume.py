@@ -24,11 +24,12 @@ from tests.s3_server import TEST_KEY, TEST_SECRET, committed_ids
 FILES = 6
 
 
-def start_cli(logs: Path, *args: str) -> subprocess.Popen:
+def start_cli(logs: Path, *args: str, module: str = "jobs.cli") -> subprocess.Popen:
     """`k2batch ARGS` as its own session, so that every process it starts can be found.
-    Output goes to files: a full pipe would stall the job while the test polls."""
+    Output goes to files: a full pipe would stall the job while the test polls.
+    `module`: a script that runs it with a stand-in part (tests/conftest.py run_cli)."""
     with open(logs / "stdout", "w") as stdout, open(logs / "stderr", "w") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "jobs.cli", *args], cwd=ROOT, stdout=stdout, stderr=stderr,
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=stdout, stderr=stderr,
                                 start_new_session=True)
 
 

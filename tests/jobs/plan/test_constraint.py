@@ -1,23 +1,19 @@
 """The job's side of the constraint compile: a schema the backend cannot compile is one
-refusal line on `task.schema` naming the JSON pointer of the construct (the compile
-itself: tests/schemas/test_constraint_compile.py)."""
+refusal line on `task.schema` naming the JSON pointer of the construct, before anything
+runs (the compile itself: tests/schemas/test_constraint_compile.py)."""
+
+import json
 
 import pytest
 
-from jobs.plan.constraint import check_constraint
-from jobs.spec import JobSpecError
-from schemas.record_schema import RecordSchema
+from jobs.plan.resolve import resolve_job
+from jobs.spec import JobSpec, JobSpecError
+from tests.conftest import job_spec
 
 
 @pytest.fixture(scope="module", autouse=True)
 def xgrammar_imported():
     import xgrammar  # noqa: F401 - each compile's forked child then has it (3 s each otherwise)
-
-
-def test_a_schema_that_compiles_comes_back_with_what_was_left_to_validation():
-    schema = RecordSchema(json_schema={"type": "object", "properties": {"code": {"type": "string", "pattern": "(?<=x)y"}}},
-                          source="inline")
-    assert check_constraint(schema, tool_name="record").grammar_omits == ("/properties/code/pattern",)
 
 
 @pytest.mark.parametrize(("schema", "refusal"), [
@@ -27,7 +23,11 @@ def test_a_schema_that_compiles_comes_back_with_what_was_left_to_validation():
                                                                                        "maxItems": 1}}},
      "task.schema: /$defs/deep/minItems: the structured-output backend (xgrammar) cannot compile it: minItems is greater"),
 ])
-def test_a_schema_the_backend_cannot_compile_is_refused_at_its_pointer(schema, refusal):
+def test_a_schema_the_backend_cannot_compile_is_refused_at_its_pointer(tmp_path, tiny_model, news_data, schema, refusal):
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    spec = JobSpec.model_validate(job_spec(input={"uri": str(news_data)}, model={"source": str(tiny_model)},
+                                           task={"schema": str(path)}, output={"uri": str(tmp_path / "out")}))
     with pytest.raises(JobSpecError) as refused:
-        check_constraint(RecordSchema(json_schema=schema, source="inline"), tool_name="record")
+        resolve_job(spec)
     assert str(refused.value).startswith(refusal) and "\n" not in str(refused.value)

@@ -1,13 +1,16 @@
 """A schema whose system prompt leaves no room for any input within model.max_model_len
-is refused before the job starts, naming both numbers and the fix."""
+is listed compactly, and refused before the job starts, naming both numbers and the fix,
+only when not even its bare structure leaves room."""
 
+import json
 import re
 
 import pytest
 
-from jobs.plan.prompt_room import check_prompt_room
+from jobs.plan.prompt_room import ListedPrompt, check_prompt_room, listed_prompt, system_prompt_for
 from jobs.spec import JobSpec, JobSpecError
 from operators.render_prompt import render_system_prompt
+from schemas.record_schema import RecordSchema
 from schemas.tool_call import tool_definition
 from tests.conftest import job_spec
 
@@ -53,3 +56,40 @@ def test_without_a_tool_or_a_local_tokenizer_nothing_is_counted(tiny_model, tmp_
     check_prompt_room(summary_only, system_prompt(2000), str(tiny_model))  # no tool listed: no schema to refuse
     check_prompt_room(spec(), system_prompt(2000), "LLM360/K2-Chat")  # a hub id: not counted here (each row is still checked)
     check_prompt_room(spec(), system_prompt(2000), str(tmp_path))  # a folder without tokenizer.json
+
+
+def schema_with_descriptions(words: int, fields: int = 4) -> RecordSchema:
+    described = {f"field_{i}": {"type": "string", "title": f"Field {i}", "description": "detail " * words,
+                                "examples": ["an example value"]} for i in range(fields)}
+    return RecordSchema(json_schema={"type": "object", "description": "The record.", "properties": described,
+                                     "required": list(described)}, source="test")
+
+
+def test_a_schema_whose_full_listing_does_not_fit_is_listed_compactly(tiny_model):
+    """The fullest compact listing that leaves room: the outermost description kept, the
+    structure whole, and the words of what it left out."""
+    schema = schema_with_descriptions(words=150)
+    with pytest.raises(JobSpecError):
+        check_prompt_room(spec(), system_prompt_for(spec(), schema), str(tiny_model))
+    listed = listed_prompt(spec(), schema, str(tiny_model))
+    check_prompt_room(spec(), listed.system_prompt, str(tiny_model))
+    tool = json.loads(re.search(r"<tools> (.*) </tools>", listed.system_prompt).group(1))
+    parameters = tool["parameters"]
+    assert parameters["description"] == "The record." and parameters["required"] == [f"field_{i}" for i in range(4)]
+    assert all(field["type"] == "string" and "title" not in field and "examples" not in field
+               for field in parameters["properties"].values())
+    kept = sum("description" in field for field in parameters["properties"].values())
+    assert kept < 4 and listed.left_out.endswith(f"{4 - kept} of 5 descriptions (innermost first)")
+
+
+def test_a_schema_that_fits_is_listed_in_full(tiny_model):
+    schema = schema_with_descriptions(words=1, fields=1)
+    listed = listed_prompt(spec(), schema, str(tiny_model))
+    assert listed == ListedPrompt(system_prompt_for(spec(), schema)) and listed.left_out is None
+
+
+def test_a_schema_whose_bare_structure_does_not_fit_is_refused_saying_so(tiny_model):
+    schema = schema_with_descriptions(words=5, fields=200)
+    with pytest.raises(JobSpecError) as refused:
+        listed_prompt(spec(), schema, str(tiny_model))
+    assert "before any input even with the tool listed in its bare structure" in str(refused.value)

@@ -15,6 +15,8 @@ from jobs.storage.committed import committed_files
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.output_store import OutputConflictError, OutputStore
 from jobs.storage.redact import redact, register_secrets
+from jobs.plan.input_files import list_parquet_files
+from jobs.storage.request_retries import S3_CLIENT_RETRIES, STEP_ATTEMPTS
 from tests.conftest import job_spec, run_cli, write_job
 from tests.jobs.conftest import upload_folder
 from tests.s3_server import TEST_KEY, TEST_SECRET, Faults, committed_ids
@@ -129,6 +131,24 @@ def test_missing_output_bucket_fails_before_the_engine_starts(tmp_path, tiny_mod
     ], result.stderr
     assert result.stderr.strip().splitlines() == error, "failed after the run started (its start line came first)"
     assert "another-secret-value-42" not in result.stdout + result.stderr
+
+
+def test_client_retry_settings_in_storage_options_are_kept(news_data, s3_server, bucket, faulty_proxy):
+    """A store that answers every request with a 500, listed as a run lists its input:
+    the client sends each request as often as the user's `config_kwargs.retries` says,
+    not k2batch's default of 10 attempts (and k2batch tries the whole step again)."""
+    input_uri = upload_folder(s3_server, news_data, bucket, "news")
+    sent = {}
+    for attempts in (1, 2):
+        proxy = faulty_proxy(Faults(fraction=1.0, status=500, code="InternalError",
+                                    message="We encountered an internal error. Please try again.", max_in_a_row=10**9))
+        options = {"endpoint_url": proxy.endpoint_url, "key": TEST_KEY, "secret": TEST_SECRET,
+                   "config_kwargs": {"retries": {"mode": "standard", "max_attempts": attempts}}}
+        fs, path = filesystem_for(input_uri, options)
+        with pytest.raises(OSError, match="internal error"):
+            list_parquet_files(fs, path, input_uri)
+        sent[attempts] = proxy.faults.requests
+    assert STEP_ATTEMPTS <= sent[1] < sent[2] < S3_CLIENT_RETRIES["max_attempts"] * STEP_ATTEMPTS, sent
 
 
 def s3_job(tmp_path, tiny_model, *, input_uri: str, input_options: dict, output_uri: str, output_options: dict, **sections):

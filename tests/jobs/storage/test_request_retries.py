@@ -72,9 +72,10 @@ def test_permanent_errors(err):
 
 @pytest.mark.parametrize("err", [
     client_error("SlowDown", 503), client_error(None, 500), client_error("InternalError", 500),
+    client_error("BadGatewayFromProxy", 502),  # a code not known here, with a telling status
     raised_from(client_error("Throttling", 400)), ConnectionResetError("reset"), TimeoutError("slow"),
     OSError(errno.ETIMEDOUT, "timed out"), raised_from(ConnectionError("dropped")),
-], ids=["slow-down", "http-500", "internal-error", "wrapped-throttling", "reset", "timeout", "etimedout", "wrapped-connection"])
+], ids=["slow-down", "http-500", "internal-error", "unknown-code-502", "wrapped-throttling", "reset", "timeout", "etimedout", "wrapped-connection"])
 def test_transient_errors(err):
     assert is_transient(err) and not is_permanent(err)
 

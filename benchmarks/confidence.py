@@ -1,0 +1,92 @@
+"""The cost of task.confidence: `k2batch run` rows/s with it off and on, side by side in
+one run, for a label job (five declared labels; target on/off at least 0.75x) and for
+the demo extract job (target at least 0.9x), each run in its own process with the same
+engine settings and input.
+
+Rows/s is the input's rows over summary.json's `engine_seconds` (start-up excluded).
+
+python -m benchmarks.confidence [--quick] [--model PATH] [--json out.json]
+"""
+
+import argparse
+
+from benchmarks import workload
+
+TARGETS = {"label": 0.75, "extract": 0.9}
+LABELS = {"politics": "government, councils, elections", "business": "companies, trade, ports",
+          "science": "research and universities", "sports": "matches and teams", "culture": "arts, theatres, museums"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "CONFIDENCE", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    source = workload.model_source(args.model)
+    root = workload.WORKDIR / "confidence"
+    if args.child:
+        mode, setting, rows = args.child
+        workload.emit_child_result(_run(_spec(source, root, mode, setting == "on", int(rows))))
+        return
+    rows = {"label": 48 if args.quick else 960, "extract": 16 if args.quick else 160}
+    model_args = ["--model", args.model] if args.model else []
+    results = {"targets": TARGETS, "modes": {}}
+    for mode in ("label", "extract"):
+        workload.write_news_rows(root / f"news-{mode}", rows=rows[mode], files=1)
+        env = workload.engine_env(_spec(source, root, mode, False, rows[mode]))
+        runs = {}
+        for setting in ("off", "on"):
+            print(f"{mode}, confidence {setting}: {rows[mode]} rows ...", flush=True)
+            runs[setting] = workload.run_child("confidence", ["--child", mode, setting, str(rows[mode]), *model_args],
+                                               env=env, log=root / f"{mode}-{setting}.log")
+        results["modes"][mode] = {"rows": rows[mode], "runs": runs, "ratio": runs["on"]["rows_per_s"] / runs["off"]["rows_per_s"]}
+    workload.write_results(args.json, results)
+    for mode, r in results["modes"].items():
+        off, on = r["runs"]["off"], r["runs"]["on"]
+        print(f"{mode}: off {off['rows_per_s']:.2f} rows/s, on {on['rows_per_s']:.2f} rows/s; "
+              f"on / off = {r['ratio']:.2f} (target {TARGETS[mode]})")
+
+
+def _spec(source, root, mode: str, confidence: bool, rows: int):
+    task = {"confidence": confidence}
+    if mode == "label":
+        task = {**task, "mode": "label", "labels": LABELS, "prompt": "What is this article about?\n\n{body}",
+                "schema": None, "tool_name": None, "tool_description": None}
+    return workload.job_spec(name=f"bench-confidence-{mode}-{'on' if confidence else 'off'}", model=source,
+                             input_uri=root / f"news-{mode}", output_uri=root / f"out-{mode}-{confidence}", task=task,
+                             temperature=0.0, **({"max_tokens": 64} if mode == "label" else {}))
+
+
+def _run(spec) -> dict:
+    from jobs.driver.run import run_job
+
+    summary = run_job(spec)
+    confidence = summary.confidence.quantiles.get("p50") if summary.confidence else None
+    return {"input_rows": summary.input_rows, "records": summary.records, "rejects": summary.rejects,
+            "engine_seconds": summary.engine_seconds, "prompt_tokens": summary.prompt_tokens,
+            "completion_tokens": summary.completion_tokens, "median_confidence": confidence,
+            "rows_per_s": summary.input_rows / summary.engine_seconds}
+
+
+def render_section(r: dict, runs: dict) -> list[str]:
+    """BENCHMARKS.md's section (benchmarks/report.py)."""
+    out = ["`k2batch run` with task.confidence off then on, each run in its own process, temperature 0. "
+           "Rows/s = input rows / summary.json's `engine_seconds`.", "",
+           "| job | confidence | rows/s | engine s | prompt tokens | completion tokens | median confidence |",
+           "|---|---|---|---|---|---|---|"]
+    for mode, m in r["modes"].items():
+        for setting in ("off", "on"):
+            s = m["runs"][setting]
+            median = "-" if s["median_confidence"] is None else f"{s['median_confidence']:.2f}"
+            out.append(f"| {mode} ({m['rows']} rows) | {setting} | {s['rows_per_s']:.2f} | {s['engine_seconds']:.1f} "
+                       f"| {s['prompt_tokens']:,} | {s['completion_tokens']:,} | {median} |")
+    out.append("")
+    for mode, m in r["modes"].items():
+        out.append(f"- {mode}: on / off = **{m['ratio']:.2f}x** (target at least {r['targets'][mode]}x)")
+    return out + [""]
+
+
+if __name__ == "__main__":
+    main()

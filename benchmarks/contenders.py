@@ -1,0 +1,198 @@
+"""The contenders of the side-by-side engine benchmarks (engine_ceiling, label_ceiling),
+each run in a child process of its own over the same rows, prompts, constraint, sampling
+and engine arguments (benchmarks/workload.py):
+  vllm: one `vllm.LLM.generate` over all prompts, in one process;
+  k2batch: `jobs.driver.run.run_job` over the rows as Parquet, read to committed write;
+  raydata: `ray.data.llm` vLLMEngineProcessorConfig + build_processor, read_parquet to
+      write_parquet, CPU settings from its docs (one {"CPU": 1} bundle, no engine metrics).
+Each runs a small input (n rows) and the full one (N rows), interleaved; a workload is
+the job spec (extract: the demo job; label: topics of the same articles).
+"""
+
+import functools
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from benchmarks import workload
+from benchmarks.processes import ProcessSampler
+
+# psutil samples of every process of a run, for the CPU seconds each part of it took:
+# rare enough that the sampling itself costs well under 1% of a core.
+SAMPLE_SECONDS = 0.5
+TOPICS = ["politics", "business", "science", "sports", "culture"]
+
+
+def extract_spec(source: str, folder: Path, out: Path):
+    """The demo job (schemas.examples.news:NewsHeadlines)."""
+    return workload.job_spec(name="bench-ceiling", model=source, input_uri=folder, output_uri=out)
+
+
+def label_spec(source: str, folder: Path, out: Path):
+    """Label mode on the same articles: one of five topics, max_tokens 64 (an answer is a few tokens)."""
+    return workload.job_spec(name="bench-label", model=source, input_uri=folder, output_uri=out, max_tokens=64,
+                             task={"mode": "label", "schema": None, "labels": TOPICS, "tool_name": None,
+                                   "tool_description": None, "prompt": "Label the topic of this article:\n\n{body}"})
+
+
+WORKLOADS = {"extract": extract_spec, "label": label_spec}
+
+
+def _schedule(small_reps: int, reps: int) -> list[str]:
+    """Small and full runs interleaved, so a slow drift of the machine hits both alike."""
+    order = []
+    for i in range(max(small_reps, reps)):
+        order += (["small"] if i < small_reps else []) + (["big"] if i < reps else [])
+    return order
+
+
+def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+    """(a) the engine alone: LLM.generate over token-id prompts. With a "fixed" folder, its
+    rows are the warm-up, and `plain_process_seconds` is what a plain vLLM process spends
+    to answer them: importing vllm, starting the engine, one generate (the prompts are
+    k2batch's, made before)."""
+    started = time.monotonic()
+    import vllm
+
+    imported = time.monotonic() - started
+
+    from jobs.plan.resolve import resolve_job
+
+    checked = {k: resolve_job(spec_for(source, f, root / "out-vllm")) for k, f in folders.items()}
+    prompts = {k: [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(c)] for k, c in checked.items()}
+    params = workload.sampling_params(checked["big"])
+    started = time.monotonic()
+    llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
+    startup = time.monotonic() - started
+    # warm-up: first-request compilation, grammar cache
+    llm.generate(prompts.get("fixed", prompts["small"]), params, use_tqdm=False)
+    plain = imported + time.monotonic() - started
+    runs = []
+    for size in _schedule(small_reps, reps):
+        llm.reset_prefix_cache()  # each run starts cold, like a fresh k2batch or Ray Data run
+        sampler = ProcessSampler(interval=SAMPLE_SECONDS)  # no thread: the engine's processes outlive the call
+        started = time.monotonic()
+        outputs = llm.generate(prompts[size], params, use_tqdm=False)
+        seconds = time.monotonic() - started
+        sampler.sample()
+        runs.append({
+            "size": size, "seconds": seconds, "rows": len(outputs), "cpu_seconds": sampler.cpu_seconds(),
+            "output_tokens": sum(len(o.outputs[0].token_ids) for o in outputs),
+            "prompt_tokens": sum(len(o.prompt_token_ids) for o in outputs),
+            "cached_prompt_tokens": sum(o.num_cached_tokens or 0 for o in outputs),
+            "finish_length": sum(o.outputs[0].finish_reason == "length" for o in outputs),
+        })
+    return {"startup_seconds": startup, "runs": runs, **({"plain_process_seconds": plain} if "fixed" in folders else {})}
+
+
+def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+    """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary.
+    With a "fixed" folder, a run of its rows comes first: `fixed_seconds` is its time plus
+    importing k2batch's driver, beside (a)'s `plain_process_seconds`."""
+    started = time.monotonic()
+    from jobs.driver.run import run_job
+
+    fixed = {}
+    if "fixed" in folders:
+        run_job(spec_for(source, folders["fixed"], root / "out-k2batch"), report=False)
+        fixed["fixed_seconds"] = time.monotonic() - started
+    runs = []
+    for size in _schedule(small_reps, reps):
+        spec = spec_for(source, folders[size], root / "out-k2batch")
+        started = time.monotonic()
+        with ProcessSampler(interval=SAMPLE_SECONDS) as sampler:
+            summary = run_job(spec, report=False).model_dump()  # the peers draw no report after their rows
+        runs.append({
+            "size": size, "seconds": time.monotonic() - started, "rows": summary["input_rows"],
+            "cpu_seconds": sampler.cpu_seconds(),
+            "output_tokens": summary["completion_tokens"], "prompt_tokens": summary["prompt_tokens"],
+            "records": summary["records"], "rejects": summary["rejects"], "reject_reasons": summary["reject_reasons"],
+            "deduplicated_rows": summary["deduplicated_rows"],
+        })
+    return {"runs": runs, **fixed}
+
+
+def _raydata_preprocess(row: dict, *, system_prompt: str, prompt: str, columns: list[str], prime: str, source: str,
+                        sampling: dict, id_column: str) -> dict:
+    """The same prompt as k2batch's: k2batch's renderer and tokenizer, per row (Ray's
+    processors map preprocess over rows)."""
+    from operators.render_prompt import Turn, render, to_token_ids
+    from operators.tokenizer import load_tokenizer
+
+    user_text = prompt.format(**{c: row[c] for c in columns})
+    ids = to_token_ids(render(system_prompt, [Turn("user", user_text)], prime=prime), load_tokenizer(source))
+    return {id_column: row[id_column], "tokenized_prompt": ids, "sampling_params": sampling}
+
+
+def _raydata_postprocess(row: dict) -> dict:
+    return {"doc_id": row["doc_id"], "generated_text": row["generated_text"],
+            "num_generated_tokens": row["num_generated_tokens"], "num_input_tokens": row["num_input_tokens"]}
+
+
+def run_raydata(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+    """(c) ray.data.llm: chat-template and tokenize stages off (the prompt arrives as
+    k2batch's token ids), detokenize off (vLLM already returns the text)."""
+    import pyarrow.parquet as pq
+    from ray.data.llm import vLLMEngineProcessorConfig
+
+    from jobs.plan.resolve import resolve_job
+    from operators.prepare_prompts import first_attempt_prime
+
+    checked = resolve_job(spec_for(source, folders["big"], root / "out-raydata"))
+    spec = checked.spec
+    sampling = {**workload.sampling_kwargs(checked), "structured_outputs": {"json": json.dumps(workload.constraint(checked))}}
+    preprocess = functools.partial(
+        _raydata_preprocess, system_prompt=checked.system_prompt, prompt=spec.task.prompt,
+        columns=spec.task.prompt_columns, prime=first_attempt_prime(spec.task.prime_tool_call), source=source,
+        sampling=sampling, id_column=spec.input.id_column,
+    )
+    config = vLLMEngineProcessorConfig(
+        # batch_size 64 and concurrency 1: the values of ray.data.llm.build_processor's own example
+        model_source=source, engine_kwargs=workload.engine_kwargs(spec, source), batch_size=64, concurrency=1,
+        placement_group_config={"bundles": [{"CPU": 1}]}, log_engine_metrics=False,
+        chat_template_stage=False, tokenize_stage=False, detokenize_stage=False,
+    )
+    runs = []
+    for size in _schedule(small_reps, reps):
+        out = root / "out-raydata" / size
+        shutil.rmtree(out, ignore_errors=True)
+        started = time.monotonic()
+        with ProcessSampler(interval=SAMPLE_SECONDS) as sampler:
+            _raydata_run(config, preprocess, spec, folders[size], out)
+        seconds = time.monotonic() - started
+        table = pq.read_table(out)
+        runs.append({
+            "size": size, "seconds": seconds, "rows": table.num_rows, "cpu_seconds": sampler.cpu_seconds(),
+            "output_tokens": int(sum(table["num_generated_tokens"].to_pylist())),
+            "prompt_tokens": int(sum(table["num_input_tokens"].to_pylist())),
+        })
+    return {"runs": runs}
+
+
+def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
+    """One whole ray.data.llm run, from a fresh local cluster to the written Parquet."""
+    import ray
+    from ray.data.llm import build_processor
+
+    # The same local cluster k2batch starts (jobs/driver/ray_session.py): all cores as Ray CPUs.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, 2), include_dashboard=False,
+             runtime_env={"env_vars": workload.engine_env(spec)})
+    try:
+        processor = build_processor(config, preprocess=preprocess, postprocess=_raydata_postprocess)
+        columns = [spec.input.id_column, *spec.task.prompt_columns]
+        processor(ray.data.read_parquet(str(folder), columns=columns)).write_parquet(str(out))
+    finally:
+        ray.shutdown()
+
+
+CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
+
+
+CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
+
+
+def run_contender(name: str, source: str, folders: dict, root: Path, *, workload_name: str, reps: int,
+                  small_reps: int) -> dict:
+    return CHILDREN[name](source, folders, root, spec_for=WORKLOADS[workload_name], reps=reps, small_reps=small_reps)

@@ -1,0 +1,20 @@
+"""Label ceiling: `k2batch run` in label mode against one `vllm.LLM.generate` call on the
+same prompt ids with the same sampling parameters (k2batch's own label constraint and
+tag mask), start-up subtracted ((N - n) / (T(N) - T(n)), N = 6,144, n = 64), with the CPU
+seconds each process of each run took (benchmarks/processes.py). Target: at least 0.9x.
+Also a small job's whole cost: `k2batch run` of 8 rows (importing its driver included)
+against a plain vLLM process answering the same 8 prompts (importing vllm, starting the
+engine, one generate). Target: at most 10 s more.
+
+A label answer is a few tokens, so what k2batch does per row (blocks, frames, the
+actor's loop, parsing, writing, progress) weighs far more beside the engine than in
+extraction: this is where it shows. The machinery is engine_ceiling's (`--workload label`).
+
+python -m benchmarks.label_ceiling [--quick] [--model PATH] [--reps R] [--json out.json]
+"""
+
+from benchmarks import engine_ceiling
+
+if __name__ == "__main__":
+    engine_ceiling.main({"workload": "label", "contenders": ("vllm", "k2batch"), "rows": 6144, "small": 64,
+                         "quick_rows": 256, "quick_small": 32, "fixed_rows": 8})
