@@ -40,6 +40,7 @@ pytestmark = pytest.mark.engine
 WORKER_CPUS = 2  # one engine replica, and a core for Ray Data's read and write tasks
 ROWS, FILES, UNIT_ROWS = 300, 3, 25
 UNITS = ROWS // UNIT_ROWS
+JOIN_ROWS = 8 * ROWS
 LABELS = ["politics", "business", "science", "sports", "culture"]
 
 
@@ -277,8 +278,10 @@ def test_the_rerun_survives_a_lost_node_and_finishes_exactly_once(cluster, drain
 def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, tmp_path, tiny_model):
     cluster.keep_workers(1)
     (first,) = cluster.workers
-    # Twice the rows: the replica that joins loads the model while the first answers them.
-    job, output, ids = label_job(tmp_path, tiny_model, rows=2 * ROWS, replicas={"min": 1, "max": 2})
+    # Eight times the rows: the first replica alone answers them for longer than a node takes to join
+    # and its replica to load the model on this loaded machine (1,200 rows were done 13 s after the
+    # joined node's replica began loading; the replicas share the machine's two cores).
+    job, output, ids = label_job(tmp_path, tiny_model, rows=JOIN_ROWS, replicas={"min": 1, "max": 2})
     proc = submit(cluster, job, tmp_path)
     # Mid-run: the run's first replica is on the worker (loading the model, or answering).
     wait_until(lambda: cluster.hosting_engines(), proc, "the first replica")
@@ -290,7 +293,7 @@ def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, t
     summary = every_row_once(output, ids)
     rows = {engine["node_id"]: engine["rows"] for engine in summary["engines"]}
     assert set(rows) == {first, joined} and rows[joined] > 0, summary["engines"]
-    assert sum(rows.values()) == 2 * ROWS
+    assert sum(rows.values()) == JOIN_ROWS
     assert "Engine replicas" in (output / "report.html").read_text()
 
 
