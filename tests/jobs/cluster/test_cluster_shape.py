@@ -127,6 +127,11 @@ class Cluster:
         """Worker node id -> engine actors on it."""
         return {node: len(engine_processes(worker)) for node, worker in self.workers.items() if engine_processes(worker)}
 
+    def engine_tree(self, node: str) -> list[psutil.Process]:
+        """The engine actors on a worker node and every process they started (vLLM's engine core)."""
+        actors = [psutil.Process(pid) for pid in engine_processes(self.workers[node])]
+        return [*actors, *(child for actor in actors for child in actor.children(recursive=True))]
+
     def driver_pids(self) -> list[int]:
         """The submitted jobs' drivers (`python -m jobs.cli run -`), which run on the head."""
         found = []
@@ -276,11 +281,15 @@ def test_the_rerun_survives_a_lost_node_and_finishes_exactly_once(cluster, drain
 
 
 def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, tmp_path, tiny_model):
+    """Ray Data adds a replica once the first one is up and busy; on this loaded 2-core
+    machine its model load took longer than the first replica needed for all 2,400 rows
+    (ray-data.log: the second replica was still pending when the inputs ran out). So once
+    the replica on the joined node exists, the first one is paused (SIGSTOP, as a replica
+    slowed down would be) until a unit commits that only the new replica can have
+    answered, then resumed: the joined replica must take and answer work, whatever the
+    machine's load."""
     cluster.keep_workers(1)
     (first,) = cluster.workers
-    # Eight times the rows: the first replica alone answers them for longer than a node takes to join
-    # and its replica to load the model on this loaded machine (1,200 rows were done 13 s after the
-    # joined node's replica began loading; the replicas share the machine's two cores).
     job, output, ids = label_job(tmp_path, tiny_model, rows=JOIN_ROWS, replicas={"min": 1, "max": 2})
     proc = submit(cluster, job, tmp_path)
     # Mid-run: the run's first replica is on the worker (loading the model, or answering).
@@ -288,6 +297,13 @@ def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, t
     assert cluster.hosting_engines() == {first: 1}, "the worker holds one replica, and room for the tasks"
     joined = cluster.add_worker()
     wait_until(lambda: joined in cluster.hosting_engines(), proc, "a replica on the node that joined")
+    paused = cluster.engine_tree(first)
+    signal_all(paused, signal.SIGSTOP)
+    try:
+        before = len(manifest(output))
+        wait_until(lambda: len(manifest(output)) > before, proc, "a unit committed while the first replica is paused")
+    finally:
+        signal_all(paused, signal.SIGCONT)
     code, text = finish(proc, tmp_path)
     assert code == 0, text[-3000:]
     summary = every_row_once(output, ids)
@@ -295,6 +311,14 @@ def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, t
     assert set(rows) == {first, joined} and rows[joined] > 0, summary["engines"]
     assert sum(rows.values()) == JOIN_ROWS
     assert "Engine replicas" in (output / "report.html").read_text()
+
+
+def signal_all(processes: list[psutil.Process], sig: int) -> None:
+    for process in processes:
+        try:
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
 
 
 def test_validate_checks_the_replicas_a_run_starts_with_against_the_cluster(cluster, tmp_path, tiny_model):
