@@ -142,8 +142,7 @@ def label_actor_loop(rows):
                           finish_reason="stop", cached_tokens=0, end="finish_reason=stop (eos) after 34 tokens")
 
     engine = object.__new__(K2Engine)  # no vLLM: __init__ would start one
-    engine.progress, engine.answer_params, engine._generate = EngineReporter(), None, instant
-    engine.confident = None  # no task.confidence: the plain answer step
+    engine.progress, engine.answer_params, engine._generate, engine.confident = EngineReporter(), None, instant, None
     engine.task = TaskSettings(record_schema=label_record_schema(["politics", "business", "science", "sports", "culture"]),
                                tool_name="record_label", system_prompt="", prime="<tool_call>", summarize=False,
                                sampling=SamplingSettings(max_tokens=64, temperature=0.0, seed=0, max_attempts=3), dedup=True)
