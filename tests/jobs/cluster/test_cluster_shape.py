@@ -36,7 +36,7 @@ pytestmark = pytest.mark.engine
 
 ROWS, FILES, UNIT_ROWS = 300, 3, 25
 UNITS = ROWS // UNIT_ROWS
-JOIN_ROWS = 8 * ROWS
+JOIN_ROWS = 2 * ROWS
 LABELS = ["politics", "business", "science", "sports", "culture"]
 
 
@@ -166,27 +166,26 @@ def test_the_rerun_survives_a_lost_node_and_finishes_exactly_once(cluster, drain
 
 
 def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, tmp_path, tiny_model):
-    """Ray Data adds a replica once the first one is up and busy; on this loaded 2-core
-    machine its model load took longer than the first replica needed for all 2,400 rows
-    (ray-data.log: the second replica was still pending when the inputs ran out). So once
-    the replica on the joined node exists, the first one is paused (SIGSTOP, as a replica
-    slowed down would be) until a unit commits that only the new replica can have
-    answered, then resumed: the joined replica must take and answer work, whatever the
-    machine's load."""
+    """Ray Data adds a replica once the first one is busy and a node has room. On this
+    loaded 2-core machine a node's join and a replica's model load can take longer than
+    the first replica needs for every row, so once the first replica has answered a unit
+    it is paused (SIGSTOP, as a replica slowed down would be) before the worker joins, and
+    resumed once a unit commits that only the new replica can have answered: the joined
+    replica must take and answer work, whatever the machine's load."""
     cluster.keep_workers(1)
     (first,) = cluster.workers
-    job, output, ids = label_job(tmp_path, tiny_model, rows=JOIN_ROWS, replicas={"min": 1, "max": 2})
+    # The pause is the test's: no stall guard while the worker joins and its replica loads.
+    job, output, ids = label_job(tmp_path, tiny_model, rows=JOIN_ROWS, replicas={"min": 1, "max": 2}, stall_timeout_s=1800)
     proc = submit(cluster, job, tmp_path)
-    # Mid-run: the run's first replica is on the worker (loading the model, or answering).
-    wait_until(lambda: cluster.hosting_engines(), proc, "the first replica")
+    wait_until(lambda: len(manifest(output)) > 0, proc, "a unit the first replica answered")
     assert cluster.hosting_engines() == {first: 1}, "the worker holds one replica, and room for the tasks"
-    joined = cluster.add_worker()
-    wait_until(lambda: joined in cluster.hosting_engines(), proc, "a replica on the node that joined")
     paused = cluster.engine_tree(first)
     signal_all(paused, signal.SIGSTOP)
     try:
         before = len(manifest(output))
+        joined = cluster.add_worker()
         wait_until(lambda: len(manifest(output)) > before, proc, "a unit committed while the first replica is paused")
+        assert joined in cluster.hosting_engines(), "the unit came from a replica on the node that joined"
     finally:
         signal_all(paused, signal.SIGCONT)
     code, text = finish(proc, tmp_path)
