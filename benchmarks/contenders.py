@@ -31,9 +31,11 @@ def extract_spec(source: str, folder: Path, out: Path):
 
 
 def label_spec(source: str, folder: Path, out: Path):
-    """Label mode on the same articles: one of five topics, max_tokens 64 (an answer is a few tokens)."""
+    """Label mode on the same articles: one of five topics, max_tokens 64 (an answer is a few tokens).
+    task.confidence off: with it, label mode scores the labels instead of generating the answer,
+    other work than the raw engine's generate (benchmarks/confidence.py measures that cost)."""
     return workload.job_spec(name="bench-label", model=source, input_uri=folder, output_uri=out, max_tokens=64,
-                             task={"mode": "label", "schema": None, "labels": TOPICS, "tool_name": None,
+                             task={"mode": "label", "schema": None, "labels": TOPICS, "tool_name": None, "confidence": False,
                                    "tool_description": None, "prompt": "Label the topic of this article:\n\n{body}"})
 
 

@@ -198,15 +198,15 @@ def schema_room(r: dict, runs: dict) -> list[str]:
     out = [f"Every `*.json` under `{r['schemas_dir']}` that k2batch's schema step loads ({r['loaded']} of {r['schemas']}), "
            f"as the demo job's `task.schema` with model.max_tokens {r['max_tokens']}, counted with {r['tokenizer']} "
            "tokenizer as `k2batch validate` counts. Before: the tool listed in full; after: the compact listing "
-           "(minified, shared definitions once, descriptions kept where room allows, outermost first), refused only "
-           "when the bare structure does not fit.", "",
+           "(minified, shared definitions once, descriptions kept where room allows, outermost first, then the structure "
+           "cut below the deepest level that fits), refused only when the top-level fields alone do not fit.", "",
            "| max_model_len | refused before | refused after | listed compactly | of them with every description | "
-           "median tokens, full → compact listing |", "|---|---|---|---|---|---|"]
+           "of them outlined | median tokens, full → compact listing |", "|---|---|---|---|---|---|---|"]
     for context, c in r["contexts"].items():
         sizes = (f"{c['median_full_tokens_of_compacted']:,.0f} → {c['median_listed_tokens_of_compacted']:,.0f}"
                  if c["compacted"] else "n/a")
         out.append(f"| {int(context):,} | {c['refused_before']} | {c['refused_after']} | {c['compacted']} | "
-                   f"{c['all_descriptions_kept']} | {sizes} |")
+                   f"{c['all_descriptions_kept']} | {c.get('outlined', 'n/a')} | {sizes} |")
     share = r["refused_share_4096"]
     out += ["", f"Refused at 4,096 after / before: **{share:.2f}** (target at most {r['target_refused_share']}: "
             f"{status(share, r['target_refused_share'], 'at most')}). Still refused at 4,096, by collection: "

@@ -59,6 +59,7 @@ def main() -> None:
             "refused_after": sum(r["refused_after"] for r in rows),
             "compacted": len(compacted),
             "all_descriptions_kept": sum(r["descriptions_kept"] == r["descriptions"] for r in compacted),
+            "outlined": sum(r["outlined"] for r in compacted),
             "median_full_tokens_of_compacted": statistics.median([r["full_tokens"] for r in compacted]) if compacted else None,
             "median_listed_tokens_of_compacted": (statistics.median([r["listed_tokens"] for r in compacted])
                                                   if compacted else None),
@@ -74,7 +75,8 @@ def main() -> None:
     print(f"{len(outcomes)} schemas, {len(loaded)} loaded by k2batch's schema step; tokenizer: {results['tokenizer']}")
     for context, r in results["contexts"].items():
         print(f"context {context}: refused for room {r['refused_before']} before, {r['refused_after']} after; "
-              f"{r['compacted']} listed compactly ({r['all_descriptions_kept']} with every description)")
+              f"{r['compacted']} listed compactly ({r['all_descriptions_kept']} with every description, "
+              f"{r['outlined']} outlined)")
     print(f"refused at 4096 after / before = {results['refused_share_4096']:.2f} (target at most {TARGET_REFUSED_SHARE})")
 
 
@@ -107,10 +109,16 @@ def measure(path: Path, source: str) -> dict:
         except JobSpecError:
             row["refused_after"] = True
         else:
+            outlined = _outlined(listed.left_out)
             row.update(compacted=listed.left_out is not None, listed_tokens=_used(spec, listed.system_prompt, count),
-                       descriptions_kept=row["descriptions"] - _dropped(listed.left_out))
+                       outlined=outlined, descriptions_kept=0 if outlined else row["descriptions"] - _dropped(listed.left_out))
         outcome["contexts"][context] = row
     return outcome
+
+
+def _outlined(left_out: str | None) -> bool:
+    """Whether a listing is an outline (schemas/compact_listing.py), from its own words."""
+    return bool(left_out) and left_out.startswith("every description and annotation; the structure below")
 
 
 def _dropped(left_out: str | None) -> int:

@@ -11,7 +11,10 @@ write. The compact forms, each smaller than the one before:
 - then descriptions left out innermost first: `form(descriptions=k)` keeps the first k in
   breadth-first order from the root, so the outermost are the last to go;
 - the bare structure: types, properties, required, items, enums, consts, unions and
-  references, nothing else.
+  references, nothing else;
+- then an outline: the bare structure down to some depth below the root, a subschema at
+  that depth cut to its type (the grammar still holds everything below it), the deepest
+  levels the first to go; the smallest outline lists the top-level fields and their types.
 `fit` picks the fullest form a caller's `fits` accepts. Pure: no tokenizer, no job.
 """
 
@@ -69,6 +72,33 @@ class CompactListing:
             root[DEFS] = {name: _strip(node, pointer_to("", DEFS, name), keywords, kept) for name, node in defs.items()}
         return root
 
+    def outline(self, depth: int) -> Any:
+        """The bare structure down to `depth` levels of subschemas below the root (1: the
+        top-level fields), a subschema at that depth cut to its type. A definition is
+        outlined from the shallowest place that references it; one referenced only below
+        the cut is left out."""
+        if not isinstance(self.parameters, dict):
+            return self.parameters
+        defs = self.parameters.get(DEFS)
+        defs = defs if isinstance(defs, dict) else {}
+        referenced: dict[str, int] = {}  # definition -> the shallowest depth of a reference to it
+        root = _outline(self.parameters, 0, depth, referenced)
+        outlined: dict[str, tuple[int, Any]] = {}
+        while pending := [(name, at) for name, at in referenced.items()
+                          if name in defs and (name not in outlined or outlined[name][0] > at)]:
+            for name, at in pending:
+                outlined[name] = (at, _outline(defs[name], at, depth, referenced))
+        if outlined:
+            root[DEFS] = {name: outlined[name][1] for name in defs if name in outlined}
+        return root
+
+    @property
+    def depth(self) -> int:
+        """The deepest level of subschemas below the root, entering each definition where it
+        is referenced (the outline one level deeper is the bare structure)."""
+        defs = self.parameters.get(DEFS) if isinstance(self.parameters, dict) else None
+        return _depth(self.parameters, defs if isinstance(defs, dict) else {}, {})
+
     def left_out(self, *, descriptions: int, assertions: bool) -> str:
         dropped = self.descriptions - descriptions
         parts = ["titles, examples, defaults and other annotations"]
@@ -80,14 +110,15 @@ class CompactListing:
 
 
 def fit(parameters: Any, fits: Callable[[Any], bool]) -> Listing | None:
-    """The fullest compact form of `parameters` that `fits` accepts, or None when even the
-    bare structure does not fit. `fits` is called O(log descriptions) times."""
+    """The fullest compact form of `parameters` that `fits` accepts, or None when not even
+    the outline of its top-level fields fits. `fits` is called O(log descriptions + log
+    depth) times."""
     listing = CompactListing(parameters)
     every = listing.descriptions
     if fits(form := listing.form(descriptions=every, assertions=True)):
         return Listing(form, listing.left_out(descriptions=every, assertions=True))
     if not fits(listing.form(descriptions=0, assertions=False)):
-        return None
+        return _fit_outline(listing, fits)
     low, high = 0, every  # the form with `low` descriptions fits; find the most that do
     while low < high:
         middle = (low + high + 1) // 2
@@ -96,6 +127,56 @@ def fit(parameters: Any, fits: Callable[[Any], bool]) -> Listing | None:
         else:
             high = middle - 1
     return Listing(listing.form(descriptions=low, assertions=False), listing.left_out(descriptions=low, assertions=False))
+
+
+def _fit_outline(listing: CompactListing, fits: Callable[[Any], bool]) -> Listing | None:
+    """The deepest outline that fits, or None when not even the top-level fields do."""
+    if not fits(listing.outline(1)):
+        return None
+    low, high = 1, max(listing.depth, 1)  # the outline at `low` fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(listing.outline(middle)):
+            low = middle
+        else:
+            high = middle - 1
+    levels = "its top-level fields" if low == 1 else f"its first {low} levels"
+    return Listing(listing.outline(low), f"every description and annotation; the structure below {levels} (each "
+                                         "subschema there listed by its type alone; the constraint still holds all of it)")
+
+
+def _outline(node: Any, depth: int, limit: int, referenced: dict[str, int]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if depth >= limit:
+        return {"type": node["type"]} if "type" in node else {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in STRUCTURE:
+            continue
+        if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+            name = value.removeprefix("#/$defs/")
+            referenced[name] = min(referenced.get(name, depth), depth)
+        out[key] = with_subschemas(key, value, "", lambda schema, _: _outline(schema, depth + 1, limit, referenced))
+    return out
+
+
+def _depth(node: Any, defs: dict, below: dict[str, int]) -> int:
+    """Levels below `node`; `below`: each definition's, once known (0 while it is being
+    measured: a recursive reference adds nothing)."""
+    if not isinstance(node, dict):
+        return 0
+    deepest = 0
+    if isinstance(ref := node.get("$ref"), str) and (name := ref.removeprefix("#/$defs/")) in defs:
+        if name not in below:
+            below[name] = 0
+            below[name] = _depth(defs[name], defs, below)
+        deepest = below[name]
+    for key, value in node.items():
+        if key != DEFS:
+            for _, schema in subschemas(key, value, ""):
+                deepest = max(deepest, 1 + _depth(schema, defs, below))
+    return deepest
 
 
 def _strip(node: Any, pointer: str, keywords: frozenset[str], descriptions: frozenset[str]) -> Any:

@@ -2,10 +2,10 @@
 
 When the full listing of the tool (the system prompt) leaves no room, the tool is listed
 in a compact form (schemas/compact_listing.py: minified, each shared definition once,
-descriptions kept only where room allows, outermost first): the constraint holds the
-answer to the schema's structure either way. A schema whose bare structure still leaves
-no room is refused before the job starts, instead of every row becoming a
-`prompt_too_long` reject.
+descriptions kept only where room allows, outermost first; then the structure cut below
+some depth): the constraint holds the answer to the schema's structure either way. A
+schema whose top-level fields alone leave no room is refused before the job starts,
+instead of every row becoming a `prompt_too_long` reject.
 
 Counted with the model folder's `tokenizer.json` through the `tokenizers` library: a
 tenth of a second, where loading the transformers tokenizer takes seconds `validate`
@@ -49,7 +49,7 @@ def system_prompt_for(spec: JobSpec, record_schema: RecordSchema, *, parameters=
 
 def listed_prompt(spec: JobSpec, record_schema: RecordSchema, model_source: str) -> ListedPrompt:
     """The full listing where it leaves room for input, else the fullest compact one that
-    does; JobSpecError when not even the bare structure does."""
+    does; JobSpecError when not even the outline of its top-level fields does."""
     full = system_prompt_for(spec, record_schema)
     count = _counter(model_source)
     if not spec.task.tool_name or count is None or _used(spec, full, count) <= _room(spec):
@@ -60,8 +60,8 @@ def listed_prompt(spec: JobSpec, record_schema: RecordSchema, model_source: str)
 
     listing = fit(record_schema.listing_parameters, lambda parameters: _used(spec, compact(parameters), count) <= _room(spec))
     if listing is None:
-        bare = compact(CompactListing(record_schema.listing_parameters).form(descriptions=0, assertions=False))
-        _refuse(spec, _used(spec, bare, count), compacted=True)
+        smallest = compact(CompactListing(record_schema.listing_parameters).outline(1))
+        _refuse(spec, _used(spec, smallest, count), compacted=True)
     return ListedPrompt(compact(listing.parameters), listing.left_out)
 
 
@@ -98,7 +98,7 @@ def _tokens_of(vocabulary: str, changed: int) -> Callable[[str], int]:
 
 def _refuse(spec: JobSpec, used: int, *, compacted: bool) -> None:
     model = spec.model
-    form = " even with the tool listed in its bare structure (no descriptions, no annotations)" if compacted else ""
+    form = " even with the tool listed as its top-level fields and their types alone" if compacted else ""
     raise JobSpecError(
         f"task.schema: /: the system prompt, which lists the tool with this schema, takes {used} tokens before any "
         f"input{form}, more than the {model.max_model_len - model.max_tokens} that model.max_model_len "

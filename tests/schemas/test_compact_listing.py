@@ -83,9 +83,48 @@ def test_each_form_is_no_larger_than_the_one_before():
     assert sizes == sorted(sizes, reverse=True) and sizes[0] < size(PARAMETERS)
 
 
-def test_nothing_fits_when_even_the_bare_structure_does_not():
-    bare = CompactListing(PARAMETERS).form(descriptions=0, assertions=False)
-    assert fit(PARAMETERS, lambda form: size(form) < size(bare)) is None
+def test_an_outline_keeps_the_structure_down_to_its_depth_and_cuts_the_rest_to_types():
+    listing = CompactListing(PARAMETERS)
+    assert listing.outline(1) == {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "customer": {}, "items": {"type": "array"}, "description": {"type": "string"}},
+        "required": ["id", "customer"], "additionalProperties": False,
+    }
+    # two levels: the customer's reference is kept and its definition outlined from there; an item's is cut
+    assert listing.outline(2) == {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "customer": {"$ref": "#/$defs/Person"},
+                       "items": {"type": "array", "items": {}}, "description": {"type": "string"}},
+        "required": ["id", "customer"], "additionalProperties": False,
+        "$defs": {"Person": {"type": "object", "properties": {"name": {"type": "string"}}}},
+    }
+    # an item's kind is three levels down (items, an item, its kind); one level more is the bare structure
+    assert listing.depth == 3 and listing.outline(4) == listing.form(descriptions=0, assertions=False)
+    assert listing.outline(3)["$defs"]["Item"]["properties"]["kind"] == {}
+
+
+def test_a_recursive_definition_is_outlined_down_to_the_depth_and_no_further():
+    tree = {"type": "object", "properties": {"root": {"$ref": "#/$defs/Node"}},
+            "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}}}
+    assert CompactListing(tree).outline(3) == {
+        "type": "object", "properties": {"root": {"$ref": "#/$defs/Node"}},
+        "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {}}}}}}
+
+
+def test_below_the_bare_structure_the_deepest_outline_that_fits_is_chosen():
+    listing = CompactListing(PARAMETERS)
+    one, bare = listing.outline(1), listing.form(descriptions=0, assertions=False)
+    chosen = fit(PARAMETERS, lambda form: size(form) < size(bare))
+    assert chosen.parameters == listing.outline(3)
+    assert chosen.left_out.startswith("every description and annotation; the structure below its first 3 levels")
+    two = listing.outline(2)
+    assert size(two) < size(listing.outline(3)) and fit(PARAMETERS, lambda form: size(form) <= size(two)).parameters == two
+    assert fit(PARAMETERS, lambda form: size(form) <= size(one)).parameters == one
+
+
+def test_nothing_fits_when_not_even_the_top_level_fields_do():
+    one = CompactListing(PARAMETERS).outline(1)
+    assert fit(PARAMETERS, lambda form: size(form) < size(one)) is None
 
 
 def test_the_fit_asks_about_a_logarithmic_number_of_forms():
@@ -93,3 +132,7 @@ def test_the_fit_asks_about_a_logarithmic_number_of_forms():
     asked = []
     fit(many, lambda form: asked.append(form) or size(form) < 9000)
     assert len(asked) <= 2 + 11
+    deep = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}}}
+    asked.clear()
+    fit(deep, lambda form: asked.append(form) or False)
+    assert len(asked) == 3  # the fullest form, the bare structure, the top-level outline

@@ -1,6 +1,6 @@
 """A schema whose system prompt leaves no room for any input within model.max_model_len
 is listed compactly, and refused before the job starts, naming both numbers and the fix,
-only when not even its bare structure leaves room."""
+only when not even its top-level fields leave room."""
 
 import json
 import re
@@ -10,6 +10,7 @@ import pytest
 from jobs.plan.prompt_room import ListedPrompt, check_prompt_room, listed_prompt, system_prompt_for
 from jobs.spec import JobSpec, JobSpecError
 from operators.render_prompt import render_system_prompt
+from schemas.compact_listing import CompactListing
 from schemas.record_schema import RecordSchema
 from schemas.tool_call import tool_definition
 from tests.conftest import job_spec
@@ -88,8 +89,34 @@ def test_a_schema_that_fits_is_listed_in_full(tiny_model):
     assert listed == ListedPrompt(system_prompt_for(spec(), schema)) and listed.left_out is None
 
 
-def test_a_schema_whose_bare_structure_does_not_fit_is_refused_saying_so(tiny_model):
-    schema = schema_with_descriptions(words=5, fields=200)
+def test_a_deep_schema_whose_bare_structure_does_not_fit_is_outlined(tiny_model):
+    """Each top-level field holds a deep object: the listing keeps the levels that fit and
+    cuts the subschemas below them to their types."""
+    def nested(level: int) -> dict:
+        if level == 0:
+            return {"type": "string"}
+        return {"type": "object", "properties": {f"inner_field_number_{i}": nested(level - 1) for i in range(4)}}
+
+    schema = RecordSchema(json_schema={"type": "object", "properties": {f"top_{i}": nested(3) for i in range(4)}},
+                          source="test")
+    job = JobSpec.model_validate(job_spec(model={"max_model_len": 4096, "max_tokens": 512}))
+    listed = listed_prompt(job, schema, str(tiny_model))
+    check_prompt_room(job, listed.system_prompt, str(tiny_model))
+    parameters = json.loads(re.search(r"<tools> (.*) </tools>", listed.system_prompt).group(1))["parameters"]
+    assert sorted(parameters["properties"]) == [f"top_{i}" for i in range(4)]
+    assert "the structure below its first" in listed.left_out and "by its type alone" in listed.left_out
+    with pytest.raises(JobSpecError):  # what it cut did not fit
+        check_prompt_room(job, system_prompt_for(job, schema, parameters=CompactListing(
+            schema.listing_parameters).form(descriptions=0, assertions=False), minified=True), str(tiny_model))
+
+    def depth(node) -> int:
+        return 1 + max((depth(child) for child in node.get("properties", {}).values()), default=0)
+
+    assert 2 <= depth(parameters) < depth(schema.json_schema)  # some levels kept, the deepest cut
+
+
+def test_a_schema_whose_top_level_fields_do_not_fit_is_refused_saying_so(tiny_model):
+    schema = schema_with_descriptions(words=5, fields=400)
     with pytest.raises(JobSpecError) as refused:
         listed_prompt(spec(), schema, str(tiny_model))
-    assert "before any input even with the tool listed in its bare structure" in str(refused.value)
+    assert "before any input even with the tool listed as its top-level fields and their types alone" in str(refused.value)

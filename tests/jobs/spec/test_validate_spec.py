@@ -69,13 +69,15 @@ def test_a_schema_the_decoder_cannot_compile_is_refused(tmp_path, base):
     ({"type": "object", "properties": {"gone": False, "next": {"$ref": "#"}, "name": {"type": "string"}}}, None),
     ({"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
      "task.schema: /properties/a/$ref: remote reference 'https://example.com/a.json': nothing is fetched at run time"),
-    ({"type": "object", "properties": {f"field_{i}": {"type": "string", "description": "words " * 40} for i in range(30)}},
+    # Too large even listed compactly (schemas/compact_listing.py): the names alone fill the prompt.
+    ({"type": "object", "properties": {f"a_rather_long_field_name_number_{i}": {"type": "string"} for i in range(400)}},
      "task.schema: /: the system prompt, which lists the tool with this schema, takes"),
 ], ids=["boolean-and-recursive", "remote-reference", "no-room-for-input"])
 def test_any_schema_gets_a_spec_answer_never_a_crash(tmp_path, base, schema, refusal):
     """A `false` property and a recursive reference once crashed validate (TypeError,
     RecursionError, exit 4); a remote reference is refused before anything is fetched;
-    a schema that fills the prompt is refused, not turned into a reject per row."""
+    a schema that fills the prompt even listed compactly is refused, not turned into a reject per
+    row."""
     schema_path = tmp_path / "user.json"
     schema_path.write_text(json.dumps(schema))
     spec = job_spec(**base)
