@@ -12,8 +12,11 @@ import pyarrow as pa
 from operators.engine_settings import ConfidenceSettings
 
 CONFIDENCE_FIELD = pa.field("_confidence", pa.float64())  # the chosen label's probability, or the lowest field's
-LABEL_PROBS_FIELD = pa.field("_label_probs", pa.map_(pa.string(), pa.float64()))  # label mode: every declared label
-FIELD_CONFIDENCE_FIELD = pa.field("_field_confidence", pa.map_(pa.string(), pa.float64()))  # each top-level field
+# A list of (name, probability) structs rather than an Arrow map: the same Parquet layout,
+# and one that 🤗 datasets reads (it has no map feature and refuses a file with a map column).
+NAMED_PROBABILITIES = pa.list_(pa.struct([("name", pa.string()), ("probability", pa.float64())]))
+LABEL_PROBS_FIELD = pa.field("_label_probs", NAMED_PROBABILITIES)  # label mode: every declared label
+FIELD_CONFIDENCE_FIELD = pa.field("_field_confidence", NAMED_PROBABILITIES)  # each top-level field
 # The engine stage's columns of an answer's Confidence (operators/confident_answer.py): the
 # maps as JSON text, since a map's keys vary from row to row and Ray Data would turn a
 # column of dicts into a struct of every key.
@@ -35,7 +38,17 @@ def add_confidence(data: list[dict], rows: pd.DataFrame, confidence: ConfidenceS
                     else (FIELD_CONFIDENCE_FIELD.name, "_field_confidence_json"))
     for row, value, per in zip(data, rows["_confidence"], rows[source]):
         row[CONFIDENCE_FIELD.name] = None if value is None or pd.isna(value) else float(value)
-        row[name] = list(json.loads(per).items()) if isinstance(per, str) else None
+        row[name] = named_probabilities(json.loads(per)) if isinstance(per, str) else None
+
+
+def named_probabilities(probabilities: dict[str, float]) -> list[dict]:
+    """A confidence column's value (NAMED_PROBABILITIES), in the dict's order."""
+    return [{"name": name, "probability": p} for name, p in probabilities.items()]
+
+
+def as_dict(value) -> dict[str, float]:
+    """A confidence column's value as read back (a list or array of structs, or None) as a dict."""
+    return {} if value is None else {entry["name"]: entry["probability"] for entry in value}
 
 
 def confidence_bucket(value: float) -> int:

@@ -28,8 +28,7 @@ class ReviewFiles:
 
 
 def _arrow(queue: ReviewQueue) -> pa.Table:
-    """The queue as Arrow; the confidence maps typed as the records have them (pandas holds
-    them as lists of pairs, which Arrow cannot infer)."""
+    """The queue as Arrow; the confidence columns typed as the records have them."""
     typed = {field.name: field.type for field in (LABEL_PROBS_FIELD, FIELD_CONFIDENCE_FIELD)}
     rows = queue.rows
     return pa.table({name: pa.array(rows[name].tolist(), type=typed.get(name), from_pandas=True) for name in rows.columns})

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jobs.review.queue import ReviewQueue
+from operators.record_confidence import as_dict
 from schemas.labels import declared_labels
 
 ID_KEY = "k2batch_id"  # the row's id in each task's data
@@ -87,7 +88,7 @@ def tasks(queue: ReviewQueue) -> list[dict]:
         task: dict[str, Any] = {"data": data}
         confidence = row.get("_confidence")
         if confidence is not None and not pd.isna(confidence):
-            per_field = dict(row.get("_field_confidence") or [])
+            per_field = as_dict(row.get("_field_confidence"))
             result = [_result(queue, field, _plain(row[field]), per_field.get(field))
                       for field in _controls(queue) if _plain(row[field]) is not None]
             task["predictions"] = [{"model_version": queue.model_version, "score": float(confidence), "result": result}]

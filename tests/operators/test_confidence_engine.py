@@ -24,6 +24,7 @@ from operators.render_prompt import render_system_prompt
 from schemas.labels import label_record_schema
 from schemas.record_schema import RecordSchema
 from schemas.tool_call import tool_definition
+from tests.operators.in_process_engine import shut_down
 
 pytestmark = pytest.mark.engine
 TEXTS = [f"Article {i}: {word} news from the city." for i, word in enumerate(
@@ -77,8 +78,9 @@ def engine(spec, tiny_model):
     task = TaskSettings(record_schema=schema, tool_name="record_label", system_prompt="SYS", prime=k2.TOOL_CALL_OPEN,
                         summarize=False, sampling=sampling_settings(spec))
     actor = K2Engine(engine=engine_settings(spec, str(tiny_model)), task=task)
-    yield Engine(actor, spec, tiny_model)
-    actor.engine.shutdown()
+    driven = Engine(actor, spec, tiny_model)
+    yield driven
+    shut_down(actor, driven.loop)
     os.environ.clear()
     os.environ.update(saved)
 

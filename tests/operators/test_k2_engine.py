@@ -16,6 +16,7 @@ from operators.engine_settings import TaskSettings
 from operators.k2_engine import K2Engine
 from operators.prepare_prompts import PreparePrompts
 from schemas.record_schema import RecordSchema
+from tests.operators.in_process_engine import shut_down
 
 pytestmark = pytest.mark.engine
 
@@ -70,8 +71,9 @@ def engine(spec, tiny_model):
     task = TaskSettings(record_schema=RecordSchema.from_model(Word), tool_name="say", system_prompt="SYS",
                         prime=k2.TOOL_CALL_OPEN, summarize=False, sampling=sampling_settings(spec))
     actor = K2Engine(engine=engine_settings(spec, str(tiny_model)), task=task)
-    yield EngineInLoop(actor)
-    actor.engine.shutdown()
+    driven = EngineInLoop(actor)
+    yield driven
+    shut_down(actor, driven.loop)
     os.environ.clear()
     os.environ.update(saved)
 

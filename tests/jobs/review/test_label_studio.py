@@ -9,6 +9,7 @@ import pandas as pd
 
 from jobs.review.label_studio import labeling_config, tasks
 from jobs.review.queue import ReviewQueue
+from operators.record_confidence import as_dict, named_probabilities
 from schemas.examples.news import NewsHeadlines
 from schemas.record_schema import RecordSchema
 
@@ -20,7 +21,7 @@ def extract_queue() -> ReviewQueue:
         "city": [None, "Lyon"], "country": [None, "France"],
         "headlines": [None, [{"title": "Mayor calls early election", "topic": "politics"}]],
         "_confidence": [None, 0.25],
-        "_field_confidence": [None, [("city", 0.9), ("country", 0.8), ("headlines", 0.25)]],
+        "_field_confidence": [None, named_probabilities({"city": 0.9, "country": 0.8, "headlines": 0.25})],
         "reason": ["truncated", None], "error": ["cut", None]})
     return ReviewQueue(rows=rows, id_column="doc_id", text_columns=["body"], fields=schema.arrow_schema.names,
                        label_column=None, labels=[], record_schema=schema, model_version="fp")
@@ -49,5 +50,5 @@ def test_the_queue_parquet_opens_with_pandas_with_its_confidence_typed(tmp_path)
     written = write_review(extract_queue(), str(tmp_path / "review"))
     frame = pd.read_parquet(tmp_path / "review/review.parquet")
     assert written.rows == len(frame) == 2 and frame["doc_id"].tolist() == ["d2", "d1"]
-    assert dict(frame.loc[1, "_field_confidence"]) == {"city": 0.9, "country": 0.8, "headlines": 0.25}
+    assert as_dict(frame.loc[1, "_field_confidence"]) == {"city": 0.9, "country": 0.8, "headlines": 0.25}
     assert pd.isna(frame.loc[0, "_confidence"]) and frame.loc[0, "reason"] == "truncated"

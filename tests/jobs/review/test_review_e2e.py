@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from examples.news_sample import write_sample
+from operators.record_confidence import NAMED_PROBABILITIES, as_dict
 from tests.conftest import ROOT, job_spec, run_cli, write_job
 
 pytestmark = pytest.mark.engine
@@ -115,10 +116,10 @@ def test_eval_reports_calibration_against_the_known_labels(evaluated):
 
     records = pd.read_parquet(output / "records")
     schema = pq.read_schema(next((output / "records").glob("*.parquet")))
-    assert schema.field("_label_probs").type == pa.map_(pa.string(), pa.float64())
+    assert schema.field("_label_probs").type == NAMED_PROBABILITIES
     assert schema.field("_confidence").type == pa.float64()
     for _, row in records.iterrows():
-        probs = dict(row["_label_probs"])
+        probs = as_dict(row["_label_probs"])
         assert list(probs) == list(LABELS) and abs(sum(probs.values()) - 1) <= 1e-3
         assert row["label"] == max(probs, key=probs.get) and row["_confidence"] == probs[row["label"]]
 
