@@ -16,7 +16,6 @@ answered (operators/engine_progress.py): the driver's stall guard reads it.
 import asyncio
 import json
 import os
-import socket
 import time
 import uuid
 from typing import Any
@@ -127,7 +126,7 @@ class K2Engine:
         out = batch.drop(columns=reads)
         for column in columns:
             out[column] = [r[column] for r in results]
-        out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), f"{socket.gethostname()}:{os.getpid()}"
+        out["_engine_start"], out["_engine_end"], out["_replica"] = started, time.time(), self.progress.replica
         return out
 
     async def _answered(self, unit: str, answer) -> dict[str, Any]:

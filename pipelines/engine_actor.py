@@ -17,6 +17,11 @@ from pipelines.flow_plan import FlowPlan
 # Input blocks an engine actor works on at once: the next block starts while the last
 # batches of one finish.
 ENGINE_TASKS_PER_ACTOR = 2
+# A pool that may grow (model.replicas {min, max}) queues this many blocks more at each
+# replica: Ray Data adds a replica when the blocks sent to the pool reach 1.75x what its
+# replicas work on at once (DataContext.autoscaling_config), which
+# blocks in flight never reach without a queue.
+GROWING_POOL_QUEUED_TASKS = 2
 WARM_ENGINE = "k2batch-preview-engine"  # the warm engine's actor name
 WARM_ENGINE_CONCURRENCY = 64  # a preview's calls: configure and answer, and whatever a notebook sends
 # Ray stops an actor (named or not) once no handle to it is left: this one keeps the
@@ -29,14 +34,22 @@ def _resources(plan: FlowPlan) -> dict:
 
 
 def engine_stage(plan: FlowPlan) -> dict:
-    """`Dataset.map_batches` arguments of the engine stage: `plan.stage.replicas` actors,
-    each working on ENGINE_TASKS_PER_ACTOR input blocks at once."""
+    """`Dataset.map_batches` arguments of the engine stage: a pool of `min_replicas` actors
+    that Ray Data grows up to `max_replicas` while the cluster has room, each working on
+    ENGINE_TASKS_PER_ACTOR input blocks at once.
+
+    A replica whose process or node dies is restarted by Ray, on any node with room
+    (`max_restarts=-1`), and the blocks it held are sent to it again (`max_task_retries=-1`):
+    Ray Data's defaults in 2.60, set here so that a change of default cannot take away a
+    run's survival of a lost node (docs/fault-tolerance.md)."""
     stage = plan.stage
+    queued = GROWING_POOL_QUEUED_TASKS if stage.max_replicas > stage.min_replicas else 0
     return dict(
         fn=K2Engine, fn_constructor_kwargs=dict(engine=plan.engine, task=plan.task), batch_size=stage.batch_size,
         batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=stage.replicas, max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR),
-        max_concurrency=ENGINE_TASKS_PER_ACTOR, **_resources(plan),
+        compute=ray.data.ActorPoolStrategy(min_size=stage.min_replicas, max_size=stage.max_replicas,
+                                           max_tasks_in_flight_per_actor=ENGINE_TASKS_PER_ACTOR + queued),
+        max_concurrency=ENGINE_TASKS_PER_ACTOR, max_restarts=-1, max_task_retries=-1, **_resources(plan),
     )
 
 

@@ -33,7 +33,8 @@ class WriteSettings:
 
 @dataclass(frozen=True)
 class EngineStageSettings:
-    replicas: int
+    min_replicas: int  # the actor pool starts with these and never shrinks below them
+    max_replicas: int  # and grows up to these while the cluster has room (Ray Data's autoscaling)
     batch_size: int  # rows per batch sent to an engine actor
     max_batches_in_flight: int
     use_gpus: bool

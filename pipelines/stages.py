@@ -9,6 +9,7 @@ from typing import Callable
 import pyarrow as pa
 import ray
 
+from operators.drain_gate import gated
 from operators.read_units import UnitRead, UnitSource, read_unit
 from operators.write_parquet import WriteUnitFiles
 from pipelines.engine_actor import engine_stage
@@ -22,8 +23,9 @@ def unit_reader(read: ReadSettings) -> Callable[[UnitRead], pa.Table]:
 
 
 def read_rows(read: ReadSettings) -> ray.data.Dataset:
-    """The pending units' rows: one read task and one block per unit."""
-    source = UnitSource(read.units, unit_reader(read), read.schema)
+    """The pending units' rows: one read task and one block per unit; none once the run
+    drains (operators/drain_gate.py)."""
+    source = UnitSource(read.units, gated(unit_reader(read), read.schema), read.schema)
     return ray.data.read_datasource(source, override_num_blocks=len(read.units))
 
 

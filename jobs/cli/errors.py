@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from jobs import exit_codes
 from jobs.cluster.auth import ClusterAuthError
 from jobs.devtools.evaluate import GoldError
+from jobs.driver.drain import RunStopped
 from jobs.watch.run_files import LOG_NOTE
 from jobs.watch.stall_guard import StallError
 from jobs.plan.input_files import InputError
@@ -65,7 +66,7 @@ def _describe(err: BaseException) -> tuple[str, int]:
         return f"--gold: {err}", exit_codes.SPEC_ERROR
     if isinstance(err, SPEC_ERRORS):
         return str(err), exit_codes.SPEC_ERROR
-    if isinstance(err, StallError):
+    if isinstance(err, (StallError, RunStopped)):
         return str(err), exit_codes.INFRASTRUCTURE_ERROR
     if _is_engine_start_failure(err):
         return (

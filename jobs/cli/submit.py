@@ -33,7 +33,7 @@ def run(args) -> int:
     try:
         job = load_job_arguments(args)
         submission.check_paths_travel(job.spec)
-        env = submission.runtime_env(job.text, pip=args.pip)
+        env = submission.runtime_env(job.text, pip=args.pip, drain_timeout_s=job.spec.model.drain_timeout_s)
     except Exception as err:  # every failure becomes one line and an exit code
         return fail_with(err, reading_spec=True)
     address = submission.job_server_address(args.address)

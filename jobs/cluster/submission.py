@@ -10,6 +10,7 @@ starting one (jobs/driver/ray_session.py). The spec travels as text in the runti
 environment (K2BATCH_JOB_SPEC), so a spec kept outside the repository works too.
 """
 
+import math
 import os
 import shlex
 from pathlib import Path
@@ -30,6 +31,7 @@ UPLOAD_EXCLUDES = [
     "__pycache__/", ".pytest_cache/", ".hypothesis/",
 ]
 LOCAL_ONLY_FOLDERS = ("models", "data", "out")
+STOP_MARGIN_S = 30  # after a drain: stopping the flow, removing staged files, copying the run's log
 
 
 def job_server_address(address: str | None) -> str:
@@ -51,13 +53,18 @@ def repository_root() -> Path:
     return root
 
 
-def runtime_env(spec_text: str, *, pip: list[str] = ()) -> dict:
+def runtime_env(spec_text: str, *, pip: list[str] = (), drain_timeout_s: float = 60.0) -> dict:
     """working_dir = the repository; the spec as an env var; pip packages only when
-    the cluster's image lacks them (each node then installs them per job)."""
+    the cluster's image lacks them (each node then installs them per job).
+
+    `ray job stop` sends the job's driver SIGTERM, which drains the run
+    (jobs/driver/drain.py), then SIGKILL after RAY_JOB_STOP_WAIT_TIME_S (Ray's default
+    3 s): Ray's job supervisor takes it from the job's env_vars, so a job gets its drain
+    time plus the driver's own ending (staging removed, logs copied)."""
     env = {
         "working_dir": str(repository_root()),
         "excludes": UPLOAD_EXCLUDES,
-        "env_vars": {SPEC_ENV_VAR: spec_text},
+        "env_vars": {SPEC_ENV_VAR: spec_text, "RAY_JOB_STOP_WAIT_TIME_S": str(math.ceil(drain_timeout_s) + STOP_MARGIN_S)},
     }
     if pip:
         env["pip"] = list(pip)

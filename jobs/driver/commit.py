@@ -3,14 +3,14 @@ row came back exactly once (records + rejects = input rows, per unit)."""
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Iterable
 
+from jobs.driver.drain import committing
 from jobs.plan.input_units import Unit
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.output_store import OutputStore
 from jobs.storage.run_summary import EngineRun
-from jobs.watch.placement import engine_placement, now_ms
 from operators.written_file import WrittenFile
 
 log = logging.getLogger("k2batch")
@@ -38,6 +38,8 @@ class UnitCommitter:
         self.committed: dict[str, CommittedUnit] = {}  # by key
         self.engines: list[EngineRun] = []  # where the engines ran (jobs/watch/placement.py)
         self.engine_spans: dict[str, list[float]] = {}  # replica -> [first batch start, last batch end]
+        self.replica_rows: dict[str, Counter] = defaultdict(Counter)  # unit -> its rows written, by replica
+        self.rows_by_replica: Counter = Counter()  # the committed units' rows, by the replica that answered them
         self.retried_rows = self.recovered_rows = 0  # a retry's (jobs/driver/retry_rejects.py RetryCommitter)
 
     def add(self, written: WrittenFile) -> CommittedUnit | None:
@@ -50,6 +52,7 @@ class UnitCommitter:
         ))
         entry.add(written)
         self.staged[unit.key][written.kind].append(written.path)
+        self.replica_rows[unit.key][written.replica or ""] += written.rows
         if written.replica:
             span = self.engine_spans.setdefault(written.replica, [written.engine_start, written.engine_end])
             span[:] = min(span[0], written.engine_start), max(span[1], written.engine_end)
@@ -58,6 +61,7 @@ class UnitCommitter:
             raise ConservationError(f"unit {unit.key} ({unit.location}): {done} rows written for {unit.expected_rows} input rows")
         if done == unit.expected_rows:
             self.committed[entry.key] = self.finish(entry, self.staged.pop(unit.key))
+            self.rows_by_replica.update(self.replica_rows.pop(unit.key))
             log.info("committed %s (%d records, %d rejects)", unit.location, entry.records, entry.rejects)
             return self.committed[entry.key]
         return None
@@ -72,6 +76,18 @@ class UnitCommitter:
         entry.fingerprint_rows = {self.job_fingerprint: {"records": entry.records, "rejects": entry.rejects}}
         return self.sink.commit(entry, staged)
 
+    def uncommitted(self) -> list[Unit]:
+        return [unit for key, unit in self.units.items() if key not in self.committed]
+
+    def forget(self, keys: Iterable[str]) -> list[CommittedUnit]:
+        """Forget what was written of these uncommitted units, which run again, whole (their
+        staged files are never published; the run clears staging at its end); what that was."""
+        dropped = [self.progress.pop(key) for key in keys if key in self.progress]
+        for key in keys:
+            self.staged.pop(key, None)
+            self.replica_rows.pop(key, None)
+        return dropped
+
     def check_finished(self) -> None:
         unfinished = [unit for key, unit in self.units.items() if key not in self.committed]
         if unfinished:
@@ -81,15 +97,15 @@ class UnitCommitter:
 def commit_as_written(reports: Iterable[WrittenFile], committer: UnitCommitter, observer=None) -> dict[str, CommittedUnit]:
     """Commit each unit as soon as its last file is written; the committed units by key.
     `observer` (jobs/watch/run_watch.py) hears of each report and of each commit with
-    the seconds it took. Also notes where the engines ran (`committer.engines`)."""
-    started = now_ms()  # the dataset runs, and its engines start, as it is iterated
+    the seconds it took. A signal that stops the run at once waits for a commit's end
+    (jobs/driver/drain.py)."""
     for written in reports:
         if observer:
             observer.written(written)
         commit_started = time.monotonic()
-        unit = committer.add(written)
+        with committing():
+            unit = committer.add(written)
         if unit is not None and observer:
             observer.committed(unit, time.monotonic() - commit_started)
     committer.check_finished()
-    committer.engines = engine_placement(started)
     return committer.committed

@@ -48,7 +48,9 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
             if started_ray:
                 ray.shutdown()
     m = spec.model
-    result = project(answers, input_rows=resolved.input_rows, replicas=m.replicas, tensor_parallel_size=m.tensor_parallel_size)
+    # A range of replicas is projected at its min: the replicas a run is sure to get.
+    result = project(answers, input_rows=resolved.input_rows, replicas=m.replica_range[0],
+                     tensor_parallel_size=m.tensor_parallel_size)
     return Estimate(**dict(result), name=spec.name, rows_in_flight=rows_in_flight(spec), seed=seed,
                     fingerprints=resolved.fingerprints)
 

@@ -20,12 +20,24 @@ def connect_ray(spec: JobSpec) -> bool:
     if os.environ.get("RAY_ADDRESS"):  # Ray's job supervisor sets it for a submitted job
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         return True
-    engine_cpus = spec.model.tensor_parallel_size * spec.model.replicas
+    engine_cpus = spec.model.tensor_parallel_size * spec.model.replica_range[0]
     # address="local": a new cluster even when another `ray start` on this machine left
     # /tmp/ray/ray_current_cluster behind, which a bare ray.init() would join.
     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False,
              log_to_driver=True)
     return True
+
+
+def session_replicas(spec: JobSpec) -> tuple[int, int]:
+    """(min, max) engine replicas for this session. On a local cluster a range grows no
+    further than this machine's cores allow beside a core for reading and writing (its
+    logical CPUs would let Ray start one engine per core and leave the tasks none); a
+    cluster's own resources bound it there (Ray Data's autoscaling)."""
+    low, high = spec.model.replica_range
+    if os.environ.get("RAY_ADDRESS") or session_uses_gpus(spec):
+        return low, high
+    room = ((os.cpu_count() or 1) - 1) // spec.model.tensor_parallel_size
+    return low, max(low, min(high, room))
 
 
 def session_uses_gpus(spec: JobSpec) -> bool:

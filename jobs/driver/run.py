@@ -15,10 +15,13 @@ from contextlib import ExitStack
 import ray
 
 from jobs.driver.commit import ConservationError, UnitCommitter, commit_as_written
+from jobs.driver.drain import Drain, RunStopped, drain_check
 from jobs.driver.empty_outputs import write_empty_datasets
+from jobs.driver.node_loss import run_passes
 from jobs.watch.log_capture import quiet_logging
+from jobs.watch.placement import engine_placement, now_ms
 from jobs.watch.progress import RunStart
-from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
+from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_replicas, session_uses_gpus
 from jobs.driver.resume import resume_units
 from jobs.driver.retry_rejects import RetryCommitter, plan_retry
 from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
@@ -37,6 +40,7 @@ from jobs.storage.redact import redact
 from jobs.storage.run_summary import RunSummary
 from pipelines.engine_actor import release_warm_engine
 from pipelines.flow_plan import WriteSettings
+from pipelines.flow_stop import stop_flow
 from pipelines.registry import MODES, build_flow
 from pipelines.stages import engine_stage_depth
 
@@ -74,6 +78,7 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
         # once the output goes to the run's log, which takes what the dying engine still logs.
         release_warm_engine()
         stalled = None
+        drain = Drain(spec.model.drain_timeout_s)
         try:
             committed = dict(resume.reused)
             fingerprint = resolved.fingerprints["job"]
@@ -82,8 +87,8 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
                          if retry_rejects else UnitCommitter(store, resume.pending, fingerprint,
                                                              counts_labels=bool(label_column), sink=tables))
             if resume.pending:
-                committed.update(_run_pending(resolved, store, committer, watch, label_column, quiet=quiet is not None))
-            summary = build_summary(resolved, resume, committed, engines=committer.engines,
+                committed.update(_run_pending(resolved, store, committer, watch, label_column, drain, quiet=quiet is not None))
+            summary = build_summary(resolved, resume, committed, engines=committer.engines, lost_nodes=watch.losses,
                                     engine_seconds=committer.engine_seconds, wall_seconds=time.monotonic() - started,
                                     run_id=run_id, label_column=label_column, retried_rows=committer.retried_rows,
                                     recovered_rows=committer.recovered_rows, logs=files.folder)
@@ -95,7 +100,9 @@ def run_job(spec: JobSpec, *, run_id: str | None = None, display: str = "auto", 
                 summary.report = REPORT_NAME
             store.write_summary(summary)
         except Exception as err:
-            stalled = str(err) if isinstance(err, StallError) else None
+            stalled = str(err) if isinstance(err, (StallError, RunStopped)) else None
+            if isinstance(err, RunStopped) and not err.at_once:
+                store.clear_staging()  # what the drain could not commit; the flow has stopped
             if quiet:
                 err.add_note(f"{LOG_NOTE}{files.log_file}")
             raise
@@ -114,7 +121,9 @@ def _label_column(spec: JobSpec) -> str | None:
 
 
 def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch,
-                 label_column: str | None, *, quiet: bool) -> dict[str, CommittedUnit]:
+                 label_column: str | None, drain: Drain, *, quiet: bool) -> dict[str, CommittedUnit]:
+    """Run the pending units, in passes (a node lost: jobs/driver/node_loss.py), drained
+    on SIGTERM or SIGINT (jobs/driver/drain.py)."""
     spec = resolved.spec
     started_ray = connect_ray(spec)
     context = ray.data.DataContext.get_current()
@@ -123,17 +132,38 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
         context.enable_progress_bars = False  # ours count rows; Ray Data's would fill the log every 10 s
     try:
         warn_if_no_node_fits(spec)
-        write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
-                              record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column,
-                              plain_types=spec.output.table is not None)
-        plan = flow_plan(resolved, units=list(committer.units.values()), use_gpus=session_uses_gpus(spec), write=write)
         names = {key: unit.location for key, unit in committer.units.items()}
-        with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names):
-            return commit_as_written(watch.reports(build_flow(plan)), committer, watch)
+        since = now_ms()
+        with engine_stage_depth(spec.model.max_batches_in_flight), watch.flow(names), \
+                drain.handling(lambda: len(committer.uncommitted())):
+            watch.ticks.append(drain_check(drain, watch, committer))
+            try:
+                run_passes(lambda units: _run_pass(resolved, store, committer, watch, label_column, units), committer, watch)
+            except ConservationError:
+                if drain.signal is None:
+                    raise
+                raise drain.stopped(len(committer.uncommitted())) from None  # the drained units were read as no rows
+        committer.engines = engine_placement(since, list(watch.guard.snapshot.engines.values()), committer.rows_by_replica)
+        return committer.committed
     finally:
         context.enable_progress_bars = ray_bars
         if started_ray:
             ray.shutdown()  # also stops worker log forwarding before the summary is printed
+
+
+def _run_pass(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch,
+              label_column: str | None, units: list) -> None:
+    """One pass of the mode's flow over `units`, staging into a folder of its own."""
+    spec = resolved.spec
+    write = WriteSettings(filesystem=store.fs, staging_dir=store.new_staging_dir(), id_field=resolved.id_field,
+                          record_schema=resolved.record_schema, metadata=provenance(resolved), label_column=label_column,
+                          plain_types=spec.output.table is not None)
+    plan = flow_plan(resolved, units=units, use_gpus=session_uses_gpus(spec), write=write, replicas=session_replicas(spec))
+    flow = build_flow(plan)
+    try:
+        commit_as_written(watch.reports(flow), committer, watch)
+    finally:
+        stop_flow(flow)  # a pass left early (an error, a drain, a lost replica) leaves nothing running
 
 
 def _publish(files: RunFiles, store: OutputStore, watch: RunWatch) -> None:

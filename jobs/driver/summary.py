@@ -9,7 +9,7 @@ from jobs.driver.resume import ResumePlan
 from jobs.plan.resolve import ResolvedJob
 from jobs.storage.committed_unit import CommittedUnit
 from jobs.storage.redact import redact
-from jobs.storage.run_summary import ConfidenceSummary, EngineRun, FingerprintRows, OutputFolders, RunSummary
+from jobs.storage.run_summary import ConfidenceSummary, EngineRun, FingerprintRows, NodeLoss, OutputFolders, RunSummary
 from operators.record_confidence import quantiles, rows_below
 from operators.usage import Usage
 from pipelines.registry import MODES
@@ -34,9 +34,10 @@ def provenance(resolved: ResolvedJob) -> dict[str, str]:
 def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, CommittedUnit], *,
                   engines: list[EngineRun], engine_seconds: float, wall_seconds: float, run_id: str,
                   label_column: str | None, retried_rows: int = 0, recovered_rows: int = 0,
-                  logs: str | None = None) -> RunSummary:
+                  logs: str | None = None, lost_nodes: list[NodeLoss] = ()) -> RunSummary:
     """`committed`: every committed unit of this run by key (reused and new); `engines`:
-    where this run's engines ran (jobs/watch/placement.py), empty if nothing ran; `logs`:
+    where this run's engines ran (jobs/watch/placement.py), empty if nothing ran;
+    `lost_nodes`: the nodes the run lost (jobs/watch/run_watch.py); `logs`:
     the run's folder of logs and timeline, relative to the output (jobs/watch/run_files.py);
     `label_column`: label mode's, whose distribution the summary gives."""
     units = list(committed.values())
@@ -53,7 +54,8 @@ def build_summary(resolved: ResolvedJob, plan: ResumePlan, committed: dict[str, 
         records=sum(u.records for u in units), rejects=sum(u.rejects for u in units), reject_reasons=dict(reasons),
         **usage.as_dict(),
         units=plan.units, reused_units=len(plan.reused), reused_rows=sum(u.rows for u in plan.reused.values()),
-        engines=engines, engine_seconds=round(engine_seconds, 3), wall_seconds=round(wall_seconds, 3),
+        engines=engines, lost_nodes=list(lost_nodes), engine_seconds=round(engine_seconds, 3),
+        wall_seconds=round(wall_seconds, 3),
         deduplicated_rows=sum(u.deduplicated_rows for u in units), retried_rows=retried_rows, recovered_rows=recovered_rows,
         rows_by_fingerprint={fp: FingerprintRows(**counts) for fp, counts in sorted(rows.items())},
         label_distribution=label_distribution(resolved, units, label_column) if label_column else None,

@@ -30,7 +30,9 @@ def replica_fit_warning(spec: JobSpec, nodes: list[NodeCapacity], address: str) 
     """Each replica asks one node for all its ranks (operators/engine_settings.py replica_resources):
     tensor_parallel_size GPUs plus a CPU on GPU clusters, tensor_parallel_size CPU cores
     on CPU clusters. Raises when no node fits one replica; returns a warning when the
-    cluster, as it is now, cannot hold all replicas at once (an autoscaler may add nodes)."""
+    cluster, as it is now, cannot hold the replicas a run starts with at once (all of a
+    fixed count, `min` of a range: an autoscaler may add nodes). A range's `max` is never
+    checked: the run grows into whatever the cluster gives it."""
     model = spec.model
     use_gpus = uses_gpus(model.device, sum(n.gpus for n in nodes))
     tp = model.tensor_parallel_size
@@ -46,7 +48,9 @@ def replica_fit_warning(spec: JobSpec, nodes: list[NodeCapacity], address: str) 
             f"cluster at {address} has {largest:g} ({len(nodes)} node(s)); lower model.tensor_parallel_size "
             "or add a larger node"
         )
-    if sum(per_node) < model.replicas:
-        return (f"model.replicas: the cluster holds {sum(per_node)} of {model.replicas} replicas at once now; "
+    start = model.replica_range[0]
+    if sum(per_node) < start:
+        which = "replicas" if isinstance(model.replicas, int) else "replicas the run starts with (min)"
+        return (f"model.replicas: the cluster holds {sum(per_node)} of {start} {which} at once now; "
                 "the rest wait for resources")
     return None

@@ -52,10 +52,12 @@ def read_settings(resolved: ResolvedJob, units: list[Unit]) -> ReadSettings:
 
 
 def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
-              write: WriteSettings | None = None) -> FlowPlan:
-    """The plan of a run over `units` (the pending ones), or of a preview (no `write`)."""
+              write: WriteSettings | None = None, replicas: tuple[int, int] | None = None) -> FlowPlan:
+    """The plan of a run over `units` (the pending ones), or of a preview (no `write`);
+    `replicas`: (min, max) as the session can hold them (default `model.replicas`'s)."""
     spec = resolved.spec
     task = spec.task
+    min_replicas, max_replicas = replicas or spec.model.replica_range
     confidence = MODES[task.mode].confidence(task, resolved.record_schema)
     return FlowPlan(
         mode=task.mode,
@@ -68,7 +70,7 @@ def flow_plan(resolved: ResolvedJob, *, units: list[Unit], use_gpus: bool,
                           summarize=MODES[task.mode].summary_turn, sampling=sampling_settings(spec),
                           dedup=task.dedup if task.dedup is not None else spec.model.temperature == 0,
                           confidence=confidence),
-        stage=EngineStageSettings(replicas=spec.model.replicas, batch_size=spec.model.batch_size,
+        stage=EngineStageSettings(min_replicas=min_replicas, max_replicas=max_replicas, batch_size=spec.model.batch_size,
                                   max_batches_in_flight=spec.model.max_batches_in_flight, use_gpus=use_gpus),
         # The writer's confidence columns are the engine's: one setting for both.
         write=replace(write, confidence=confidence) if write is not None else None,

@@ -25,7 +25,7 @@ def render_page(data: ReportData) -> str:
              f"<p class=note>k2batch report of {_e(data.uri)}</p>", _summary(data)]
     for section, heading, panels in sections(data):
         parts.append(f'<section id="{section}"><h2>{heading}</h2>{_svg(section_figure(panels, data))}</section>')
-    parts += [_slowest_units(data), _provenance(data)]
+    parts += [_engines(data), _slowest_units(data), _provenance(data)]
     body = "\n".join(parts)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(s.name)}: k2batch report</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
@@ -64,6 +64,23 @@ def _summary(data: ReportData) -> str:
     stalled = f"<p class=stalled>{_e(timeline.stalled)}</p>" if timeline and timeline.stalled else ""
     logs = f"<p class=note>logs and timeline: {_e(data.uri)}/{_e(s.logs)}</p>" if s.logs else ""
     return f'<section id="summary"><h2>Summary</h2>{stalled}{_table(rows)}{logs}</section>'
+
+
+def _engines(data: ReportData) -> str:
+    """Rows per replica (where it ran, how often Ray restarted it), and the nodes lost."""
+    s = data.summary
+    heading = '<section id="engines"><h2>Engine replicas</h2>'
+    if not s.engines:
+        return f"{heading}<p class=note>no engine ran in the last run (every unit was reused)</p></section>"
+    rows = [(f"replica {i}", e.node_id, e.restarts, e.rows, f"{e.rows / max(sum(r.rows for r in s.engines), 1):.0%}")
+            for i, e in enumerate(s.engines, 1)]
+    table = _table(rows, ("replica", "Ray node", "restarts", "rows answered", "share"))
+    lost = [(n.node_id, n.address, n.lost_after_s, len(n.rerun_units), ", ".join(n.rerun_units) or "none")
+            for n in s.lost_nodes]
+    lost_table = (_table(lost, ("lost node", "address", "lost after (s)", "units run again", "which"))
+                  if lost else "<p class=note>no node was lost</p>")
+    note = "<p class=note>rows: of the units the last run committed, by the replica that answered them</p>"
+    return heading + table + note + lost_table + "</section>"
 
 
 def _slowest_units(data: ReportData) -> str:

@@ -1,9 +1,9 @@
 """The job spec's sections as pydantic models (extra fields forbidden, errors name the field)."""
 
 import string
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from operators import k2_format
 from pipelines.registry import MODES
@@ -127,11 +127,28 @@ class TaskSpec(_Strict):
         return list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(self.prompt) if f is not None))
 
 
+class ReplicaRange(_Strict):
+    min: int = Field(ge=1, description="Replicas the run starts with: it begins once this many are ready.")
+    max: int = Field(ge=1, description="Most replicas: more start while the cluster has room for them, up to this.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ReplicaRange":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+
 class ModelSpec(_Strict):
     source: str = Field(description="Local model folder or Hugging Face hub id.")
     revision: str | None = Field(default=None, description="Hub revision; part of the fingerprint.")
     tensor_parallel_size: int = Field(default=1, ge=1, description="Ranks per engine replica (GPUs, or CPU cores).")
-    replicas: int = Field(default=1, ge=1, description="Engine actors.")
+    # Tagged, so that a mistake in a range is reported for the range alone, not also as "not an int".
+    replicas: Annotated[Annotated[int, Tag("count")] | Annotated[ReplicaRange, Tag("range")],
+                        Discriminator(lambda value: "range" if isinstance(value, (dict, ReplicaRange)) else "count")] = Field(
+        default=1,
+        description="Engine replicas (actors): a number, or {min, max}: the run starts once min are ready and adds "
+        "replicas up to max as the cluster has room (Ray Data's actor pool autoscaling).",
+    )
     max_model_len: int = Field(default=4096, ge=16, description="Context length the engine is built with.")
     max_tokens: int = Field(default=512, ge=1, description="Answer length limit per attempt.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
@@ -162,8 +179,28 @@ class ModelSpec(_Strict):
     engine_start_timeout_s: float = Field(
         default=1800.0, gt=0,
         description="An engine replica must finish starting within this long of the run's start (or of its restart), "
-        "else the run stops with exit 4; loading a large model's weights (or downloading them) counts.",
+        "else the run stops with exit 4; loading a large model's weights (or downloading them) counts. A run that "
+        "lost a node waits this long for a node with room for a replica.",
     )
+    drain_timeout_s: float = Field(
+        default=60.0, gt=0,
+        description="On SIGTERM or SIGINT (a preemption notice, `ray job stop`): no new unit starts, and the units in "
+        "flight have this long to finish and commit; then the run stops with exit 4, naming the units left (none left: "
+        "it finishes as usual). A second signal stops it at once.",
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def _at_least_one(cls, replicas: "int | ReplicaRange") -> "int | ReplicaRange":
+        if isinstance(replicas, int) and replicas < 1:
+            raise ValueError(f"replicas must be at least 1, got {replicas}")
+        return replicas
+
+    @property
+    def replica_range(self) -> tuple[int, int]:
+        """(min, max) replicas; a number N is (N, N)."""
+        r = self.replicas
+        return (r, r) if isinstance(r, int) else (r.min, r.max)
 
 
 class TableSpec(_Strict):

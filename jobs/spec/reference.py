@@ -79,6 +79,8 @@ def _type_name(annotation: Any, path: str) -> str:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return f"[{annotation.__name__}](#{_anchor(_heading(path, annotation))})"
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:  # a union's tags (model.replicas): the type is what a spec writes
+        return _type_name(args[0], path)
     if origin is typing.Literal:
         return " \\| ".join(json.dumps(a) for a in args)
     if origin in (typing.Union, types.UnionType):

@@ -16,10 +16,23 @@ class _Model(BaseModel):
 
 
 class EngineRun(_Model):
-    """One engine replica of the run: where Ray placed it, and how often Ray restarted it."""
+    """One engine replica of the run: where Ray placed it, how often Ray restarted it, and
+    how many rows it answered."""
 
-    node_id: str = Field(description="The Ray node the replica ran on.")
-    restarts: int = Field(description="How many times Ray restarted the replica's actor.")
+    node_id: str = Field(description="The Ray node the replica ran on (last, if Ray restarted it on another).")
+    restarts: int = Field(description="How many times Ray restarted the replica's actor (its process or node died).")
+    rows: int = Field(default=0, description="Rows of this run's committed units that the replica answered.")
+
+
+class NodeLoss(_Model):
+    """A node the run lost while it ran (e.g. a spot instance taken back), and what ran again."""
+
+    node_id: str = Field(description="The lost Ray node.")
+    address: str = Field(description="Its IP address.")
+    lost_after_s: float = Field(description="Seconds into the run when the driver saw the node dead.")
+    rerun_units: list[str] = Field(
+        description="Units that were in flight there, uncommitted (rows taken by its engines), or that ran again "
+        "in a new pass because of the loss: what of them was lost ran again; committed units never do.")
 
 
 class OutputFolders(_Model):
@@ -59,6 +72,7 @@ class RunSummary(_Model):
     reused_units: int = Field(description="Units committed by earlier runs and reused as they were.")
     reused_rows: int = Field(description="Rows of the reused units.")
     engines: list[EngineRun] = Field(description="This run's engine replicas; empty if no engine ran.")
+    lost_nodes: list[NodeLoss] = Field(default_factory=list, description="Nodes this run lost and went on without.")
     engine_seconds: float = Field(default=0.0, description="This run's engine busy time, summed over replicas.")
     wall_seconds: float = Field(description="This run's wall time.")
     deduplicated_rows: int = Field(default=0, description="Rows given the answer of an identical earlier prompt.")

@@ -66,6 +66,15 @@ class Progress:
             self.bar.set_postfix_str(self._postfix(), refresh=False)
             self.bar.update(report.rows)
 
+    def dropped(self, records: int, rejects: int) -> None:
+        """Rows written of units that run again (a new pass after a lost node): counted
+        when written again (the tokens they cost stay counted: they were spent)."""
+        self.counts.rows -= records + rejects
+        self.counts.records -= records
+        self.counts.rejects -= rejects
+        if self.bar is not None:
+            self.bar.update(-(records + rejects))
+
     def committed(self) -> None:
         self.counts.units_committed += 1
         if self.kind == "lines" and self.clock() - self.last_line >= LINE_EVERY_S:

@@ -1,22 +1,30 @@
 """Everything a run tells the outside while it runs, fed from one place: each writer
 report and each unit commit go to the progress display, the timeline and the Ray
-metrics; the stall guard watches the engines' board and the writer's reports."""
+metrics; the stall guard watches the engines' board and the writer's reports; the node
+watch notes the nodes the run loses (jobs/watch/node_watch.py), and the driver's own
+checks (`ticks`: a drain, a lost replica) run with every report, commit and idle second."""
 
+import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator, TextIO
+from typing import Callable, Iterator, TextIO
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from jobs.watch.metrics import JobMetrics
+from jobs.watch.node_watch import LostNode, NodeWatch
 from jobs.watch.progress import Progress, RunStart
 from jobs.watch.stall_guard import StallGuard, StallLimits
 from jobs.watch.timeline import Timeline, UnitTiming
 from jobs.spec import JobSpec
 from jobs.storage.committed_unit import CommittedUnit
+from jobs.storage.run_summary import NodeLoss
 from operators.engine_progress import BOARD_NAME, EngineBoard, EngineSnapshot
 from operators.written_file import WrittenFile
+
+log = logging.getLogger("k2batch")
 
 
 class RunWatch:
@@ -32,6 +40,12 @@ class RunWatch:
         self.metrics: JobMetrics | None = None
         self.guard: StallGuard | None = None
         self.attempts_seen: dict[int, int] = {}
+        self.board = None
+        self.nodes: NodeWatch | None = None
+        self.losses: list[NodeLoss] = []
+        self.committed_keys: set[str] = set()
+        self.unit_names: dict[str, str] = {}
+        self.ticks: list[Callable[[], None]] = []  # the driver's checks, run with every report, commit and idle second
 
     def elapsed(self) -> float:
         return time.monotonic() - self.began
@@ -40,10 +54,16 @@ class RunWatch:
     def flow(self, unit_names: dict[str, str]) -> Iterator[None]:
         """While a flow runs (Ray connected): the engines' board, the guard, the metrics.
         `unit_names`: each running unit's key and how a user finds it (a stall names it)."""
-        board = ray.remote(EngineBoard).options(name=BOARD_NAME, num_cpus=0, max_restarts=0).remote()
+        # On the driver's node: the board must outlive any worker node the run loses.
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        board = ray.remote(EngineBoard).options(name=BOARD_NAME, num_cpus=0, max_restarts=0,
+                                                scheduling_strategy=here).remote()
         model = self.spec.model
+        self.board, self.unit_names = board, unit_names
         self.guard = StallGuard(board, StallLimits(stall_s=model.stall_timeout_s, engine_start_s=model.engine_start_timeout_s),
                                 started=time.time(), unit_names=unit_names)
+        self.nodes = NodeWatch()
+        self.nodes.poll(now=True)  # the nodes the run starts with
         self.metrics = JobMetrics(self.spec.name)
         try:
             yield
@@ -60,12 +80,14 @@ class RunWatch:
     def idle(self, note: str | None) -> None:
         self._engines_seen(self.guard.snapshot)
         self.progress.tick(note)
+        self._tick()
 
     def written(self, report: WrittenFile) -> None:
         self._engines_seen(self.guard.poll())
         self.progress.written(report)
         self.timeline.sample(self.elapsed(), self.progress.counts)
         self.metrics.written(report)
+        self._tick()
 
     def committed(self, unit: CommittedUnit, commit_seconds: float) -> None:
         snapshot = self.guard.snapshot
@@ -78,6 +100,37 @@ class RunWatch:
         self.timeline.units.append(timing)
         self.metrics.committed(commit_seconds, timing.seconds)
         self.progress.committed()
+        self.committed_keys.add(unit.key)
+        self._tick()
+
+    def rerun(self, dropped: list[CommittedUnit], keys: list[str], loss: LostNode | None) -> None:
+        """`keys` run again in a new pass, what was written of them (`dropped`) no longer
+        counts; `loss`: the node whose loss made it so, whose record lists them."""
+        self.progress.dropped(sum(u.records for u in dropped), sum(u.rejects for u in dropped))
+        record = next((r for r in reversed(self.losses) if loss and r.node_id == loss.node_id), None)
+        if record is not None:
+            names = [self.unit_names.get(key, key) for key in keys]
+            record.rerun_units = sorted(set(record.rerun_units) | set(names))
+
+    def _tick(self) -> None:
+        self.poll_nodes()
+        for check in list(self.ticks):
+            check()
+
+    def poll_nodes(self, *, now: bool = False) -> None:
+        """Note the nodes lost since the last poll (`now`: ask Ray now, not at the poll's pace)."""
+        for loss in self.nodes.poll(now=now) if self.nodes else ():
+            self._lost(loss)
+
+    def _lost(self, loss: LostNode) -> None:
+        """A lost node: its engines hold nothing any more; one line, and summary.json's record."""
+        units = ray.get(self.board.node_lost.remote(loss.node_id), timeout=30)
+        rerun = [self.unit_names.get(key, key) for key in units if key not in self.committed_keys]
+        self.guard.lost.append(loss)
+        self.losses.append(NodeLoss(node_id=loss.node_id, address=loss.address,
+                                    lost_after_s=round(loss.at - self.began_wall, 3), rerun_units=rerun))
+        log.warning("lost node %s after %.0f s: %d unit(s) in flight there run again (%s); committed units stay",
+                    loss.name(), loss.at - self.began_wall, len(rerun), ", ".join(rerun) or "none")
 
     def close(self, *, stalled: str | None = None) -> None:
         """End the display and the timeline (again: only records `stalled`)."""

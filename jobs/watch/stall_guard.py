@@ -7,6 +7,10 @@ through a queue, so that the loop wakes every second even while Ray Data has not
 for it: it then polls the engines' board (operators/engine_progress.py) and decides:
 - no engine finished starting within `model.engine_start_timeout_s` of the run's
   start (or of an engine's restart) -> "engine start";
+- a node lost (jobs/watch/node_watch.py) and no row answered or written since: its
+  replicas are restarting elsewhere, or wait for room -> they have
+  `model.engine_start_timeout_s`, from the loss or from their own restart, and then the
+  lost node is named;
 - otherwise, no row answered or written for `model.stall_timeout_s` -> the unit whose
   rows the engines hold, else "the writer" (rows answered but not written), else
   "reading the input" (the engines hold no rows).
@@ -18,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from jobs.watch.node_watch import LostNode
 from operators.engine_progress import EngineSnapshot
 from operators.written_file import WrittenFile
 
@@ -35,9 +40,10 @@ class StallLimits:
 
 
 def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_rows: int, last_written: float | None,
-            limits: StallLimits, unit_names: dict[str, str] | None = None) -> str | None:
+            limits: StallLimits, unit_names: dict[str, str] | None = None, lost: list[LostNode] = ()) -> str | None:
     """What is stuck, or None. Times are wall-clock seconds (the engines report theirs);
-    `unit_names`: how a user finds a unit the engines know by its key."""
+    `unit_names`: how a user finds a unit the engines know by its key; `lost`: the nodes
+    the run lost."""
     if not snapshot.ready:
         since = min(snapshot.starting.values(), default=started)  # an engine's own start, once it has one
         if now - since <= limits.engine_start_s:
@@ -48,7 +54,10 @@ def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_row
                     f"is {limits.engine_start_s:g} s")
         return (f"engine start: no engine replica finished starting in {now - since:.0f} s "
                 f"(model.engine_start_timeout_s is {limits.engine_start_s:g} s); its log is in the run's log file")
-    last = max(t for t in (snapshot.first_ready_at, snapshot.last_answered_at, last_written) if t is not None)
+    last = max(t for t in (snapshot.last_ready_at, snapshot.last_answered_at, last_written) if t is not None)
+    loss = max((loss for loss in lost if loss.at >= last), key=lambda loss: loss.at, default=None)
+    if loss is not None:  # nothing done since the node went
+        return _waiting_for_room(snapshot, loss, now=now, limits=limits)
     idle = now - last
     if idle <= limits.stall_s:
         return None
@@ -66,6 +75,20 @@ def stalled(snapshot: EngineSnapshot, *, now: float, started: float, written_row
     return f"reading the input: the engines hold no rows and none was answered {window}"
 
 
+def _waiting_for_room(snapshot: EngineSnapshot, loss: LostNode, *, now: float, limits: StallLimits) -> str | None:
+    """A lost node's replicas have engine_start_timeout_s from the loss, or from a restart
+    Ray began since, to answer again."""
+    since = max([loss.at, *snapshot.starting.values()])
+    if now - since <= limits.engine_start_s:
+        return None
+    limit = f"model.engine_start_timeout_s is {limits.engine_start_s:g} s"
+    if snapshot.starting:
+        return (f"node {loss.name()} was lost {now - loss.at:.0f} s ago and the engine replica Ray started in its "
+                f"place did not finish starting in {now - since:.0f} s ({limit})")
+    return (f"node {loss.name()} was lost {now - loss.at:.0f} s ago and no node had room for an engine replica since "
+            f"({limit}); the committed units stay, a re-run does the rest")
+
+
 class StallGuard:
     """Yields the writer's reports; raises StallError once `stalled` names something."""
 
@@ -81,6 +104,7 @@ class StallGuard:
         self.last_written: float | None = None
         self._pending = None
         self._last_poll = 0.0
+        self.lost: list[LostNode] = []  # the run's lost nodes (jobs/watch/node_watch.py), kept by the run's watch
 
     def watch(self, reports: Iterable[WrittenFile], on_idle: Callable[[str | None], None]) -> Iterator[WrittenFile]:
         """`reports`, as they come; `on_idle(note)` about once a second while none comes
@@ -126,7 +150,7 @@ class StallGuard:
 
     def check(self) -> None:
         problem = stalled(self.poll(), now=self.clock(), started=self.started, written_rows=self.written_rows,
-                          last_written=self.last_written, limits=self.limits, unit_names=self.unit_names)
+                          last_written=self.last_written, limits=self.limits, unit_names=self.unit_names, lost=self.lost)
         if problem:
             raise StallError(f"stalled: {problem}")
 

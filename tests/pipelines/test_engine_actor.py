@@ -17,10 +17,12 @@ IDENTITY = EngineIdentity(source="/models/k2", revision=None, tensor_parallel_si
                           enable_prefix_caching=True, seed=0, cpu_kv_cache_gib=1, gpu_memory_utilization=0.9)
 
 
-def plan(identity: EngineIdentity = IDENTITY, *, replicas: int = 3, use_gpus: bool = False) -> FlowPlan:
+def plan(identity: EngineIdentity = IDENTITY, *, replicas: int = 3, max_replicas: int | None = None,
+         use_gpus: bool = False) -> FlowPlan:
     return FlowPlan(mode="extract", read=ReadSettings(units=[], filesystem=None, columns=[], schema=None), prompts=None,
                     response_column=None, engine=EngineSettings(identity=identity), task="the task",
-                    stage=EngineStageSettings(replicas=replicas, batch_size=16, max_batches_in_flight=4, use_gpus=use_gpus))
+                    stage=EngineStageSettings(min_replicas=replicas, max_replicas=max_replicas or replicas, batch_size=16,
+                                              max_batches_in_flight=4, use_gpus=use_gpus))
 
 
 def test_the_engine_stage_is_a_pool_of_k2_engines_with_a_replicas_resources():
@@ -31,6 +33,19 @@ def test_the_engine_stage_is_a_pool_of_k2_engines_with_a_replicas_resources():
     assert stage["batch_size"] == 16 and stage["batch_format"] == "pandas" and "num_gpus" not in stage
     on_gpus = engine_actor.engine_stage(plan(replace(IDENTITY, tensor_parallel_size=2), use_gpus=True))
     assert (on_gpus["num_gpus"], on_gpus["num_cpus"]) == (2, 1)
+    # A replica whose process or node dies is restarted and gets its blocks again (docs/fault-tolerance.md).
+    assert (stage["max_restarts"], stage["max_task_retries"]) == (-1, -1)
+
+
+def test_a_range_of_replicas_is_a_pool_that_can_grow():
+    """Ray Data grows a pool once its blocks in flight reach 1.75x its replicas' concurrency
+    (DataContext.autoscaling_config): only a queue at each replica gets there."""
+    fixed = engine_actor.engine_stage(plan(replicas=2))["compute"]
+    growing = engine_actor.engine_stage(plan(replicas=1, max_replicas=8))["compute"]
+    assert (growing.min_size, growing.max_size) == (1, 8)
+    threshold = ray.data.DataContext.get_current().autoscaling_config.actor_pool_util_upscaling_threshold
+    concurrency = engine_actor.ENGINE_TASKS_PER_ACTOR
+    assert growing.max_tasks_in_flight_per_actor / concurrency >= threshold > fixed.max_tasks_in_flight_per_actor / concurrency
 
 
 class StandIn:

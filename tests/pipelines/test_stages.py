@@ -25,6 +25,13 @@ def test_the_read_stage_reads_each_unit_through_the_unit_reader(tmp_path, monkey
 
     monkeypatch.setattr("ray.data.read_datasource", lambda source, override_num_blocks: source)  # the source itself
     source = read_rows(read)
-    assert isinstance(source, UnitSource) and source.read_one.keywords == read_unit.keywords
+    assert isinstance(source, UnitSource) and source.read_one.args[0].keywords == read_unit.keywords  # gated
     tasks = source.get_read_tasks(parallelism=1)
     assert [list(task())[0].to_pydict() for task in tasks] == [first.to_pydict(), {"id": ["c"], "n": [3.0], "_unit": ["u1"]}]
+
+    # A draining run's board (operators/drain_gate.py): a unit not yet read is read as no rows, typed alike.
+    draining = type("Board", (), {"draining": type("Method", (), {"remote": staticmethod(lambda: True)})})()
+    monkeypatch.setattr("operators.drain_gate.run_board", lambda: draining)
+    monkeypatch.setattr("ray.get", lambda value, timeout=None: value)
+    (none,) = list(tasks[1]())
+    assert none.num_rows == 0 and none.schema == first.schema

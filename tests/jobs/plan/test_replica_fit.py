@@ -47,3 +47,13 @@ def test_on_cpus_a_replica_takes_one_core_per_rank():
     nodes = [NodeCapacity("a", cpus=7, gpus=0)]
     assert replica_fit_warning(spec(tensor_parallel_size=3, replicas=2), nodes, "http://head:8265") is None
     assert "holds 2 of 3 replicas" in replica_fit_warning(spec(tensor_parallel_size=3, replicas=3), nodes, "http://head:8265")
+
+
+def test_a_range_is_checked_at_its_min_and_never_at_its_max():
+    nodes = [NodeCapacity("a", cpus=2, gpus=0), NodeCapacity("b", cpus=1, gpus=0)]
+    assert replica_fit_warning(spec(replicas={"min": 3, "max": 8}), nodes, "http://head:8265") is None
+    warning = replica_fit_warning(spec(replicas={"min": 4, "max": 8}), nodes, "http://head:8265")
+    assert warning == ("model.replicas: the cluster holds 3 of 4 replicas the run starts with (min) at once now; "
+                       "the rest wait for resources")
+    with pytest.raises(ClusterFitError, match="one replica needs 4 CPU core"):
+        replica_fit_warning(spec(tensor_parallel_size=4, replicas={"min": 1, "max": 8}), nodes, "http://head:8265")

@@ -22,7 +22,7 @@ def test_every_spec_field_has_a_description():
 def test_every_section_and_field_is_in_the_reference():
     reference = spec_reference()
     models = list(spec_models())
-    assert [path for path, _, _ in models] == ["", "input", "task", "model", "output", "output.table"]
+    assert [path for path, _, _ in models] == ["", "input", "task", "model", "model.replicas", "output", "output.table"]
     for path, model, _ in models:
         for name, field in model.model_fields.items():
             key = f"{path}.{field.alias or name}" if path else name
