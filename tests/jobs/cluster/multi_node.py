@@ -99,6 +99,29 @@ class Cluster:
         worker.wait()
         self.nodes.discard(node)
 
+    def occupy_a_core(self, node: str) -> str:
+        """A job of the cluster's that holds one CPU of `node` (its entrypoint asks for it,
+        as another team's job would); its id, once it runs. Call it while `node` is the only
+        worker with a CPU that can come free."""
+        from jobs.cluster.job_client import connect
+
+        with client_environment(RAY_AUTH_TOKEN_PATH=str(self.token_path)):
+            client = connect(self.address)
+            job = client.submit_job(entrypoint="sleep 3600", entrypoint_num_cpus=1)
+            deadline = time.monotonic() + 300
+            while (info := client.get_job_info(job)).status != "RUNNING":
+                assert info.status == "PENDING" and time.monotonic() < deadline, f"the job holding a core: {info}"
+                time.sleep(0.5)
+        assert info.driver_node_id == node, f"the job holding a core runs on {info.driver_node_id}, not {node}"
+        return job
+
+    def release(self, job: str) -> None:
+        """Stop a job `occupy_a_core` started."""
+        from jobs.cluster.job_client import connect
+
+        with client_environment(RAY_AUTH_TOKEN_PATH=str(self.token_path)):
+            connect(self.address).stop_job(job)
+
     def hosting_engines(self) -> dict[str, int]:
         """Worker node id -> engine actors on it."""
         return {node: len(engine_processes(worker)) for node, worker in self.workers.items() if engine_processes(worker)}

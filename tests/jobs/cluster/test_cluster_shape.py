@@ -171,7 +171,10 @@ def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, t
     the first replica needs for every row, so once the first replica has answered a unit
     it is paused (SIGSTOP, as a replica slowed down would be) before the worker joins, and
     resumed once a unit commits that only the new replica can have answered: the joined
-    replica must take and answer work, whatever the machine's load."""
+    replica must take and answer work, whatever the machine's load. Ray Data places
+    actors round-robin over the nodes with room (its SPREAD default), so while the worker
+    joins, another job holds the first worker's spare core: the second replica can only
+    start on the node that joined."""
     cluster.keep_workers(1)
     (first,) = cluster.workers
     # The pause is the test's: no stall guard while the worker joins and its replica loads.
@@ -181,14 +184,19 @@ def test_a_worker_that_joins_mid_run_gets_a_replica_that_answers_rows(cluster, t
     assert cluster.hosting_engines() == {first: 1}, "the worker holds one replica, and room for the tasks"
     paused = cluster.engine_tree(first)
     signal_all(paused, signal.SIGSTOP)
+    occupied = None
     try:
+        occupied = cluster.occupy_a_core(first)
         joined = cluster.add_worker()
-        wait_until(lambda: joined in cluster.hosting_engines(), proc, "a replica on the node that joined")
+        wait_until(lambda: joined in cluster.hosting_engines(), proc,
+                   lambda: f"a replica on the node that joined (replicas per node: {cluster.hosting_engines()})")
         # Counted from here: a unit whose last rows were in the writer at the pause commits without the new replica.
         before = len(manifest(output))
         wait_until(lambda: len(manifest(output)) > before, proc, "a unit committed while the first replica is paused")
     finally:
         signal_all(paused, signal.SIGCONT)
+        if occupied:
+            cluster.release(occupied)
     code, text = finish(proc, tmp_path)
     assert code == 0, text[-3000:]
     summary = every_row_once(output, ids)

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,15 +213,16 @@ def engine_processes(root: subprocess.Popen) -> dict[int, str]:
     return found
 
 
-def wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 600):
+def wait_until(condition, proc: subprocess.Popen, what: str | Callable[[], str], timeout: float = 600):
+    """`condition()`'s first true value; `what` (or what it returns, when it fails) names it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := condition():
             return value
         if proc.poll() is not None:
-            pytest.fail(f"the submitted job ended (exit {proc.returncode}) before {what}")
+            pytest.fail(f"the submitted job ended (exit {proc.returncode}) before {what() if callable(what) else what}")
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
 
 
 # The kill must land while the engine has rows left: one row per block at a time, more
