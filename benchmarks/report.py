@@ -139,7 +139,22 @@ def replace_sections(document: str, runs: dict, note: str) -> str:
             blocks.insert(index, new)
         else:
             blocks[index] = new
-    return "".join(blocks)
+    return "".join(_retarget(block, runs) if block.startswith("## Targets") else block for block in blocks)
+
+
+def _retarget(block: str, runs: dict) -> str:
+    """The Targets table with the rows of the benchmarks in `runs` measured anew (marked so)."""
+    rows = _summary(runs, [])[4:-1]
+    names = {f"| {name.replace('_', ' ')} |" for name in runs}
+    lines = block.splitlines(keepends=True)
+    kept = [line for line in lines if not any(line.startswith(n) for n in names)]
+    at = next((i for i, line in enumerate(lines) if any(line.startswith(n) for n in names)), None)
+    if at is None:  # a benchmark the table had no row of: after its last row
+        at = max(i for i, line in enumerate(kept) if line.startswith("|")) + 1
+    else:
+        at -= sum(1 for line in lines[:at] if line not in kept)
+    marked = [row.replace(" |", " (section re-run) |", 1) + "\n" for row in rows]
+    return "".join(kept[:at] + marked + kept[at:])
 
 
 def _summary(runs: dict, misses: list[dict]) -> list[str]:
