@@ -144,16 +144,19 @@ def replace_sections(document: str, runs: dict, note: str) -> str:
 
 def _retarget(block: str, runs: dict) -> str:
     """The Targets table with the rows of the benchmarks in `runs` measured anew (marked so)."""
+    marker = " (section re-run)"
+    names = {name.replace("_", " ") for name in runs}
+
+    def rerun(line: str) -> bool:
+        return line.startswith("| ") and line.split("|")[1].strip().removesuffix(marker) in names
+
     rows = _summary(runs, [])[4:-1]
-    names = {f"| {name.replace('_', ' ')} |" for name in runs}
     lines = block.splitlines(keepends=True)
-    kept = [line for line in lines if not any(line.startswith(n) for n in names)]
-    at = next((i for i, line in enumerate(lines) if any(line.startswith(n) for n in names)), None)
-    if at is None:  # a benchmark the table had no row of: after its last row
-        at = max(i for i, line in enumerate(kept) if line.startswith("|")) + 1
-    else:
-        at -= sum(1 for line in lines[:at] if line not in kept)
-    marked = [row.replace(" |", " (section re-run) |", 1) + "\n" for row in rows]
+    kept = [line for line in lines if not rerun(line)]
+    # Where the first of them was (nothing before it was dropped), or after the table's last row.
+    at = next((i for i, line in enumerate(lines) if rerun(line)),
+              max(i for i, line in enumerate(kept) if line.startswith("|")) + 1)
+    marked = [row.replace(" |", marker + " |", 1) + "\n" for row in rows]
     return "".join(kept[:at] + marked + kept[at:])
 
 
