@@ -142,32 +142,39 @@ def replace_sections(document: str, runs: dict, note: str) -> str:
     return "".join(_retarget(block, runs) if block.startswith("## Targets") else block for block in blocks)
 
 
+RERUN_MARK = " (section re-run)"  # after a benchmark's name in the Targets rows `run_all --only` rewrote
+
+
 def _retarget(block: str, runs: dict) -> str:
     """The Targets table with the rows of the benchmarks in `runs` measured anew (marked so)."""
-    marker = " (section re-run)"
     names = {name.replace("_", " ") for name in runs}
 
     def rerun(line: str) -> bool:
-        return line.startswith("| ") and line.split("|")[1].strip().removesuffix(marker) in names
+        return line.startswith("| ") and line.split("|")[1].strip().removesuffix(RERUN_MARK) in names
 
-    rows = _summary(runs, [])[4:-1]
     lines = block.splitlines(keepends=True)
     kept = [line for line in lines if not rerun(line)]
     # Where the first of them was (nothing before it was dropped), or after the table's last row.
     at = next((i for i, line in enumerate(lines) if rerun(line)),
               max(i for i, line in enumerate(kept) if line.startswith("|")) + 1)
-    marked = [row.replace(" |", marker + " |", 1) + "\n" for row in rows]
+    marked = [row + "\n" for row in _target_rows(runs, mark=RERUN_MARK)]
     return "".join(kept[:at] + marked + kept[at:])
 
 
-def _summary(runs: dict, misses: list[dict]) -> list[str]:
-    out = ["## Targets", "", "| Benchmark | Figure | Target | Measured | Status |", "|---|---|---|---|---|"]
+def _target_rows(runs: dict, *, mark: str = "") -> list[str]:
+    """The Targets table's rows of what `runs` measured; `mark` follows each benchmark's name."""
+    rows = []
     for t in targets(runs):
         digits = 0 if t.target >= 100 else 2
         value = "no ratio" if t.value is None else f"{t.value:,.{digits}f}"
-        out.append(f"| {t.benchmark.replace('_', ' ')} | {t.figure} | {t.kind} {t.target:,.{digits}f} | {value} | "
-                   f"{status(t.value, t.target, t.kind)} |")
-    out.append("")
+        rows.append(f"| {t.benchmark.replace('_', ' ')}{mark} | {t.figure} | {t.kind} {t.target:,.{digits}f} | {value} | "
+                    f"{status(t.value, t.target, t.kind)} |")
+    return rows
+
+
+def _summary(runs: dict, misses: list[dict]) -> list[str]:
+    out = ["## Targets", "", "| Benchmark | Figure | Target | Measured | Status |", "|---|---|---|---|---|",
+           *_target_rows(runs), ""]
     if misses:
         worst = misses[0]
         value = "no ratio" if worst["value"] is None else f"{worst['value']:.2f}"

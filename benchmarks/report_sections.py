@@ -218,10 +218,9 @@ def schema_room(r: dict, runs: dict) -> list[str]:
 
 
 def table_output(r: dict, runs: dict) -> list[str]:
-    reps = r.get("reps", 1)
     out = [f"The same job ({r['rows']} rows, units of {r['unit_rows']}) writing Parquet folders, an Iceberg table (SQL "
            "catalog on SQLite, local warehouse) and a Delta table (local), each run in its own process, the three in "
-           f"turn, {reps} time(s). Rows/s = input rows / (last unit committed - first unit's first row in an engine), "
+           f"turn, {r['reps']} time(s). Rows/s = input rows / (last unit committed - first unit's first row in an engine), "
            "from timeline.json; commit = the driver's time per unit to publish its files, commit the tables and write "
            "its manifest entry (in each output's median run).", "",
            "| output | rows/s | vs folders (medians) | commit per unit, median | max | all commits |",

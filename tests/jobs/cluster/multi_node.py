@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -103,10 +104,7 @@ class Cluster:
         """A job of the cluster's that holds one CPU of `node` (its entrypoint asks for it,
         as another team's job would); its id, once it runs. Call it while `node` is the only
         worker with a CPU that can come free."""
-        from jobs.cluster.job_client import connect
-
-        with client_environment(RAY_AUTH_TOKEN_PATH=str(self.token_path)):
-            client = connect(self.address)
+        with self._job_client() as client:
             job = client.submit_job(entrypoint="sleep 3600", entrypoint_num_cpus=1)
             deadline = time.monotonic() + 300
             while (info := client.get_job_info(job)).status != "RUNNING":
@@ -117,10 +115,16 @@ class Cluster:
 
     def release(self, job: str) -> None:
         """Stop a job `occupy_a_core` started."""
+        with self._job_client() as client:
+            client.stop_job(job)
+
+    @contextmanager
+    def _job_client(self):
+        """The cluster's job client, with the cluster's token."""
         from jobs.cluster.job_client import connect
 
         with client_environment(RAY_AUTH_TOKEN_PATH=str(self.token_path)):
-            connect(self.address).stop_job(job)
+            yield connect(self.address)
 
     def hosting_engines(self) -> dict[str, int]:
         """Worker node id -> engine actors on it."""

@@ -215,14 +215,17 @@ def engine_processes(root: subprocess.Popen) -> dict[int, str]:
 
 def wait_until(condition, proc: subprocess.Popen, what: str | Callable[[], str], timeout: float = 600):
     """`condition()`'s first true value; `what` (or what it returns, when it fails) names it."""
+    def named() -> str:
+        return what() if callable(what) else what
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := condition():
             return value
         if proc.poll() is not None:
-            pytest.fail(f"the submitted job ended (exit {proc.returncode}) before {what() if callable(what) else what}")
+            pytest.fail(f"the submitted job ended (exit {proc.returncode}) before {named()}")
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
+    pytest.fail(f"timed out waiting for {named()}")
 
 
 # The kill must land while the engine has rows left: one row per block at a time, more
