@@ -30,7 +30,7 @@ def main() -> None:
         mode, setting, rows = args.child
         workload.emit_child_result(_run(_spec(source, root, mode, setting == "on", int(rows))))
         return
-    rows = {"label": 48 if args.quick else 960, "extract": 16 if args.quick else 160}
+    rows = {"label": 48 if args.quick else 960, "extract": 16 if args.quick else 480}
     model_args = ["--model", args.model] if args.model else []
     results = {"targets": TARGETS, "modes": {}}
     for mode in ("label", "extract"):

@@ -101,9 +101,12 @@ def sampling_kwargs(checked) -> dict[str, Any]:
 
 
 def sampling_params(checked):
+    """k2batch's SamplingParams, with the answer's text from vLLM's own detokenizer (its
+    default), as a plain vLLM user gets it; k2batch decodes each answer once instead
+    (operators/sampling.py output_text)."""
     from operators.sampling import sampling_params
 
-    return sampling_params(sampling_kwargs(checked))
+    return sampling_params({**sampling_kwargs(checked), "detokenize": True})
 
 
 def prompt_token_ids(checked) -> list[list[int]]:

@@ -46,15 +46,22 @@ class GrammarReplay:
         """For each token of an answer, whether the grammar forced all of its text (the
         grammar's jump-forward string at that point starts with the token's bytes: any
         other choice would have spelled the same text). None if the grammar refuses the
-        answer, i.e. this replay is not the engine's grammar."""
+        answer, i.e. this replay is not the engine's grammar.
+
+        A token that begins the forced string leaves the rest of it forced, so the string
+        is asked for again only where a token does not begin what is left of it."""
         matcher = self._xgr.GrammarMatcher(self.grammar, terminate_without_stop_token=True)
-        flags = []
+        flags, ahead = [], b""
         for token in token_ids:
             if matcher.is_terminated():  # EOS after the JSON: outside every value
                 flags.append(False)
                 continue
-            ahead = matcher.find_jump_forward_string().encode()
-            flags.append(bool(ahead) and ahead.startswith(self.token_bytes[token]))
+            piece = self.token_bytes[token]
+            if not (piece and ahead.startswith(piece)):
+                ahead = matcher.find_jump_forward_string().encode()
+            forced = bool(ahead) and ahead.startswith(piece)
+            flags.append(forced)
+            ahead = ahead[len(piece):] if forced else b""
             if not matcher.accept_token(token):
                 return None
         return flags

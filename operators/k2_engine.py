@@ -220,7 +220,8 @@ class K2Engine:
             return final
         output = final.outputs[0]
         # How much of the prompt the prefix cache served: vLLM's own per-request count.
-        return Generation(text=output.text, token_ids=tuple(output.token_ids), finish_reason=output.finish_reason,
+        return Generation(text=sampling.output_text(self.tokenizer, output, params), token_ids=tuple(output.token_ids),
+                          finish_reason=output.finish_reason,
                           cached_tokens=final.num_cached_tokens or 0, end=sampling.attempt_end(output),
                           logprobs=sampled_logprobs(output))
 

@@ -1,18 +1,25 @@
-"""Label mode's scoring: the probability of every declared label's whole token path
-after the answer's text before the label, so that labels sharing their first tokens are
-told apart by all of them (free greedy decoding judges by the first step alone).
+"""Label mode's scoring: the probability of every declared label under the label set's
+constraint, judged by each label's whole token path, so that labels sharing their first
+tokens are told apart by where they part (free greedy decoding judges by the first step
+alone).
 
 Each label's answer text up to its value (`...{"label":"` + the label) is tokenized the
 way a prompt is (canonically); the tokens all labels share are the context, and the
-labels' remaining tokens form a tree. One engine request per node of the tree, on the
-prompt plus the node's tokens, asks for the log-probabilities of the node's next
-tokens (vLLM's `logprob_token_ids`, one step, greedy, no grammar: the model's own
-distribution); the shared prompt is a prefix-cache hit. A label's path ends with any
-token the grammar allows to close its string (`"`, `"}`, ...: operators/grammar_replay.py),
-so a label that is a prefix of another ("pos", "positive") is judged by where it ends.
+labels' remaining tokens form a tree. A label's path ends with any token the grammar
+allows to close its string (`"`, `"}`, ...: operators/grammar_replay.py), so a label that
+is a prefix of another ("pos", "positive") is judged by where it ends.
+
+Decoding under the constraint, a node of the tree with one way on (one next token, or
+only a label's closing) is forced: its step has probability 1 and costs no request. At
+a node where the paths part, one engine request on the prompt plus the node's tokens
+asks for the log-probabilities of the ways on (vLLM's `logprob_token_ids`, one step,
+greedy, no grammar: the model's own distribution), and they are normalized over those
+ways. A label's probability is the product along its path; the shared prompt is a
+prefix-cache hit. Five labels with distinct first tokens cost one request.
 """
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -43,7 +50,10 @@ class ScoringPlan:
     context: Node  # answer tokens every label path shares, after the prompt
     paths: dict[str, Node]  # each label's tokens after the context
     closings: dict[str, tuple[int, ...]]  # the tokens that close each label's string
-    asks: dict[Node, tuple[int, ...]]  # per tree node, the next tokens whose log-probabilities are asked
+    # Per tree node where the paths part, the next tokens whose log-probabilities are
+    # asked: every way on from there (the next tokens of the paths that continue, the
+    # closing tokens of a label that ends there). A node not here has one way on.
+    asks: dict[Node, tuple[int, ...]]
 
 
 def answer_label_text(label: str) -> str:
@@ -65,21 +75,32 @@ def plan_scoring(tokenizer, replay: GrammarReplay, answer_prefix: str, labels: l
         if not closings[label]:
             raise LabelScoringError(f"task.labels: the grammar does not end the label {label!r} where it is written "
                                     f"({text[-60:]!r}): it cannot be scored")
-    asks: dict[Node, set[int]] = {}
+    ways: dict[Node, dict[object, tuple[int, ...]]] = {}  # node -> each way on (a token, or a label's closing) -> tokens
     for label, path in paths.items():
         for depth, token in enumerate(path):
-            asks.setdefault(path[:depth], set()).add(token)
-        asks.setdefault(path, set()).update(closings[label])
-    return ScoringPlan(context=tokens[0][:shared], paths=paths, closings=closings,
-                       asks={node: tuple(sorted(ids)) for node, ids in asks.items()})
+            ways.setdefault(path[:depth], {})[token] = (token,)
+        ways.setdefault(path, {})[("end", label)] = closings[label]
+    asks = {node: tuple(sorted({t for tokens in on.values() for t in tokens})) for node, on in ways.items() if len(on) > 1}
+    return ScoringPlan(context=tokens[0][:shared], paths=paths, closings=closings, asks=asks)
 
 
 def path_logprobs(plan: ScoringPlan, answers: dict[Node, dict[int, float]]) -> dict[str, float]:
-    """Each label's log-probability: its path's tokens, then any token closing its string."""
+    """Each label's log-probability under the constraint: at every node of its path where
+    the paths part, its way on (its next token, or any token closing its string)
+    normalized over all the ways on there; a node with one way on adds nothing."""
     scores = {}
     for label, path in plan.paths.items():
-        total = sum(answers[path[:depth]][token] for depth, token in enumerate(path))
-        scores[label] = total + logsumexp([answers[path][token] for token in plan.closings[label]])
+        total = 0.0
+        for depth in range(len(path) + 1):
+            node = path[:depth]
+            if node not in plan.asks:
+                continue
+            ways = [answers[node][token] for token in plan.asks[node]]
+            taken = [answers[node][path[depth]]] if depth < len(path) else [answers[node][t] for t in plan.closings[label]]
+            # A node the model gives no mass at all passes none on (label_distribution then spreads it evenly).
+            norm = logsumexp(ways)
+            total += logsumexp(taken) - norm if norm != -math.inf else -math.inf
+        scores[label] = total
     return scores
 
 

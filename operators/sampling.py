@@ -14,6 +14,11 @@ A constrained answer keeps EOS, which xgrammar admits only where the JSON ends, 
 no stop strings: it ends at the grammar's end or at `max_tokens` (then `truncated`),
 nothing else. A free-text summary keeps the tokens that end a turn (EOS and
 `SUMMARY_ENDS`) and loses every other tag.
+
+No generation is detokenized by vLLM (`detokenize=False`): its detokenizer decodes every
+request at every step, and with log-probabilities every logged token again, in the
+engine actor's process beside the engine. With no stop strings nothing needs the text
+before the answer ends, so `output_text` decodes each finished answer once.
 """
 
 from typing import Any
@@ -76,7 +81,8 @@ def next_token_params(token_ids: list[int]):
 
 
 def sampling_params(fields: dict[str, Any]):
-    """vllm.SamplingParams from these fields, with the offline engine's output kind."""
+    """vllm.SamplingParams from these fields, with the offline engine's output kind and
+    no detokenizing (`output_text` decodes the answer)."""
     from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
 
     fields = dict(fields)
@@ -84,7 +90,17 @@ def sampling_params(fields: dict[str, Any]):
         fields["structured_outputs"] = StructuredOutputsParams(**fields["structured_outputs"])
     # FINAL_ONLY: a row waits for its whole answer, so the engine need not build and
     # queue a partial output for every request at every step (what vllm.LLM does too).
-    return SamplingParams(**fields, output_kind=RequestOutputKind.FINAL_ONLY)
+    return SamplingParams(**{"detokenize": False, **fields}, output_kind=RequestOutputKind.FINAL_ONLY)
+
+
+def output_text(tokenizer, output, params) -> str:
+    """A finished generation's text, as vLLM's detokenizer would give it: its tokens less
+    the one that stopped it (EOS or a stop token id: there are no stop strings), decoded
+    once with the request's `skip_special_tokens`."""
+    token_ids = list(output.token_ids)
+    if output.finish_reason == "stop" and token_ids:
+        token_ids.pop()
+    return tokenizer.decode(token_ids, skip_special_tokens=params.skip_special_tokens)
 
 
 def attempt_end(output) -> str:

@@ -51,6 +51,38 @@ def test_a_field_the_grammar_forces_is_certain_and_a_free_one_is_the_product_of_
     assert grammar.forced(content_token_ids(tiny_tokenizer, ['{"name":"other"'])[0]) is None, "not this grammar"
 
 
+def test_the_replay_asks_the_grammar_again_only_where_a_token_leaves_the_forced_string(tiny_tokenizer):
+    """The same flags as asking the grammar's jump-forward string before every token, on
+    answers spelled canonically and one byte a token (a token inside and across forced text)."""
+    from schemas.examples.news import NewsHeadlines
+    from schemas.record_schema import RecordSchema
+
+    grammar = replay(tiny_tokenizer, RecordSchema.from_model(NewsHeadlines).constraint_parameters)
+
+    def asked_every_token(ids):
+        matcher = grammar._xgr.GrammarMatcher(grammar.grammar, terminate_without_stop_token=True)
+        flags = []
+        for token in ids:
+            ahead = matcher.find_jump_forward_string().encode()
+            flags.append(bool(ahead) and ahead.startswith(grammar.token_bytes[token]))
+            assert matcher.accept_token(token)
+        return flags
+
+    answers = []
+    for city, titles in (("Lyon", ["Port reopens", "Vote due"]), ("São Paulo", []), ("Oslo", ["A" * 80, "b", "c"])):
+        args = {"city": city, "country": "X", "headlines": [{"title": t, "topic": "sports"} for t in titles]}
+        answers.append(json.dumps({"name": "rec", "arguments": args}, separators=(",", ":"), ensure_ascii=False))
+    byte_ids = {piece: i for i, piece in enumerate(grammar.token_bytes) if len(piece) == 1}
+    for text in answers:
+        spelled = [content_token_ids(tiny_tokenizer, [text])[0]]
+        if all(bytes([b]) in byte_ids for b in text.encode()):
+            spelled.append([byte_ids[bytes([b])] for b in text.encode()])
+        for ids in spelled:
+            assert grammar.forced(ids) == asked_every_token(ids)
+            assert any(grammar.forced(ids)) and not all(grammar.forced(ids))
+    assert all(bytes([b]) in byte_ids for b in answers[0].encode()), "one answer is spelled a byte a token"
+
+
 def test_label_distribution_sums_to_one_and_the_choice_is_the_argmax_at_temperature_zero():
     probs = label_distribution({"a": math.log(0.2), "b": math.log(0.05), "c": -math.inf})
     assert sum(probs.values()) == pytest.approx(1.0) and probs == pytest.approx({"a": 0.8, "b": 0.2, "c": 0.0})
@@ -62,7 +94,7 @@ def test_label_distribution_sums_to_one_and_the_choice_is_the_argmax_at_temperat
 
 
 def test_label_scoring_plan_shares_the_prefix_and_ends_each_path_at_its_closing_quote(tiny_tokenizer):
-    labels = ["pol", "politics", "sports"]
+    labels = ["pol", "politics", "sports", "polka dots", "polka band"]
     schema = label_record_schema(labels)
     grammar = GrammarReplay(tiny_tokenizer, len(tiny_tokenizer),
                             tool_call_json_schema(name="record_label", parameters=schema.constraint_parameters))
@@ -72,10 +104,35 @@ def test_label_scoring_plan_shares_the_prefix_and_ends_each_path_at_its_closing_
         tokens = plan.context + plan.paths[label]
         assert tiny_tokenizer.decode(tokens) == opening + label
         assert all(grammar.token_bytes[t].startswith(b'"') for t in plan.closings[label])
-    # Given every asked token's log-probability, a label's score is its path then its closing.
-    answers = {node: {token: -1.0 for token in asked} for node, asked in plan.asks.items()}
-    scores = path_logprobs(plan, answers)
-    assert scores == {label: -(len(plan.paths[label]) + 1) + math.log(len(plan.closings[label])) for label in labels}
+    # A request only where the paths part: each asked node has two ways on or more, and
+    # every way on from it (a path's next token, a closing of a label that ends there) is asked.
+    for node, asked in plan.asks.items():
+        ways = {path[len(node)] for path in plan.paths.values() if path[:len(node)] == node and len(path) > len(node)}
+        ends = [label for label, path in plan.paths.items() if path == node]
+        assert len(ways) + len(ends) >= 2
+        assert set(asked) == ways | {t for label in ends for t in plan.closings[label]}
+    assert len(plan.asks) < sum(len(path) + 1 for path in plan.paths.values()), "forced steps are not asked"
+    # Given every asked token's log-probability, the labels' probabilities sum to 1.
+    answers = {node: {token: -0.5 * i for i, token in enumerate(asked)} for node, asked in plan.asks.items()}
+    assert sum(math.exp(v) for v in path_logprobs(plan, answers).values()) == pytest.approx(1.0)
+
+
+def test_a_label_path_is_the_product_of_its_normalized_ways_on_where_the_paths_part():
+    """A = (1, 2), B = (1, 3), C = (4,): a request at the root and at (1,); the rest is forced."""
+    from operators.label_scoring import ScoringPlan
+
+    plan = ScoringPlan(context=(), paths={"A": (1, 2), "B": (1, 3), "C": (4,)},
+                       closings={"A": (10,), "B": (11, 12), "C": (13,)}, asks={(): (1, 4), (1,): (2, 3)})
+    answers = {(): {1: math.log(0.33), 4: math.log(0.27)}, (1,): {2: math.log(0.2), 3: math.log(0.2)}}
+    probs = {label: math.exp(lp) for label, lp in path_logprobs(plan, answers).items()}
+    assert probs == pytest.approx({"A": 0.55 * 0.5, "B": 0.55 * 0.5, "C": 0.45})
+    # Free greedy decoding takes token 1 first (0.33 > 0.27), so A or B; over the whole paths C is the most probable.
+    assert choose_label(label_distribution(path_logprobs(plan, answers)), temperature=0.0, seed=0, prompt_ids=[]) == "C"
+    # A label that ends where another goes on ("pos", "positive"): its closing tokens are one way on.
+    ends = ScoringPlan(context=(5,), paths={"pos": (), "positive": (6,)}, closings={"pos": (10, 11), "positive": (12,)},
+                       asks={(): (6, 10, 11)})
+    probs = path_logprobs(ends, {(): {6: math.log(0.2), 10: math.log(0.1), 11: math.log(0.1)}})
+    assert {label: math.exp(lp) for label, lp in probs.items()} == pytest.approx({"pos": 0.5, "positive": 0.5})
 
 
 def test_the_histogram_gives_the_quantiles_and_the_rows_below_the_review_threshold():

@@ -101,7 +101,9 @@ def test_every_label_record_has_a_distribution_over_the_declared_labels_and_take
         assert set(probs) == set(LABELS) and abs(sum(probs.values()) - 1) <= 1e-3
         assert row["label"] == max(probs, key=probs.get) and row["_confidence"] == probs[row["label"]]
     assert (out["_attempts"] == 1).all()
-    assert (out["_prompt_tokens"] > 0).all() and (out["_cached_prompt_tokens"] > 0).all(), "the scoring reuses the prompt"
+    # The five labels part at their first token: one one-step request a row, and no generation (the label is
+    # the only argument, so the answer is written from the chosen label).
+    assert (out["_completion_tokens"] == 1).all() and (out["_prompt_tokens"] > 0).all()
 
 
 def test_at_temperature_above_zero_the_label_is_drawn_from_the_distribution(engine):
@@ -114,24 +116,25 @@ def test_at_temperature_above_zero_the_label_is_drawn_from_the_distribution(engi
 
 
 def shared_prefix_labels(tokenizer) -> list[list[str]]:
-    """Label pairs whose token paths share their first token and then part: a word of the
-    tiny vocabulary and the same word with a suffix of two or more tokens."""
+    """Label triples: two that share their first token and part at the next (a word of
+    the tiny vocabulary with two suffixes), and a third that starts with another token."""
     from operators.render_prompt import content_token_ids
 
-    vocab = [t for t in tokenizer.get_vocab() if t.isalpha() and t.islower() and 3 <= len(t) <= 6]
-    pairs = []
-    for word in sorted(vocab)[:40]:
-        for suffix in ("ics", "ed", "xq"):
-            short, long = content_token_ids(tokenizer, [word, word + suffix])
-            if long[0] == short[0] and len(long) > len(short) + 1:
-                pairs.append([word, word + suffix])
-    return pairs
+    vocab = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.islower() and 3 <= len(t) <= 6)
+    triples = []
+    for word, other in zip(vocab[:40], vocab[-40:]):
+        labels = [word + "ics", word + "ed", other]
+        first, second, third = content_token_ids(tokenizer, labels)
+        if first[0] == second[0] != third[0] and first[1:2] != second[1:2] and len(first) > 1 and len(second) > 1:
+            triples.append(labels)
+    return triples
 
 
 def test_labels_that_share_their_first_tokens_are_judged_by_the_whole_path(engine, tiny_tokenizer):
-    """Free greedy decoding commits to the first token of the more probable first step;
-    the full path can favor the other label. Search the tiny model for such a case
-    (deterministic: greedy, fixed weights), then check confidence picks the full path."""
+    """Free greedy decoding commits to the more probable first token; two labels that
+    share it split its probability where they part, so the whole paths can favor the
+    third label. Search the tiny model for such a case (deterministic: greedy, fixed
+    weights), then check confidence picks the whole path's argmax."""
     found = None
     for labels in shared_prefix_labels(tiny_tokenizer):
         free = label_answers(engine, labels, TEXTS[:4], confidence=False)
@@ -140,7 +143,7 @@ def test_labels_that_share_their_first_tokens_are_judged_by_the_whole_path(engin
         if differ.any():
             found = labels, free[differ], scored[differ]
             break
-    assert found is not None, "no label pair in the tiny vocabulary where greedy decoding and the full path disagree"
+    assert found is not None, "no label triple in the tiny vocabulary where greedy decoding and the full path disagree"
     labels, free, scored = found
     print(f"greedy and the full path disagree on {labels}: {len(scored)} of {len(TEXTS[:4])} rows")
     for (_, greedy), (_, row) in zip(free.iterrows(), scored.iterrows()):

@@ -119,3 +119,32 @@ def test_an_unprimed_prompt_still_gives_records(engine, tiny_model):
     finally:
         actor.configure(task)
     assert out["_record_json"].notna().all(), out["error"].tolist()
+
+
+def test_the_answer_text_decoded_once_is_the_text_vllm_would_detokenize(engine, tiny_model):
+    """vLLM does not detokenize k2batch's requests (operators/sampling.py output_text):
+    the text decoded from the finished tokens is vLLM's own, for constrained answers
+    (EOS dropped) and for free-text summaries (the stop tag dropped, specials skipped),
+    whether the answer stopped or was cut at max_tokens."""
+    from operators.sampling import output_text
+
+    actor = engine.actor
+    prompts = [[int(i) for i in ids] for ids in batch_for(tiny_model, [f"text {i}" for i in range(12)])["_prompt_ids"]]
+    ends = set()
+    for params in (actor.answer_params, actor.summary_params, changed(actor.summary_params, max_tokens=5)):
+        assert params.detokenize is False
+        detokenized = changed(params, detokenize=True)
+        for ids in prompts:
+            ours, theirs = [engine.loop.run_until_complete(actor._request(ids, p)).outputs[0] for p in (params, detokenized)]
+            assert list(ours.token_ids) == list(theirs.token_ids), "greedy: the same answer both times"
+            assert output_text(actor.tokenizer, ours, params) == theirs.text != ""
+            ends.add(ours.finish_reason)
+    assert ends == {"stop", "length"}
+
+
+def changed(params, **fields):
+    """A copy of vllm.SamplingParams (a msgspec struct, not a dataclass) with `fields` set."""
+    params = params.clone()
+    for name, value in fields.items():
+        setattr(params, name, value)
+    return params
