@@ -9,8 +9,10 @@ START = "<!-- figures: written by `make bench` from the run that wrote BENCHMARK
 END = "<!-- /figures -->"
 
 
-def figures(runs: dict, machine: dict) -> list[str]:
-    """The block's lines, each number formatted as BENCHMARKS.md prints it."""
+def figures(runs: dict, machine: dict, rerun: list[str] | None = None) -> list[str]:
+    """The block's lines, each number formatted as BENCHMARKS.md prints it. `rerun`: the
+    benchmarks of a section re-run (`machine` is that run's); the others' figures are
+    those of the run BENCHMARKS.md dates them to."""
     def results(name):
         run = runs.get(name)
         return run["results"] if run and run["returncode"] == 0 and run["results"] else None
@@ -18,9 +20,11 @@ def figures(runs: dict, machine: dict) -> list[str]:
     def ratio(r, key):
         return f"{r['ratios'][key]:.2f}x" if key in r["ratios"] else "no ratio (see BENCHMARKS.md)"
 
-    out = [f"From [BENCHMARKS.md](BENCHMARKS.md) ({machine['date']}, commit {machine['commit']}, "
-           f"{machine['cores']} cores, load average {machine['load_average_before'][0]:.1f} before and "
-           f"{machine['load_average_after'][0]:.1f} after), the tiny model on CPU:", ""]
+    when = (f"{machine['date']}, commit {machine['commit']}, {machine['cores']} cores, load average "
+            f"{machine['load_average_before'][0]:.1f} before and {machine['load_average_after'][0]:.1f} after")
+    if rerun:
+        when = f"each section as dated there; {', '.join(n.replace('_', ' ') for n in rerun)} re-run on {when}"
+    out = [f"From [BENCHMARKS.md](BENCHMARKS.md) ({when}), the tiny model on CPU:", ""]
     if r := results("engine_ceiling"):
         out.append(f"- extraction: k2batch's rows/s {ratio(r, 'b/a')} one `vllm.LLM.generate` call's on the same "
                    f"prompts, {ratio(r, 'b/c')} `ray.data.llm`'s (start-up subtracted, equal work);")

@@ -31,3 +31,12 @@ def test_the_figures_quote_the_numbers_as_benchmarks_md_prints_them():
     lines = readme_figures.figures({"dedup": {"returncode": 0, "results": dedup}}, machine)
     assert "1.88x the rows/s with 120 of 400 rows repeated" in "\n".join(lines)
     assert "commit abc1234" in lines[0] and "load average 0.3 before and 0.4 after" in lines[0]
+
+
+def test_a_section_re_run_says_which_sections_it_re_ran_and_when():
+    machine = {"date": "2026-12-07 05:00 UTC", "commit": "def5678", "cores": 2, "load_average_before": (0.3, 0, 0),
+               "load_average_after": (0.4, 0, 0)}
+    dedup = {"speedup": 1.5, "duplicate_rows": 120, "rows": 400}
+    lines = readme_figures.figures({"dedup": {"returncode": 0, "results": dedup}}, machine, rerun=["label_ceiling"])
+    assert "each section as dated there; label ceiling re-run on 2026-12-07 05:00 UTC, commit def5678" in lines[0]
+    assert "1.50x the rows/s" in "\n".join(lines)
