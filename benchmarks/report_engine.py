@@ -51,8 +51,9 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
             f"T(n): {c['k2batch']['small_run_seconds']['median'] - c['vllm']['engine_startup_seconds'] - c['vllm']['small_run_seconds']['median']:+.1f} s.", "",
             "What differs between contenders besides the framework: (b) also parses and validates every answer, re-asks "
             f"the invalid ones ({sum(x['rejects'] for x in b_runs)} rejects over its full runs) and writes typed Parquet "
-            "with a commit per file. (a) and (c) take the answer's text from vLLM's detokenizer, which decodes every "
-            "request at every step; (b) has vLLM skip it and decodes each finished answer once (the same text)"
+            f"with a commit per file. {'(a) and (c) take' if 'raydata' in c else '(a) takes'} the answer's text from "
+            "vLLM's detokenizer, which decodes every request at every step; (b) has vLLM skip it and decodes each "
+            "finished answer once (the same text)"
             + ("; (c) writes the raw generated text. (c) runs with its chat-template, tokenize and detokenize stages off, "
                "because it receives k2batch's token ids and vLLM already returns the text." if "raydata" in c else "."), "",
             f"(b) runs with the job spec's defaults, batch_size {batch_size} and max_batches_in_flight {in_flight}: up to "
