@@ -19,7 +19,7 @@ class Label(Mode):
     name = "label"
     description = "one of task.labels (or task.label_field) per row"
     task_fields = frozenset({"labels", "label_field"})
-    confidence_default = True  # a probability per declared label costs one request a row where the labels part (docs/confidence.md)
+    confidence_default = True  # a request a row where the labels part, no generation: docs/confidence.md
 
     def check_task(self, task: TaskFields) -> None:
         if bool(task.labels) == bool(task.label_field):
