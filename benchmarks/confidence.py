@@ -5,6 +5,10 @@ engine settings and input.
 
 Rows/s is the input's rows over summary.json's `engine_seconds` (start-up excluded).
 
+Beside them, the extract job's prompts through vLLM alone (one started engine, one
+`generate` call per repetition, alternating) with k2batch's sampling, without and with
+`logprobs=0`: the part of extract's cost that is vLLM's own per-token log-probabilities.
+
 python -m benchmarks.confidence [--quick] [--model PATH] [--json out.json]
 """
 
@@ -13,6 +17,7 @@ import argparse
 from benchmarks import workload
 
 TARGETS = {"label": 0.75, "extract": 0.9}
+ENGINE_REPS = 3  # of each setting, alternating, against a started engine
 LABELS = {"politics": "government, councils, elections", "business": "companies, trade, ports",
           "science": "research and universities", "sports": "matches and teams", "culture": "arts, theatres, museums"}
 
@@ -23,9 +28,14 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CONFIDENCE", "ROWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--engine-alone", type=int, metavar="ROWS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     source = workload.model_source(args.model)
     root = workload.WORKDIR / "confidence"
+    if args.engine_alone:
+        workload.emit_child_result(_engine_alone(_spec(source, root, "extract", True, args.engine_alone), source,
+                                                 reps=1 if args.quick else ENGINE_REPS))
+        return
     if args.child:
         mode, setting, rows = args.child
         workload.emit_child_result(_run(_spec(source, root, mode, setting == "on", int(rows))))
@@ -42,11 +52,17 @@ def main() -> None:
             runs[setting] = workload.run_child("confidence", ["--child", mode, setting, str(rows[mode]), *model_args],
                                                env=env, log=root / f"{mode}-{setting}.log")
         results["modes"][mode] = {"rows": rows[mode], "runs": runs, "ratio": runs["on"]["rows_per_s"] / runs["off"]["rows_per_s"]}
+    print(f"extract prompts through vLLM alone, logprobs off and on: {rows['extract']} rows ...", flush=True)
+    results["engine_alone"] = workload.run_child(
+        "confidence", ["--engine-alone", str(rows["extract"]), *(["--quick"] if args.quick else []), *model_args],
+        env=workload.engine_env(_spec(source, root, "extract", True, rows["extract"])), log=root / "engine-alone.log")
     workload.write_results(args.json, results)
     for mode, r in results["modes"].items():
         off, on = r["runs"]["off"], r["runs"]["on"]
         print(f"{mode}: off {off['rows_per_s']:.2f} rows/s, on {on['rows_per_s']:.2f} rows/s; "
               f"on / off = {r['ratio']:.2f} (target {TARGETS[mode]})")
+    e = results["engine_alone"]
+    print(f"vLLM alone: logprobs off {e['off']['median']:.2f} rows/s, on {e['on']['median']:.2f} rows/s; on / off = {e['ratio']:.2f}")
 
 
 def _spec(source, root, mode: str, confidence: bool, rows: int):
@@ -70,6 +86,36 @@ def _run(spec) -> dict:
             "rows_per_s": summary.input_rows / summary.engine_seconds}
 
 
+def _engine_alone(spec, source: str, *, reps: int) -> dict:
+    """The extract job's first-attempt prompts through one `vllm.LLM` with k2batch's engine
+    arguments and sampling, `generate` timed without and with `logprobs=0` (what extract
+    confidence adds to a request), alternating, the prefix cache reset before each."""
+    import time
+
+    import vllm
+
+    from jobs.plan.resolve import resolve_job
+    from operators.sampling import sampling_params
+
+    checked = resolve_job(spec)
+    prompts = [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(checked)]
+    fields = workload.sampling_kwargs(checked)
+    params = {"off": sampling_params(fields), "on": sampling_params({**fields, "logprobs": 0, "flat_logprobs": True})}
+    llm = vllm.LLM(**workload.engine_kwargs(spec, source))
+    llm.generate(prompts[:32], params["on"], use_tqdm=False)  # warm-up: first-request compilation, grammar cache
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    tokens: dict[str, list[int]] = {"off": [], "on": []}
+    for _ in range(reps):
+        for setting in ("off", "on"):
+            llm.reset_prefix_cache()
+            started = time.monotonic()
+            outputs = llm.generate(prompts, params[setting], use_tqdm=False)
+            rates[setting].append(len(prompts) / (time.monotonic() - started))
+            tokens[setting].append(sum(len(o.outputs[0].token_ids) for o in outputs))
+    result = {setting: {**workload.summarize(rates[setting]), "completion_tokens": tokens[setting][0]} for setting in rates}
+    return {**result, "rows": len(prompts), "ratio": result["on"]["median"] / result["off"]["median"]}
+
+
 def render_section(r: dict, runs: dict) -> list[str]:
     """BENCHMARKS.md's section (benchmarks/report.py)."""
     out = ["`k2batch run` with task.confidence off then on, each run in its own process, temperature 0. "
@@ -85,6 +131,14 @@ def render_section(r: dict, runs: dict) -> list[str]:
     out.append("")
     for mode, m in r["modes"].items():
         out.append(f"- {mode}: on / off = **{m['ratio']:.2f}x** (target at least {r['targets'][mode]}x)")
+    if e := r.get("engine_alone"):
+        out += ["", f"The extract job's {e['rows']} first-attempt prompts through vLLM alone (one started `vllm.LLM` "
+                "with k2batch's engine arguments and sampling; `generate` without and with `logprobs=0`, alternating, "
+                "the prefix cache reset before each): "
+                f"{workload.fmt(e['off'], digits=2)} against {workload.fmt(e['on'], digits=2)} rows/s, "
+                f"completion tokens {e['off']['completion_tokens']:,} and {e['on']['completion_tokens']:,}: "
+                f"**{e['ratio']:.2f}x** from vLLM's per-token log-probabilities alone (its sampler, the engine core's "
+                "output and the frontend's per-request processing), before k2batch attributes a token to a field."]
     return out + [""]
 
 

@@ -125,7 +125,8 @@ def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str)
     c = results["contenders"]
     if "plain_process_seconds" in raw.get("vllm", {}) and "fixed_seconds" in raw.get("k2batch", {}):
         results["fixed_cost"] = {"plain_vllm_seconds": raw["vllm"]["plain_process_seconds"],
-                                 "k2batch_seconds": raw["k2batch"]["fixed_seconds"], "target_extra_seconds": 10.0}
+                                 "k2batch_seconds": raw["k2batch"]["fixed_seconds"], "target_extra_seconds": 10.0,
+                                 "first_compile_seconds": raw["k2batch"].get("first_compile_seconds")}
     results["unequal_work"] = workload.unequal_work(
         {LABELS[n]: (e["prompt_tokens_per_row"], e["output_tokens_per_row"]) for n, e in c.items()})
     results["ratios"] = {}

@@ -45,6 +45,10 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
                 f"(importing vllm, starting the engine, one generate) took {f['plain_vllm_seconds']:.1f} s; `k2batch run` of "
                 f"those rows (importing its driver, Ray, engine, read, write, commit) {f['k2batch_seconds']:.1f} s: "
                 f"**{extra:+.1f} s** (target at most +{f['target_extra_seconds']:.0f} s)."]
+        if f.get("first_compile_seconds") is not None:
+            out[-1] += (" Its plan found the schema's constraint compiled before, as every run of a schema after its "
+                        "first on a machine does; a schema's first run adds the compile check: "
+                        f"{f['first_compile_seconds']:+.1f} s here.")
     b_runs = [x for x in c["k2batch"]["runs"] if x["size"] == "big"]
     out += ["", f"Engine start-up of (a), measured alone: {c['vllm']['engine_startup_seconds']:.1f} s; prefix-cache hit "
             f"rate in (a): {c['vllm']['prefix_cache_hit_rate']:.1%}. (b)'s fixed cost T(n) against (a)'s start-up plus "

@@ -2,7 +2,8 @@
 engine starts: in a child process with a time limit, since a schema can make the
 compiler run away. A keyword validation enforces anyway is left out of the grammar when
 it does not compile; any other failure is refused at the JSON pointer of its construct
-(schemas/constraint_locate.py finds it)."""
+(schemas/constraint_locate.py finds it). A constraint that compiled before on this machine
+is not compiled again (schemas/compiled_constraints.py)."""
 
 import json
 import logging
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from schemas.compiled_constraints import COMPILE_OPTIONS, compiled_before, remember_compiled
 from schemas.constraint_locate import failing_construct, user_pointer
 from schemas.json_pointer import nested_beyond, pointer_to
 from schemas.record_schema import RecordSchema
@@ -48,9 +50,12 @@ def compile_record_constraint(record_schema: RecordSchema, *, tool_name: str,
         if (deepest := nested_beyond(constraint, MAX_JSON_NESTING)) is not None:
             raise UnsupportedSchemaError(user_pointer(deepest, record_schema),
                                          f"nested deeper than the {MAX_JSON_NESTING} levels vLLM's structured outputs accept")
+        if compiled_before(constraint):
+            return record_schema
         left = max(deadline - time.monotonic(), 1.0)
         failure = _in_child(_compile_or_locate, (constraint, record_schema.grammar_source, left * LOCATE_SHARE), left)
         if failure is None:
+            remember_compiled(constraint)
             return record_schema
         pointer, keyword, reason = failure
         where = pointer_to(pointer, keyword) if keyword else pointer
@@ -63,8 +68,12 @@ def compile_record_constraint(record_schema: RecordSchema, *, tool_name: str,
 
 def compile_constraint(schema: dict, time_limit: float = COMPILE_TIME_LIMIT_S) -> None:
     """Compile a finished constraint (no schema to point into) the way the engine will."""
+    if compiled_before(schema):
+        return
     failure = _in_child(_compile_or_locate, (schema, None, 0.0), time_limit)
-    if failure is not None:
+    if failure is None:
+        remember_compiled(schema)
+    else:
         raise UnsupportedSchemaError("", f"the structured-output backend (xgrammar) cannot compile it: {failure[-1]}")
 
 
@@ -109,7 +118,7 @@ def _compile_error(schema: Any) -> str | None:
     import xgrammar
 
     try:
-        xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(",", ":"))
+        xgrammar.Grammar.from_json_schema(json.dumps(schema), **COMPILE_OPTIONS)
         return None
     except Exception as err:  # xgrammar raises RuntimeError/ValueError variants
         text = (str(err) or type(err).__name__).strip().splitlines()[0]

@@ -17,7 +17,7 @@ import ray
 
 from jobs.watch.log_capture import quiet_logging
 from jobs.driver.projection import Estimate, SampleAnswers, project
-from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_uses_gpus
+from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, disconnect_ray, session_uses_gpus
 from jobs.plan.settings_from_spec import flow_plan, read_settings
 from jobs.plan.resolve import ResolvedJob, resolve_job
 from jobs.spec import JobSpec
@@ -46,7 +46,7 @@ def estimate_job(spec: JobSpec, *, sample: int = DEFAULT_SAMPLE, seed: int = 0, 
             answers = _answer_sample(resolved, rows)
         finally:
             if started_ray:
-                ray.shutdown()
+                disconnect_ray()
     m = spec.model
     # A range of replicas is projected at its min: the replicas a run is sure to get.
     result = project(answers, input_rows=resolved.input_rows, replicas=m.replica_range[0],

@@ -5,6 +5,7 @@ import logging
 import os
 
 import ray
+from ray._private import ray_constants
 
 from jobs.plan.replica_fit import NodeCapacity, replica_fit_warning, uses_gpus
 from jobs.spec import JobSpec
@@ -26,6 +27,20 @@ def connect_ray(spec: JobSpec) -> bool:
     ray.init(address="local", num_cpus=max(os.cpu_count() or 1, engine_cpus + 1), include_dashboard=False,
              log_to_driver=True)
     return True
+
+
+def disconnect_ray() -> None:
+    """`ray.shutdown()`, after ending a local session's autoscaler monitor at once. The
+    monitor has nothing to do on a cluster of fixed size, and shutdown stops the GCS
+    before it: its SIGTERM handler then reports to the stopped GCS until shutdown's second
+    of grace runs out, a second added to every local run. Ended with SIGKILL, no handler
+    runs. A driver joined to a cluster started none."""
+    node = ray._private.worker._global_node
+    monitors = node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node is not None else []
+    for info in monitors:
+        info.process.kill()
+        info.process.wait()
+    ray.shutdown()
 
 
 def session_replicas(spec: JobSpec) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from jobs.driver.node_loss import run_passes
 from jobs.watch.log_capture import quiet_logging
 from jobs.watch.placement import engine_placement, now_ms
 from jobs.watch.progress import RunStart
-from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, session_replicas, session_uses_gpus
+from jobs.driver.ray_session import warn_if_no_node_fits, connect_ray, disconnect_ray, session_replicas, session_uses_gpus
 from jobs.driver.resume import resume_units
 from jobs.driver.retry_rejects import RetryCommitter, plan_retry
 from jobs.watch.run_files import LOG_NOTE, REPORT_NAME, RunFiles
@@ -148,7 +148,7 @@ def _run_pending(resolved: ResolvedJob, store: OutputStore, committer: UnitCommi
     finally:
         context.enable_progress_bars = ray_bars
         if started_ray:
-            ray.shutdown()  # also stops worker log forwarding before the summary is printed
+            disconnect_ray()  # also stops worker log forwarding before the summary is printed
 
 
 def _run_pass(resolved: ResolvedJob, store: OutputStore, committer: UnitCommitter, watch: RunWatch,

@@ -46,3 +46,30 @@ def test_a_finished_constraint_compiles_or_is_refused_without_a_pointer():
     compile_constraint({"type": "object", "properties": {"n": {"type": "integer"}}})
     with pytest.raises(UnsupportedSchemaError, match="^/: the structured-output backend .* cannot compile it: Invalid range"):
         compile_constraint({"type": "integer", "minimum": 5, "maximum": 1})
+
+
+def test_a_constraint_compiled_once_is_not_compiled_again_and_a_refusal_is_never_kept(tmp_path, monkeypatch):
+    import schemas.compiled_constraints as cache
+    import schemas.constraint_compile as compile_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    compiles = []
+    in_child = compile_module._in_child
+    monkeypatch.setattr(compile_module, "_in_child", lambda *args: compiles.append(args) or in_child(*args))
+    schema = RecordSchema(json_schema={"type": "object", "properties": {"n": {"type": "integer"}}}, source="inline")
+    assert compile_record_constraint(schema, tool_name="record") == schema
+    assert compile_record_constraint(schema, tool_name="record") == schema
+    assert len(compiles) == 1, "the second run of the same schema starts no compile"
+    assert len(list((tmp_path / "k2batch" / "compiled-constraints").iterdir())) == 1
+
+    compile_record_constraint(schema, tool_name="other_tool")
+    monkeypatch.setattr(cache, "version", lambda package: "another xgrammar")
+    compile_record_constraint(schema, tool_name="record")
+    assert len(compiles) == 3, "another tool name or xgrammar version is compiled anew"
+
+    refused = RecordSchema(json_schema={"type": "object", "properties": {
+        "n": {"type": "array", "minItems": 3, "maxItems": 1}}}, source="inline")
+    for _ in range(2):
+        with pytest.raises(UnsupportedSchemaError, match="minItems is greater"):
+            compile_record_constraint(refused, tool_name="record")
+    assert len(compiles) == 5, "a refusal is compiled, and refused, every time"
