@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from benchmarks import workload
 from benchmarks.processes import ProcessSampler
@@ -128,17 +129,10 @@ def _first_compile_seconds(spec) -> float:
     with an empty cache and once with this machine's, which that leaves filled."""
     from jobs.plan.resolve import resolve_job
 
-    with tempfile.TemporaryDirectory() as empty:
-        cache_home = os.environ.get("XDG_CACHE_HOME")
-        os.environ["XDG_CACHE_HOME"] = empty
-        try:
-            started = time.monotonic()
-            resolve_job(spec)
-            first = time.monotonic() - started
-        finally:
-            os.environ.pop("XDG_CACHE_HOME")
-            if cache_home is not None:
-                os.environ["XDG_CACHE_HOME"] = cache_home
+    with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"XDG_CACHE_HOME": empty}):
+        started = time.monotonic()
+        resolve_job(spec)
+        first = time.monotonic() - started
     resolve_job(spec)
     started = time.monotonic()
     resolve_job(spec)

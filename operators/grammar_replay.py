@@ -14,6 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
+from schemas.compiled_constraints import COMPILE_OPTIONS
+
 QUOTE = b'"'
 
 
@@ -23,9 +25,8 @@ class GrammarReplay:
 
         self._xgr = xgr
         self.info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
-        # What vLLM's xgrammar backend does with disable_any_whitespace (vllm/v1/structured_output/backend_xgrammar.py).
         self.grammar = xgr.GrammarCompiler(self.info, max_threads=1).compile_json_schema(
-            json.dumps(constraint), any_whitespace=False, separators=(",", ":"))
+            json.dumps(constraint), **COMPILE_OPTIONS)
         self.vocab_size = vocab_size
 
     @cached_property

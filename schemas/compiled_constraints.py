@@ -13,7 +13,8 @@ from pathlib import Path
 
 log = logging.getLogger("k2batch")
 
-# How the engine compiles a constraint (vLLM's xgrammar backend with compact JSON).
+# How the engine compiles a constraint: vLLM's xgrammar backend with disable_any_whitespace
+# (vllm/v1/structured_output/backend_xgrammar.py), so compact JSON.
 COMPILE_OPTIONS = {"any_whitespace": False, "separators": (",", ":")}
 
 

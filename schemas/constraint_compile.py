@@ -50,12 +50,9 @@ def compile_record_constraint(record_schema: RecordSchema, *, tool_name: str,
         if (deepest := nested_beyond(constraint, MAX_JSON_NESTING)) is not None:
             raise UnsupportedSchemaError(user_pointer(deepest, record_schema),
                                          f"nested deeper than the {MAX_JSON_NESTING} levels vLLM's structured outputs accept")
-        if compiled_before(constraint):
-            return record_schema
         left = max(deadline - time.monotonic(), 1.0)
-        failure = _in_child(_compile_or_locate, (constraint, record_schema.grammar_source, left * LOCATE_SHARE), left)
+        failure = _compile(constraint, record_schema.grammar_source, left)
         if failure is None:
-            remember_compiled(constraint)
             return record_schema
         pointer, keyword, reason = failure
         where = pointer_to(pointer, keyword) if keyword else pointer
@@ -68,13 +65,22 @@ def compile_record_constraint(record_schema: RecordSchema, *, tool_name: str,
 
 def compile_constraint(schema: dict, time_limit: float = COMPILE_TIME_LIMIT_S) -> None:
     """Compile a finished constraint (no schema to point into) the way the engine will."""
-    if compiled_before(schema):
-        return
-    failure = _in_child(_compile_or_locate, (schema, None, 0.0), time_limit)
-    if failure is None:
-        remember_compiled(schema)
-    else:
+    failure = _compile(schema, None, time_limit)
+    if failure is not None:
         raise UnsupportedSchemaError("", f"the structured-output backend (xgrammar) cannot compile it: {failure[-1]}")
+
+
+def _compile(constraint: dict, document: Any, time_limit: float) -> tuple | None:
+    """None if `constraint` compiles (known from an earlier compile on this machine, or
+    compiled now in a child); otherwise (pointer, keyword, reason) of the failure, located
+    in `document` when there is one."""
+    if compiled_before(constraint):
+        return None
+    locate_for = 0.0 if document is None else time_limit * LOCATE_SHARE
+    failure = _in_child(_compile_or_locate, (constraint, document, locate_for), time_limit)
+    if failure is None:
+        remember_compiled(constraint)
+    return failure
 
 
 def _in_child(target: Callable, args: tuple, time_limit: float) -> Any:
