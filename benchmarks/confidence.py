@@ -1,7 +1,8 @@
 """The cost of task.confidence: `k2batch run` rows/s with it off and on, side by side in
 one run, for a label job (five declared labels; target on/off at least 0.75x) and for
 the demo extract job (target at least 0.9x), each run in its own process with the same
-engine settings and input.
+engine settings and input, off and on alternating, RUNS times each: the ratio is of the
+medians (one run each way varied by a sixth between two benchmark runs).
 
 Rows/s is the input's rows over summary.json's `engine_seconds` (start-up excluded).
 
@@ -13,10 +14,12 @@ python -m benchmarks.confidence [--quick] [--model PATH] [--json out.json]
 """
 
 import argparse
+import statistics
 
 from benchmarks import workload
 
 TARGETS = {"label": 0.75, "extract": 0.9}
+RUNS = 3  # `k2batch run`s of each setting, alternating
 ENGINE_REPS = 3  # of each setting, alternating, against a started engine
 LABELS = {"politics": "government, councils, elections", "business": "companies, trade, ports",
           "science": "research and universities", "sports": "matches and teams", "culture": "arts, theatres, museums"}
@@ -46,20 +49,25 @@ def main() -> None:
     for mode in ("label", "extract"):
         workload.write_news_rows(root / f"news-{mode}", rows=rows[mode], files=1)
         env = workload.engine_env(_spec(source, root, mode, False, rows[mode]))
-        runs = {}
-        for setting in ("off", "on"):
-            print(f"{mode}, confidence {setting}: {rows[mode]} rows ...", flush=True)
-            runs[setting] = workload.run_child("confidence", ["--child", mode, setting, str(rows[mode]), *model_args],
-                                               env=env, log=root / f"{mode}-{setting}.log")
-        results["modes"][mode] = {"rows": rows[mode], "runs": runs, "ratio": runs["on"]["rows_per_s"] / runs["off"]["rows_per_s"]}
+        runs: dict[str, list[dict]] = {"off": [], "on": []}
+        reps = 1 if args.quick else RUNS
+        for rep in range(reps):
+            for setting in ("off", "on"):
+                print(f"{mode}, confidence {setting}: {rows[mode]} rows (run {rep + 1} of {reps}) ...", flush=True)
+                runs[setting].append(workload.run_child(
+                    "confidence", ["--child", mode, setting, str(rows[mode]), *model_args],
+                    env=env, log=root / f"{mode}-{setting}-{rep}.log"))
+        rates = {setting: workload.summarize([run["rows_per_s"] for run in runs[setting]]) for setting in runs}
+        results["modes"][mode] = {"rows": rows[mode], "runs": runs, "rows_per_s": rates,
+                                  "ratio": rates["on"]["median"] / rates["off"]["median"]}
     print(f"extract prompts through vLLM alone, logprobs off and on: {rows['extract']} rows ...", flush=True)
     results["engine_alone"] = workload.run_child(
         "confidence", ["--engine-alone", str(rows["extract"]), *(["--quick"] if args.quick else []), *model_args],
         env=workload.engine_env(_spec(source, root, "extract", True, rows["extract"])), log=root / "engine-alone.log")
     workload.write_results(args.json, results)
     for mode, r in results["modes"].items():
-        off, on = r["runs"]["off"], r["runs"]["on"]
-        print(f"{mode}: off {off['rows_per_s']:.2f} rows/s, on {on['rows_per_s']:.2f} rows/s; "
+        off, on = r["rows_per_s"]["off"], r["rows_per_s"]["on"]
+        print(f"{mode}: off {off['median']:.2f} rows/s, on {on['median']:.2f} rows/s (medians); "
               f"on / off = {r['ratio']:.2f} (target {TARGETS[mode]})")
     e = results["engine_alone"]
     print(f"vLLM alone: logprobs off {e['off']['median']:.2f} rows/s, on {e['on']['median']:.2f} rows/s; on / off = {e['ratio']:.2f}")
@@ -118,16 +126,19 @@ def _engine_alone(spec, source: str, *, reps: int) -> dict:
 
 def render_section(r: dict, runs: dict) -> list[str]:
     """BENCHMARKS.md's section (benchmarks/report.py)."""
-    out = ["`k2batch run` with task.confidence off then on, each run in its own process, temperature 0. "
-           "Rows/s = input rows / summary.json's `engine_seconds`.", "",
-           "| job | confidence | rows/s | engine s | prompt tokens | completion tokens | median confidence |",
+    out = ["`k2batch run` with task.confidence off and on, alternating, each run in its own process, temperature 0. "
+           "Rows/s = input rows / summary.json's `engine_seconds`; the ratio is of the medians. Tokens and the "
+           "median confidence are the first run's (at temperature 0 every run of a setting answers alike).", "",
+           "| job | confidence | rows/s | engine s (median) | prompt tokens | completion tokens | median confidence |",
            "|---|---|---|---|---|---|---|"]
     for mode, m in r["modes"].items():
         for setting in ("off", "on"):
-            s = m["runs"][setting]
-            median = "-" if s["median_confidence"] is None else f"{s['median_confidence']:.2f}"
-            out.append(f"| {mode} ({m['rows']} rows) | {setting} | {s['rows_per_s']:.2f} | {s['engine_seconds']:.1f} "
-                       f"| {s['prompt_tokens']:,} | {s['completion_tokens']:,} | {median} |")
+            runs, rate = m["runs"][setting], m["rows_per_s"][setting]
+            first = runs[0]
+            median = "-" if first["median_confidence"] is None else f"{first['median_confidence']:.2f}"
+            seconds = statistics.median(run["engine_seconds"] for run in runs)
+            out.append(f"| {mode} ({m['rows']} rows) | {setting} | {workload.fmt(rate, digits=2)} | {seconds:.1f} "
+                       f"| {first['prompt_tokens']:,} | {first['completion_tokens']:,} | {median} |")
     out.append("")
     for mode, m in r["modes"].items():
         out.append(f"- {mode}: on / off = **{m['ratio']:.2f}x** (target at least {r['targets'][mode]}x)")
