@@ -2,7 +2,7 @@
 one run, for a label job (five declared labels; target on/off at least 0.75x) and for
 the demo extract job (target at least 0.9x), each run in its own process with the same
 engine settings and input, off and on alternating, RUNS times each: the ratio is of the
-medians (one run each way varied by a sixth between two benchmark runs).
+medians (single extract runs without confidence took 71 to 86 rows/s on one afternoon).
 
 Rows/s is the input's rows over summary.json's `engine_seconds` (start-up excluded).
 
@@ -126,9 +126,12 @@ def _engine_alone(spec, source: str, *, reps: int) -> dict:
 
 def render_section(r: dict, runs: dict) -> list[str]:
     """BENCHMARKS.md's section (benchmarks/report.py)."""
+    apart = max(max(run["completion_tokens"] for run in runs) - min(run["completion_tokens"] for run in runs)
+                for m in r["modes"].values() for runs in m["runs"].values())
     out = ["`k2batch run` with task.confidence off and on, alternating, each run in its own process, temperature 0. "
            "Rows/s = input rows / summary.json's `engine_seconds`; the ratio is of the medians. Tokens and the "
-           "median confidence are the first run's (at temperature 0 every run of a setting answers alike).", "",
+           f"median confidence are the first run's (the runs of a setting differ by at most {apart} completion "
+           f"token{'' if apart == 1 else 's'}).", "",
            "| job | confidence | rows/s | engine s (median) | prompt tokens | completion tokens | median confidence |",
            "|---|---|---|---|---|---|---|"]
     for mode, m in r["modes"].items():
