@@ -126,8 +126,8 @@ def _engine_alone(spec, source: str, *, reps: int) -> dict:
 
 def render_section(r: dict, runs: dict) -> list[str]:
     """BENCHMARKS.md's section (benchmarks/report.py)."""
-    apart = max(max(run["completion_tokens"] for run in runs) - min(run["completion_tokens"] for run in runs)
-                for m in r["modes"].values() for runs in m["runs"].values())
+    apart = max(max(run["completion_tokens"] for run in setting_runs) - min(run["completion_tokens"] for run in setting_runs)
+                for m in r["modes"].values() for setting_runs in m["runs"].values())
     out = ["`k2batch run` with task.confidence off and on, alternating, each run in its own process, temperature 0. "
            "Rows/s = input rows / summary.json's `engine_seconds`; the ratio is of the medians. Tokens and the "
            f"median confidence are the first run's (the runs of a setting differ by at most {apart} completion "
@@ -136,10 +136,10 @@ def render_section(r: dict, runs: dict) -> list[str]:
            "|---|---|---|---|---|---|---|"]
     for mode, m in r["modes"].items():
         for setting in ("off", "on"):
-            runs, rate = m["runs"][setting], m["rows_per_s"][setting]
-            first = runs[0]
+            setting_runs, rate = m["runs"][setting], m["rows_per_s"][setting]
+            first = setting_runs[0]
             median = "-" if first["median_confidence"] is None else f"{first['median_confidence']:.2f}"
-            seconds = statistics.median(run["engine_seconds"] for run in runs)
+            seconds = statistics.median(run["engine_seconds"] for run in setting_runs)
             out.append(f"| {mode} ({m['rows']} rows) | {setting} | {workload.fmt(rate, digits=2)} | {seconds:.1f} "
                        f"| {first['prompt_tokens']:,} | {first['completion_tokens']:,} | {median} |")
     out.append("")

@@ -76,8 +76,7 @@ def _compile(constraint: dict, document: Any, time_limit: float) -> tuple | None
     in `document` when there is one."""
     if compiled_before(constraint):
         return None
-    locate_for = 0.0 if document is None else time_limit * LOCATE_SHARE
-    failure = _in_child(_compile_or_locate, (constraint, document, locate_for), time_limit)
+    failure = _in_child(_compile_or_locate, (constraint, document, time_limit * LOCATE_SHARE), time_limit)
     if failure is None:
         remember_compiled(constraint)
     return failure
