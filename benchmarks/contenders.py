@@ -13,10 +13,8 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 from benchmarks import workload
 from benchmarks.processes import ProcessSampler
@@ -53,14 +51,8 @@ def _schedule(small_reps: int, reps: int) -> list[str]:
 
 
 def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
-    """(a) the engine alone: LLM.generate over token-id prompts. With a "fixed" folder, its
-    rows are the warm-up, and `plain_process_seconds` is what a plain vLLM process spends
-    to answer them: importing vllm, starting the engine, one generate (the prompts are
-    k2batch's, made before)."""
-    started = time.monotonic()
+    """(a) the engine alone: LLM.generate over token-id prompts."""
     import vllm
-
-    imported = time.monotonic() - started
 
     from jobs.plan.resolve import resolve_job
 
@@ -70,9 +62,7 @@ def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, sma
     started = time.monotonic()
     llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
     startup = time.monotonic() - started
-    # warm-up: first-request compilation, grammar cache
-    llm.generate(prompts.get("fixed", prompts["small"]), params, use_tqdm=False)
-    plain = imported + time.monotonic() - started
+    llm.generate(prompts["small"], params, use_tqdm=False)  # warm-up: first-request compilation, grammar cache
     runs = []
     for size in _schedule(small_reps, reps):
         llm.reset_prefix_cache()  # each run starts cold, like a fresh k2batch or Ray Data run
@@ -88,25 +78,13 @@ def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, sma
             "cached_prompt_tokens": sum(o.num_cached_tokens or 0 for o in outputs),
             "finish_length": sum(o.outputs[0].finish_reason == "length" for o in outputs),
         })
-    return {"startup_seconds": startup, "runs": runs, **({"plain_process_seconds": plain} if "fixed" in folders else {})}
+    return {"startup_seconds": startup, "runs": runs}
 
 
 def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
-    """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary.
-    With a "fixed" folder, a run of its rows comes first: `fixed_seconds` is its time plus
-    importing k2batch's driver, beside (a)'s `plain_process_seconds`, with the schema's
-    constraint compiled before (`first_compile_seconds` more on a schema's first run)."""
-    started = time.monotonic()
+    """(b) `k2batch run`: read, prepare, engine (with re-asks), write, commit, summary."""
     from jobs.driver.run import run_job
 
-    imported = time.monotonic() - started
-    fixed = {}
-    if "fixed" in folders:
-        spec = spec_for(source, folders["fixed"], root / "out-k2batch")
-        fixed["first_compile_seconds"] = _first_compile_seconds(spec)
-        started = time.monotonic()
-        run_job(spec, report=False)
-        fixed["fixed_seconds"] = imported + time.monotonic() - started
     runs = []
     for size in _schedule(small_reps, reps):
         spec = spec_for(source, folders[size], root / "out-k2batch")
@@ -120,23 +98,7 @@ def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, 
             "records": summary["records"], "rejects": summary["rejects"], "reject_reasons": summary["reject_reasons"],
             "deduplicated_rows": summary["deduplicated_rows"],
         })
-    return {"runs": runs, **fixed}
-
-
-def _first_compile_seconds(spec) -> float:
-    """What a schema's first run on a machine adds to planning: the constraint compile
-    check, which later runs find cached (schemas/compiled_constraints.py). Planned once
-    with an empty cache and once with this machine's, which that leaves filled."""
-    from jobs.plan.resolve import resolve_job
-
-    with tempfile.TemporaryDirectory() as empty, mock.patch.dict(os.environ, {"XDG_CACHE_HOME": empty}):
-        started = time.monotonic()
-        resolve_job(spec)
-        first = time.monotonic() - started
-    resolve_job(spec)
-    started = time.monotonic()
-    resolve_job(spec)
-    return first - (time.monotonic() - started)
+    return {"runs": runs}
 
 
 def _raydata_preprocess(row: dict, *, system_prompt: str, prompt: str, columns: list[str], prime: str, source: str,

@@ -23,7 +23,7 @@ import argparse
 import os
 import statistics
 
-from benchmarks import workload
+from benchmarks import fixed_cost, workload
 from benchmarks.contenders import CHILDREN, WORKLOADS, run_contender
 from benchmarks.processes import GROUPS
 
@@ -50,6 +50,8 @@ def main(defaults: dict | None = None) -> None:
                         help="also time a whole job of this many rows beside a plain vLLM process (label: 8)")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--fixed-side", choices=fixed_cost.SIDES, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--first-compile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # N large enough that the work T(N) - T(n) dwarfs the run-to-run noise of a whole
     # run's fixed cost (seconds, for Ray and engine start): at N = 320 it did not.
@@ -60,15 +62,19 @@ def main(defaults: dict | None = None) -> None:
     source = workload.model_source(args.model)
     root = workload.WORKDIR / f"{args.workload}_ceiling"
     folders = {"small": root / f"rows-{small}", "big": root / f"rows-{rows}"}
-    if args.fixed_rows:  # a small job's whole cost beside a plain vLLM process's
-        folders["fixed"] = root / f"rows-{args.fixed_rows}"
+    fixed_folder = root / f"rows-{args.fixed_rows}"  # a small job's whole cost beside a plain vLLM process's
+    if args.fixed_side:
+        workload.emit_child_result(fixed_cost.run_side(args.fixed_side, source, fixed_folder, root,
+                                                       spec_for=WORKLOADS[args.workload], first_compile=args.first_compile))
+        return
     if args.contender:
         workload.emit_child_result(run_contender(args.contender, source, folders, root, workload_name=args.workload,
                                                  reps=reps, small_reps=small_reps))
         return
-    for name, count in (("small", small), ("big", rows), ("fixed", args.fixed_rows)):
-        if count:
-            workload.write_news_rows(folders[name], rows=count, files=1 if name == "fixed" else 4, unique=True)
+    for name, count in (("small", small), ("big", rows)):
+        workload.write_news_rows(folders[name], rows=count, files=4, unique=True)
+    if args.fixed_rows:
+        workload.write_news_rows(fixed_folder, rows=args.fixed_rows, files=1, unique=True)
     env = workload.engine_env(WORKLOADS[args.workload](source, folders["big"], root / "out"))
     child_args = ["--rows", str(rows), "--small", str(small), "--reps", str(reps), "--small-reps", str(small_reps),
                   "--workload", args.workload, *(["--model", args.model] if args.model else []),
@@ -80,6 +86,9 @@ def main(defaults: dict | None = None) -> None:
                                             log=root / f"{contender}.log")
     results = {**_results(raw, rows=rows, small=small, env=env, workload_name=args.workload),
                "fixed_rows": args.fixed_rows}
+    if args.fixed_rows:
+        results["fixed_cost"] = fixed_cost.measure("engine_ceiling", child_args, env=env, root=root,
+                                                   reps=1 if args.quick else fixed_cost.FIXED_REPS)
     workload.write_results(args.json, results)
     _report(results)
 
@@ -123,10 +132,6 @@ def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str)
             entry["prefix_cache_hit_rate"] = sum(r["cached_prompt_tokens"] for r in bigs) / sum(r["prompt_tokens"] for r in bigs)
         results["contenders"][name] = entry
     c = results["contenders"]
-    if "plain_process_seconds" in raw.get("vllm", {}) and "fixed_seconds" in raw.get("k2batch", {}):
-        results["fixed_cost"] = {"plain_vllm_seconds": raw["vllm"]["plain_process_seconds"],
-                                 "k2batch_seconds": raw["k2batch"]["fixed_seconds"], "target_extra_seconds": 10.0,
-                                 "first_compile_seconds": raw["k2batch"].get("first_compile_seconds")}
     results["unequal_work"] = workload.unequal_work(
         {LABELS[n]: (e["prompt_tokens_per_row"], e["output_tokens_per_row"]) for n, e in c.items()})
     results["ratios"] = {}
@@ -156,9 +161,9 @@ def _report(results: dict) -> None:
     for warning in results.get("warnings", []):
         print(f"warning: {warning}")
     if f := results.get("fixed_cost"):
-        print(f"fixed cost of a small job: plain vLLM process {f['plain_vllm_seconds']:.1f} s, k2batch run "
-              f"{f['k2batch_seconds']:.1f} s ({f['k2batch_seconds'] - f['plain_vllm_seconds']:+.1f} s, target "
-              f"+{f['target_extra_seconds']:.0f} s at most)")
+        print(f"fixed cost of a small job, medians of {len(f['k2batch_runs'])} fresh processes each: plain vLLM process "
+              f"{f['plain_vllm_seconds']:.1f} s, k2batch run {f['k2batch_seconds']:.1f} s "
+              f"({f['k2batch_seconds'] - f['plain_vllm_seconds']:+.1f} s, target +{f['target_extra_seconds']:.0f} s at most)")
     if results["unequal_work"] or results.get("warnings"):
         print(f"no ratio: {results['unequal_work'] or 'the full runs did not outlast the fixed cost'}")
         return

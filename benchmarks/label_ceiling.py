@@ -4,7 +4,8 @@ tag mask), start-up subtracted ((N - n) / (T(N) - T(n)), N = 6,144, n = 64), wit
 seconds each process of each run took (benchmarks/processes.py). Target: at least 0.9x.
 Also a small job's whole cost: `k2batch run` of 8 rows (importing its driver included)
 against a plain vLLM process answering the same 8 prompts (importing vllm, starting the
-engine, one generate). Target: at most 10 s more.
+engine, one generate), each a fresh process three times, alternating; medians
+(benchmarks/fixed_cost.py). Target: at most 10 s more.
 
 A label answer is a few tokens, so what k2batch does per row (blocks, frames, the
 actor's loop, parsing, writing, progress) weighs far more beside the engine than in

@@ -39,16 +39,8 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
                 f"{r['equal_work_tolerance']:.0%} of (a)'s. Ratios of medians: "
                 + ", ".join(f"**{k} = {v:.2f}** (target at least {r['targets'][k]})" for k, v in sorted(r["ratios"].items(),
                                                                                                        reverse=True)) + "."]
-    if f := r.get("fixed_cost"):
-        extra = f["k2batch_seconds"] - f["plain_vllm_seconds"]
-        out += ["", f"A small job's whole cost: a plain vLLM process answering the same {r.get('fixed_rows', 8)} prompts "
-                f"(importing vllm, starting the engine, one generate) took {f['plain_vllm_seconds']:.1f} s; `k2batch run` of "
-                f"those rows (importing its driver, Ray, engine, read, write, commit) {f['k2batch_seconds']:.1f} s: "
-                f"**{extra:+.1f} s** (target at most +{f['target_extra_seconds']:.0f} s)."]
-        if f.get("first_compile_seconds") is not None:
-            out[-1] += (" Its plan found the schema's constraint compiled before, as every run of a schema after its "
-                        "first on a machine does; a schema's first run adds the compile check: "
-                        f"{f['first_compile_seconds']:+.1f} s here.")
+    if r.get("fixed_cost"):
+        out += ["", fixed_cost_text(r)]
     b_runs = [x for x in c["k2batch"]["runs"] if x["size"] == "big"]
     out += ["", f"Engine start-up of (a), measured alone: {c['vllm']['engine_startup_seconds']:.1f} s; prefix-cache hit "
             f"rate in (a): {c['vllm']['prefix_cache_hit_rate']:.1%}. (b)'s fixed cost T(n) against (a)'s start-up plus "
@@ -103,3 +95,21 @@ def _cpu_by_part(r: dict) -> list[str]:
             "another, so a core that another process holds shows up as more CPU seconds in the model worker for the "
             "same rows, as well as in that process.", ""]
     return out
+
+
+def fixed_cost_text(r: dict) -> str:
+    """The small-job paragraph: both sides' medians, every process's time, the extra seconds."""
+    f = r["fixed_cost"]
+    extra = f["k2batch_seconds"] - f["plain_vllm_seconds"]
+    runs = lambda seconds: ", ".join(f"{s:.1f}" for s in seconds)  # noqa: E731
+    text = (f"A small job's whole cost, each side a fresh process {len(f['k2batch_runs'])} times, the two sides "
+            f"alternating, medians: a plain vLLM process answering the same {r.get('fixed_rows', 8)} prompts "
+            f"(importing vllm, starting the engine, one generate) took {f['plain_vllm_seconds']:.1f} s "
+            f"({runs(f['plain_vllm_runs'])} s); `k2batch run` of those rows (importing its driver, Ray, engine, read, "
+            f"write, commit) {f['k2batch_seconds']:.1f} s ({runs(f['k2batch_runs'])} s): **{extra:+.1f} s** (target at "
+            f"most +{f['target_extra_seconds']:.0f} s).")
+    if f.get("first_compile_seconds") is not None:
+        text += (" Its plan found the schema's constraint compiled before, as every run of a schema after its "
+                 "first on a machine does; a schema's first run adds the compile check: "
+                 f"{f['first_compile_seconds']:+.1f} s here.")
+    return text
