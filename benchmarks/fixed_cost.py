@@ -4,8 +4,9 @@ engine, read, write, commit) against a plain vLLM process answering the same pro
 
 Each measurement is a fresh process, so every import and start-up is paid; the two sides
 alternate, FIXED_REPS times each, and the figure is the difference of their medians. One
-pair of processes is not enough: whole runs of the same 8 rows took 34 to 39 s on one
-machine, and plain processes 23 to 27 s, depending on what the machine did just before.
+pair of processes is not enough: over five label-ceiling runs on one machine, with one
+process of each side per run, `k2batch run` of the same 8 rows took 34 to 39 s and the
+plain process 23 to 27 s.
 
 The k2batch side plans the job before it is timed, as a schema's later runs find their
 constraint compiled (schemas/compiled_constraints.py); its first pass also measures what
