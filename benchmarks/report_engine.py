@@ -101,15 +101,18 @@ def fixed_cost_text(r: dict) -> str:
     """The small-job paragraph: both sides' medians, every process's time, the extra seconds."""
     f = r["fixed_cost"]
     extra = f["k2batch_seconds"] - f["plain_vllm_seconds"]
-    runs = lambda seconds: ", ".join(f"{s:.1f}" for s in seconds)  # noqa: E731
     text = (f"A small job's whole cost, each side a fresh process {len(f['k2batch_runs'])} times, the two sides "
             f"alternating, medians: a plain vLLM process answering the same {r.get('fixed_rows', 8)} prompts "
             f"(importing vllm, starting the engine, one generate) took {f['plain_vllm_seconds']:.1f} s "
-            f"({runs(f['plain_vllm_runs'])} s); `k2batch run` of those rows (importing its driver, Ray, engine, read, "
-            f"write, commit) {f['k2batch_seconds']:.1f} s ({runs(f['k2batch_runs'])} s): **{extra:+.1f} s** (target at "
+            f"({_each(f['plain_vllm_runs'])} s); `k2batch run` of those rows (importing its driver, Ray, engine, read, "
+            f"write, commit) {f['k2batch_seconds']:.1f} s ({_each(f['k2batch_runs'])} s): **{extra:+.1f} s** (target at "
             f"most +{f['target_extra_seconds']:.0f} s).")
     if f.get("first_compile_seconds") is not None:
         text += (" Its plan found the schema's constraint compiled before, as every run of a schema after its "
                  "first on a machine does; a schema's first run adds the compile check: "
                  f"{f['first_compile_seconds']:+.1f} s here.")
     return text
+
+
+def _each(seconds: list[float]) -> str:
+    return ", ".join(f"{s:.1f}" for s in seconds)

@@ -26,7 +26,8 @@ def test_benchmarks_md_gives_every_process_and_judges_the_median_difference(monk
     seconds = {"vllm": iter([25.0, 31.0, 24.0]), "k2batch": iter([34.0, 39.0, 36.0])}
     monkeypatch.setattr(workload, "run_child", lambda module, args, *, env, log: {
         "seconds": next(seconds[args[args.index("--fixed-side") + 1]]), "first_compile_seconds": 2.0})
-    results = {"fixed_rows": 8, "targets": {}, "ratios": {}, "fixed_cost": fixed_cost.measure("label_ceiling", [], env={}, root=tmp_path)}
+    results = {"fixed_rows": 8, "targets": {}, "ratios": {},
+               "fixed_cost": fixed_cost.measure("label_ceiling", [], env={}, root=tmp_path)}
     run = {"results": results}
     (target,) = [t for t in report.targets({"label_ceiling": run}) if "8-row job" in t.figure]
     assert target.value == 36.0 - 25.0 and target.target == 10.0
