@@ -5,8 +5,10 @@ and engine arguments (benchmarks/workload.py):
   k2batch: `jobs.driver.run.run_job` over the rows as Parquet, read to committed write;
   raydata: `ray.data.llm` vLLMEngineProcessorConfig + build_processor, read_parquet to
       write_parquet, CPU settings from its docs (one {"CPU": 1} bundle, no engine metrics).
-Each runs a small input (n rows) and the full one (N rows), interleaved; a workload is
-the job spec (extract: the demo job; label: topics of the same articles).
+Each child runs a small input (n rows) and the full one (N rows), interleaved; the
+benchmark starts one child of each contender in turn per repetition
+(engine_ceiling.run_in_turns). A workload is the job spec (extract: the demo job; label:
+topics of the same articles).
 """
 
 import functools
@@ -172,9 +174,6 @@ def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
         processor(ray.data.read_parquet(str(folder), columns=columns)).write_parquet(str(out))
     finally:
         ray.shutdown()
-
-
-CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
 
 
 CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}

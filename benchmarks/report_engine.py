@@ -21,7 +21,10 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
            "Start-up is excluded by subtraction, the same way for each: rows/s = (N − n) / (T(N) − T(n)). For (a), "
            "T is one `generate()` call on a started, warmed engine with the prefix cache reset first; for the others, T "
            "is a whole run (Ray start, engine start, read, write), so every fixed cost cancels out. Each full run is set "
-           "against the median small run; medians with [min–max] of the repetitions.", "",
+           "against the median small run; medians with [min–max] of the repetitions."
+           + (" The contenders took turns: each repetition ran each of them once, in a fresh process (a small run, then "
+              "a full run), so that a drift in the machine's speed fell on all of them alike." if r.get("in_turns") else ""),
+           "",
            "| Contender | rows/s | output tokens/s | output / prompt tokens per row | T(n), fixed cost (s) | T(N) (s) |",
            "|---|---|---|---|---|---|"]
     c = {n: c[n] for n in LABELS if n in c}  # (a), (b), (c), whatever order the JSON kept
