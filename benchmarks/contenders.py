@@ -4,7 +4,9 @@ and engine arguments (benchmarks/workload.py):
   vllm: one `vllm.LLM.generate` over all prompts, in one process;
   k2batch: `jobs.driver.run.run_job` over the rows as Parquet, read to committed write;
   raydata: `ray.data.llm` vLLMEngineProcessorConfig + build_processor, read_parquet to
-      write_parquet, CPU settings from its docs (one {"CPU": 1} bundle, no engine metrics).
+      write_parquet, CPU settings from its docs (one {"CPU": 1} bundle, no engine metrics);
+  asyncllm, k2engine: the layers between vllm and k2batch, on a started engine as vllm:
+      vLLM's async engine client alone, and k2batch's engine actor code without Ray.
 Each child runs a small input (n rows) and the full one (N rows), interleaved; the
 benchmark starts one child of each contender in turn per repetition
 (engine_ceiling.run_in_turns). A workload is the job spec (extract: the demo job; label:
@@ -81,6 +83,114 @@ def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, sma
             "finish_length": sum(o.outputs[0].finish_reason == "length" for o in outputs),
         })
     return {"startup_seconds": startup, "runs": runs}
+
+
+def _started_engine_runs(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int,
+                         start, answer) -> dict:
+    """(a2) and (b2): like (a), T is one answer of all the rows on a started engine, warmed
+    on the small input, with the prefix cache reset before each run. `start(checked)`
+    starts the engine (returning it and what `answer` needs); `answer(engine, size)` is a
+    coroutine answering one input, returning (rows, prompt, output and cached prompt tokens)."""
+    import asyncio
+
+    from jobs.plan.resolve import resolve_job
+
+    checked = {k: resolve_job(spec_for(source, f, root / "out-started")) for k, f in folders.items()}
+
+    async def runs() -> dict:
+        started = time.monotonic()
+        engine = start(checked)
+        startup = time.monotonic() - started
+        await answer(engine, "small")  # warm-up: first-request compilation, grammar cache
+        measured = []
+        for size in _schedule(small_reps, reps):
+            await engine.reset_prefix_cache()
+            sampler = ProcessSampler(interval=SAMPLE_SECONDS)
+            started = time.monotonic()
+            rows, prompt, output, cached = await answer(engine, size)
+            seconds = time.monotonic() - started
+            sampler.sample()
+            measured.append({"size": size, "seconds": seconds, "rows": rows, "cpu_seconds": sampler.cpu_seconds(),
+                             "output_tokens": output, "prompt_tokens": prompt, "cached_prompt_tokens": cached})
+        engine.shutdown()
+        return {"startup_seconds": startup, "runs": measured}
+
+    return asyncio.run(runs())
+
+
+def run_asyncllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+    """(a2) vLLM's async engine client alone, the one k2batch's engine actor drives:
+    `AsyncLLM.generate` for every prompt at once, with (a)'s prompts and sampling."""
+    import asyncio
+
+    import vllm
+    from vllm.usage.usage_lib import UsageContext
+
+    work = {}
+
+    def start(checked):
+        work.update(prompts={k: workload.prompt_token_ids(c) for k, c in checked.items()},
+                    params=workload.sampling_params(checked["big"]))
+        return vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**workload.engine_kwargs(checked["big"].spec, source)),
+                                                    usage_context=UsageContext.LLM_CLASS)
+
+    async def one(engine, request_id: str, ids: list[int]):
+        final = None
+        async for final in engine.generate({"prompt_token_ids": ids}, work["params"], request_id=request_id):
+            pass
+        return final
+
+    async def answer(engine, size: str):
+        tag = time.monotonic_ns()  # request ids unique across runs
+        outputs = await asyncio.gather(*(one(engine, f"{tag}-{i}", ids) for i, ids in enumerate(work["prompts"][size])))
+        return (len(outputs), sum(len(o.prompt_token_ids) for o in outputs), sum(len(o.outputs[0].token_ids) for o in outputs),
+                sum(o.num_cached_tokens or 0 for o in outputs))
+
+    return _started_engine_runs(source, folders, root, spec_for=spec_for, reps=reps, small_reps=small_reps, start=start,
+                                answer=answer)
+
+
+def run_k2engine(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+    """(b2) k2batch's engine actor code (operators/k2_engine.py K2Engine) in one process,
+    without Ray: the prepared rows in batches of the spec's batch_size, max_batches_in_flight
+    of them at once, as Ray Data feeds the actor; parsing, validation and re-asks included."""
+    import asyncio
+
+    import pandas as pd
+
+    from jobs.plan.settings_from_spec import flow_plan
+    from operators.k2_engine import K2Engine
+
+    work = {}
+
+    class Started:  # the K2Engine, with the calls every contender's engine answers to
+        def __init__(self, checked):
+            big = checked["big"]
+            self.plan = flow_plan(big, units=big.units, use_gpus=False)
+            self.k2 = K2Engine(engine=self.plan.engine, task=self.plan.task)
+            work.update(rows={k: workload.prepared_rows(c) for k, c in checked.items()}, model=big.spec.model)
+
+        async def reset_prefix_cache(self):
+            self.k2.configure(self.plan.task)  # and a fresh dedup cache: no run reuses another's answers
+            await self.k2.engine.reset_prefix_cache()
+
+        def shutdown(self):
+            self.k2.engine.shutdown()
+
+    async def answer(engine: Started, size: str):
+        rows, model = work["rows"][size], work["model"]
+        room = asyncio.Semaphore(model.max_batches_in_flight)
+
+        async def batch(at: int) -> pd.DataFrame:
+            async with room:
+                return await engine.k2.answer(rows.iloc[at:at + model.batch_size])
+
+        out = pd.concat(await asyncio.gather(*(batch(at) for at in range(0, len(rows), model.batch_size))))
+        return (len(out), int(out["_prompt_tokens"].sum()), int(out["_completion_tokens"].sum()),
+                int(out["_cached_prompt_tokens"].sum()))
+
+    return _started_engine_runs(source, folders, root, spec_for=spec_for, reps=reps, small_reps=small_reps, start=Started,
+                                answer=answer)
 
 
 def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
@@ -176,7 +286,8 @@ def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
         ray.shutdown()
 
 
-CHILDREN = {"vllm": run_vllm, "k2batch": run_k2batch, "raydata": run_raydata}
+CHILDREN = {"vllm": run_vllm, "asyncllm": run_asyncllm, "k2engine": run_k2engine, "k2batch": run_k2batch,
+            "raydata": run_raydata}
 
 
 def run_contender(name: str, source: str, folders: dict, root: Path, *, workload_name: str, reps: int,

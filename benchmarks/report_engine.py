@@ -7,6 +7,14 @@ JOBS = {"extract": "the demo extract job (schemas.examples.news:NewsHeadlines, m
         "label": "label mode on the same articles (one of five topics, max_tokens 64)"}
 
 
+LAYERS_TEXT = ("(a2) is vLLM's async engine client, which k2batch's engine actor drives, answering every prompt at "
+               "once; (b2) is k2batch's engine actor code (operators/k2_engine.py K2Engine: parsing, validation, "
+               "re-asks, the answer columns) fed the prepared rows in batches, as many at once as Ray Data feeds it, in "
+               "one process without Ray. Both run on a started engine, timed like (a); neither reads, prepares or "
+               "writes. What (b) adds to (b2) is the rest of a job around the engine on the same cores: Ray and Ray "
+               "Data's processes, the read, prepare and write stages, the driver.")
+
+
 def engine_ceiling(r: dict, runs: dict) -> list[str]:
     from benchmarks.engine_ceiling import LABELS
     from jobs.spec import ModelSpec
@@ -41,7 +49,12 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
         out += ["", "Equal work: every contender's prompt and output tokens per row within "
                 f"{r['equal_work_tolerance']:.0%} of (a)'s. Ratios of medians: "
                 + ", ".join(f"**{k} = {v:.2f}** (target at least {r['targets'][k]})" for k, v in sorted(r["ratios"].items(),
-                                                                                                       reverse=True)) + "."]
+                                                                                                       reverse=True)
+                            if k in r["targets"]) + "."]
+        layers = {k: v for k, v in r["ratios"].items() if k not in r["targets"]}
+        if layers:
+            out += ["", "Where the gap between (a) and (b) lies, against (a): "
+                    + ", ".join(f"{k} = {v:.2f}" for k, v in layers.items()) + ". " + LAYERS_TEXT]
     if r.get("fixed_cost"):
         out += ["", fixed_cost_text(r)]
     b_runs = [x for x in c["k2batch"]["runs"] if x["size"] == "big"]
@@ -74,10 +87,10 @@ def _cpu_by_part(r: dict) -> list[str]:
     wall = {n: 1000 / r["contenders"][n]["cpu_run_rows_per_s"] for n in names}
     total = {n: sum(cpu[n].values()) for n in names}
     out = ["Where the CPU went, in CPU seconds per 1,000 rows, by the same subtraction as rows/s (full run minus small "
-           "run), for the full run of median rows/s: psutil samples every process of the run every 0.5 s, and for (a) "
-           "reads them just before and after each `generate()`. *cores × wall* is the CPU the machine had while those "
+           "run), for the full run of median rows/s: psutil samples every process of the run every 0.5 s, and for a run on "
+           "a started engine ((a), and (a2) and (b2) where they ran) reads them just before and after it. *cores × wall* is the CPU the machine had while those "
            "rows were processed; *unused* is the part no process took (the engine waiting for work).", "",
-           "| Part of the run | " + " | ".join(LABELS[n].split("`")[0] + n for n in names) + " |",
+           "| Part of the run | " + " | ".join(f"{LABELS[n].split()[0]} {n}" for n in names) + " |",
            "|---|" + "---|" * len(names)]
     for group in GROUPS:
         if any(cpu[n][group] >= 0.05 for n in names):

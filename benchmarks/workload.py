@@ -109,9 +109,9 @@ def sampling_params(checked):
     return sampling_params({**sampling_kwargs(checked), "detokenize": True})
 
 
-def prompt_token_ids(checked) -> list[list[int]]:
-    """The first-attempt prompts of every input row, rendered and tokenized by k2batch's
-    own stage (operators.prepare_prompts.PreparePrompts), in doc_id order."""
+def prepared_rows(checked):
+    """Every input row as k2batch's own stage prepares it (operators.prepare_prompts.PreparePrompts:
+    the rendered, tokenized first-attempt prompt and the columns the engine reads), in doc_id order."""
     import pandas as pd
 
     from jobs.plan.settings_from_spec import prompt_settings
@@ -120,11 +120,15 @@ def prompt_token_ids(checked) -> list[list[int]]:
     spec = checked.spec
     frames = [pd.read_parquet(path, filesystem=None).assign(_unit=path) for path in checked.input_files]
     batch = pd.concat(frames, ignore_index=True).sort_values(spec.input.id_column, ignore_index=True)
-    prepare = PreparePrompts.from_settings(prompt_settings(checked))
-    prepared = prepare(batch)
+    prepared = PreparePrompts.from_settings(prompt_settings(checked))(batch)
     if prepared["_reject_reason"].notna().any():
         raise ValueError(f"benchmark rows must all be valid prompts: {prepared['_reject_reason'].value_counts().to_dict()}")
-    return [[int(i) for i in ids] for ids in prepared["_prompt_ids"]]
+    return prepared
+
+
+def prompt_token_ids(checked) -> list[list[int]]:
+    """The first-attempt prompts of every input row (`prepared_rows`), in doc_id order."""
+    return [[int(i) for i in ids] for ids in prepared_rows(checked)["_prompt_ids"]]
 
 
 # A side-by-side ratio holds only over equal work: each contender's prompt and output

@@ -53,3 +53,17 @@ def test_no_ratio_either_when_a_full_run_did_not_outlast_the_fixed_cost():
     noisy["k2batch"]["runs"] = runs(seconds=(101.0, 64.0), prompt=1025, output=105)
     results = _results(noisy, rows=1280, small=32, env=ENV, workload_name="label")
     assert results["unequal_work"] is None and results["ratios"] == {} and "no longer than" in results["warnings"][0]
+
+
+def test_the_layers_between_a_and_b_get_ratios_that_place_the_gap_but_are_not_judged():
+    layered = raw(1025)
+    layered["asyncllm"] = {"startup_seconds": 25.0, "runs": runs(seconds=(1.0, 21.0), prompt=1025, output=105)}
+    layered["k2engine"] = {"startup_seconds": 26.0, "runs": runs(seconds=(1.0, 22.0), prompt=1025, output=105)}
+    results = _results(layered, rows=1280, small=32, env=ENV, workload_name="label")
+    assert round(results["ratios"]["a2/a"], 3) == round(19 / 20, 3) and round(results["ratios"]["b2/a"], 3) == round(19 / 21, 3)
+    run = {"command": "python -m benchmarks.label_ceiling", "seconds": 300.0, "returncode": 0, "stdout": ["ratio b/a"],
+           "results": results, "load_before": 0.2, "load_after": 0.3}
+    section = "\n".join(report.render_section("label_ceiling", {"label_ceiling": run}))
+    assert "Where the gap between (a) and (b) lies, against (a): a2/a = 0.95, b2/a = 0.90." in section
+    assert "| Part of the run | (a) vllm | (a2) asyncllm | (b2) k2engine | (b) k2batch |" in section
+    assert [t.figure for t in report.targets({"label_ceiling": run})] == ["label mode: b/a rows/s (vllm.generate = 1)"]
