@@ -89,8 +89,9 @@ def _started_engine_runs(source: str, folders: dict, root: Path, *, spec_for, re
                          start, answer) -> dict:
     """(a2) and (b2): like (a), T is one answer of all the rows on a started engine, warmed
     on the small input, with the prefix cache reset before each run. `start(checked)`
-    starts the engine (returning it and what `answer` needs); `answer(engine, size)` is a
-    coroutine answering one input, returning (rows, prompt, output and cached prompt tokens)."""
+    starts and returns the engine (an object with `reset_prefix_cache` and `shutdown`);
+    `answer(engine, size)` is a coroutine answering one input, returning (rows, prompt,
+    output and cached prompt tokens)."""
     import asyncio
 
     from jobs.plan.resolve import resolve_job

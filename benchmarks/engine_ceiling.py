@@ -4,8 +4,9 @@ Same rows (no article twice: a repeated prompt is answered once by k2batch and w
 make its work smaller), same rendered prompts (k2batch's PreparePrompts), same
 constraint and sampling (benchmarks/workload.py), same engine arguments, same cores and
 VLLM_CPU_OMP_THREADS_BIND (all cores, the binding k2batch picks) for every contender
-(benchmarks/contenders.py): (a) vllm, (b) k2batch, (c) raydata;
-label_ceiling adds (a2) asyncllm and (b2) k2engine, the layers between (a) and (b).
+(benchmarks/contenders.py): (a) vllm, (b) k2batch, (c) raydata, and between (a) and (b),
+on a started engine timed like (a): (a2) asyncllm, vLLM's async engine client alone, and
+(b2) k2engine, k2batch's engine actor code without Ray. a2/a and b2/a place the gap.
 
 The contenders take turns (`run_in_turns`): each repetition runs each of them once in a
 fresh process, so a drift in the machine's speed falls on all alike.

@@ -7,7 +7,7 @@ against a plain vLLM process answering the same 8 prompts (importing vllm, start
 engine, one generate), each a fresh process three times, alternating; medians
 (benchmarks/fixed_cost.py). Target: at most 10 s more.
 
-Between them, on the same started engine as (a): (a2) vLLM's async engine client alone
+Between them, each on a started engine of its own, timed like (a): (a2) vLLM's async engine client alone
 (`AsyncLLM.generate` for every prompt at once), the client k2batch's engine actor drives,
 and (b2) k2batch's engine actor code (K2Engine) fed the prepared rows as Ray Data feeds it,
 in one process without Ray. a2/a, b2/a and b/a place the gap: the async client, k2batch's
@@ -23,5 +23,5 @@ python -m benchmarks.label_ceiling [--quick] [--model PATH] [--reps R] [--json o
 from benchmarks import engine_ceiling
 
 if __name__ == "__main__":
-    engine_ceiling.main({"workload": "label", "contenders": ("vllm", "asyncllm", "k2engine", "k2batch"), "rows": 6144, "small": 64,
-                         "quick_rows": 256, "quick_small": 32, "fixed_rows": 8})
+    engine_ceiling.main({"workload": "label", "contenders": ("vllm", "asyncllm", "k2engine", "k2batch"), "rows": 6144,
+                         "small": 64, "quick_rows": 256, "quick_small": 32, "fixed_rows": 8})

@@ -27,7 +27,8 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
            f"`VLLM_CPU_OMP_THREADS_BIND={r['binding']}` (every core: operators.engine_settings.cpu_threads_bind) and "
            f"`VLLM_CPU_KVCACHE_SPACE={r['kv_cache_gib']}`.", "",
            "Start-up is excluded by subtraction, the same way for each: rows/s = (N − n) / (T(N) − T(n)). For (a), "
-           "T is one `generate()` call on a started, warmed engine with the prefix cache reset first; for the others, T "
+           "T is one `generate()` call on a started, warmed engine with the prefix cache reset first (and so for (a2) "
+           "and (b2) where they ran, below); for (b) and (c), T "
            "is a whole run (Ray start, engine start, read, write), so every fixed cost cancels out. Each full run is set "
            "against the median small run; medians with [min–max] of the repetitions."
            + (" The contenders took turns: each repetition ran each of them once, in a fresh process (a small run, then "
