@@ -154,7 +154,8 @@ def run_asyncllm(source: str, folders: dict, root: Path, *, spec_for, reps: int,
 def run_k2engine(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
     """(b2) k2batch's engine actor code (operators/k2_engine.py K2Engine) in one process,
     without Ray: the prepared rows in batches of the spec's batch_size, max_batches_in_flight
-    of them at once, as Ray Data feeds the actor; parsing, validation and re-asks included."""
+    of them at once, as Ray Data feeds the actor one input block; parsing, validation and
+    re-asks included."""
     import asyncio
 
     import pandas as pd

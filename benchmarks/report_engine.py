@@ -9,8 +9,8 @@ JOBS = {"extract": "the demo extract job (schemas.examples.news:NewsHeadlines, m
 
 LAYERS_TEXT = ("(a2) is vLLM's async engine client, which k2batch's engine actor drives, answering every prompt at "
                "once; (b2) is k2batch's engine actor code (operators/k2_engine.py K2Engine: parsing, validation, "
-               "re-asks, the answer columns) fed the prepared rows in batches, as many at once as Ray Data feeds it, in "
-               "one process without Ray. Both run on a started engine, timed like (a); neither reads, prepares or "
+               "re-asks, the answer columns) fed the prepared rows in batches of the job's batch_size, "
+               "max_batches_in_flight of them at once (as Ray Data feeds it one input block), in one process without Ray. Both run on a started engine, timed like (a); neither reads, prepares or "
                "writes. What (b) adds to (b2) is the rest of a job around the engine on the same cores: Ray and Ray "
                "Data's processes, the read, prepare and write stages, the driver.")
 
