@@ -17,6 +17,7 @@ LAYERS_TEXT = ("(a2) is vLLM's async engine client, which k2batch's engine actor
 
 def engine_ceiling(r: dict, runs: dict) -> list[str]:
     from benchmarks.engine_ceiling import LABELS
+    from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR
     from jobs.spec import ModelSpec
 
     batch_size, in_flight = (ModelSpec.model_fields[f].default for f in ("batch_size", "max_batches_in_flight"))
@@ -70,7 +71,8 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
             + ("; (c) writes the raw generated text. (c) runs with its chat-template, tokenize and detokenize stages off, "
                "because it receives k2batch's token ids and vLLM already returns the text." if "raydata" in c else "."), "",
             f"(b) runs with the job spec's defaults, batch_size {batch_size} and max_batches_in_flight {in_flight}: up to "
-            f"{batch_size * in_flight} rows in the engine at once, more than the 256 sequences the CPU engine schedules "
+            f"{batch_size * in_flight} rows of an input block in the engine at once (and an engine actor works on "
+            f"{ENGINE_TASKS_PER_ACTOR} blocks at once), more than the 256 sequences the CPU engine schedules "
             "per step, so a finished row's slot is refilled at the next step rather than when its whole batch ends.", ""]
     return out + _cpu_by_part(r)
 
