@@ -10,15 +10,16 @@ JOBS = {"extract": "the demo extract job (schemas.examples.news:NewsHeadlines, m
 LAYERS_TEXT = ("(a2) is vLLM's async engine client, which k2batch's engine actor drives, answering every prompt at "
                "once; (b2) is k2batch's engine actor code (operators/k2_engine.py K2Engine: parsing, validation, "
                "re-asks, the answer columns) fed the prepared rows in batches of the job's batch_size, "
-               "max_batches_in_flight of them at once (as Ray Data feeds it one input block), in one process without Ray. Both run on a started engine, timed like (a); neither reads, prepares or "
-               "writes. What (b) adds to (b2) is the rest of a job around the engine on the same cores: Ray and Ray "
-               "Data's processes, the read, prepare and write stages, the driver.")
+               "max_batches_in_flight of them at once (as Ray Data feeds it one input block), in one process without "
+               "Ray. Both run on a started engine, timed like (a); neither reads, prepares or writes. What (b) adds to "
+               "(b2) is the rest of a job around the engine on the same cores: Ray and Ray Data's processes, the read, "
+               "prepare and write stages, the driver.")
 
 
 def engine_ceiling(r: dict, runs: dict) -> list[str]:
     from benchmarks.engine_ceiling import LABELS
-    from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR
     from jobs.spec import ModelSpec
+    from pipelines.engine_actor import ENGINE_TASKS_PER_ACTOR
 
     batch_size, in_flight = (ModelSpec.model_fields[f].default for f in ("batch_size", "max_batches_in_flight"))
     c = r["contenders"]
@@ -90,9 +91,9 @@ def _cpu_by_part(r: dict) -> list[str]:
     wall = {n: 1000 / r["contenders"][n]["cpu_run_rows_per_s"] for n in names}
     total = {n: sum(cpu[n].values()) for n in names}
     out = ["Where the CPU went, in CPU seconds per 1,000 rows, by the same subtraction as rows/s (full run minus small "
-           "run), for the full run of median rows/s: psutil samples every process of the run every 0.5 s, and for a run on "
-           "a started engine ((a), and (a2) and (b2) where they ran) reads them just before and after it. *cores × wall* is the CPU the machine had while those "
-           "rows were processed; *unused* is the part no process took (the engine waiting for work).", "",
+           "run), for the full run of median rows/s: psutil samples every process of the run every 0.5 s, and for a "
+           "run on a started engine ((a), and (a2) and (b2) where they ran) reads them just before and after it. "
+           "*cores × wall* is the CPU the machine had while those rows were processed; *unused* is the part no process took (the engine waiting for work).", "",
            "| Part of the run | " + " | ".join(f"{LABELS[n].split()[0]} {n}" for n in names) + " |",
            "|---|" + "---|" * len(names)]
     for group in GROUPS:
