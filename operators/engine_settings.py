@@ -49,6 +49,8 @@ class EngineSettings:
             # (after the grammar's mask, K2's tag mask and the temperature; docs/confidence.md).
             # Only requests that ask for log-probabilities pay for them.
             logprobs_mode="processed_logprobs",
+            # K2's tags masked out of every answer that names them (operators/sampling.py).
+            logits_processors=[sampling.TAG_MASK_PROCESSOR],
         )
         if not cpu:
             kwargs["gpu_memory_utilization"] = e.gpu_memory_utilization

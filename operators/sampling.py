@@ -4,11 +4,14 @@ K2's tags (`<|beginofuser|>`, `<tool_call>`, ...) are added tokens whose text is
 printable, so a JSON grammar admits them inside a string. A model that samples one
 writes a control tag into a record (which the summary turn and every re-ask would feed
 back as a real turn boundary), and a stop string on it cuts the answer mid-JSON. The
-guarantee has to come from the decoder: every generation gets `allowed_token_ids`, the
-model's vocabulary without the tags, BOS, unk and pad. vLLM turns it into a -inf mask
-applied before sampling, greedy or not, so no masked id can ever be chosen. The other
-means are weaker: `logit_bias` is clamped to [-100, 100] (improbable, not impossible),
-and `bad_words` is matched in Python for every request at every step.
+guarantee has to come from the decoder: every generation names the ids it may never
+sample (the tags, BOS, unk, pad and the embedding's rows past the tokenizer) in
+`extra_args[MASKED_IDS_ARG]`, and the engine's logits processor (operators/tag_mask.py)
+sets them to -inf before sampling, greedy or not, so no masked id can ever be chosen.
+The other means are weaker or dearer: `logit_bias` is clamped to [-100, 100]
+(improbable, not impossible), `bad_words` is matched in Python for every request at
+every step, and `allowed_token_ids` lists every other id of the vocabulary in each
+request (32,000 ids for K2, copied and checked per request).
 
 A constrained answer keeps EOS, which xgrammar admits only where the JSON ends, and has
 no stop strings: it ends at the grammar's end or at `max_tokens` (then `truncated`),
@@ -29,6 +32,10 @@ from operators import k2_format as k2
 SUMMARY_ENDS = k2.SAFETY_STOPS
 # Tokens a Llama tokenizer has besides K2's tags: never part of an answer.
 BOS, UNK = "<s>", "<unk>"
+# The SamplingParams.extra_args key of the ids a generation may not sample (operators/tag_mask.py).
+MASKED_IDS_ARG = "k2batch_masked_ids"
+# The logits processor that applies it, by the name the engine loads it with (its `logits_processors`).
+TAG_MASK_PROCESSOR = "operators.tag_mask:TagMask"
 
 
 def masked_token_ids(tokenizer) -> set[int]:
@@ -40,12 +47,12 @@ def masked_token_ids(tokenizer) -> set[int]:
     return ids
 
 
-def allowed_token_ids(tokenizer, vocab_size: int, *, keep: tuple[str, ...] = ()) -> list[int]:
-    """The ids a generation may sample: the model's `vocab_size` ids that are tokens of
-    the tokenizer (padding rows of the embedding have no text), less `masked_token_ids`
-    except the tags in `keep`."""
+def never_sampled(tokenizer, vocab_size: int, *, keep: tuple[str, ...] = ()) -> list[int]:
+    """The ids of the model's `vocab_size` a generation may not sample: `masked_token_ids`
+    except the tags in `keep`, and the rows of the embedding past the tokenizer (padding,
+    no text)."""
     masked = masked_token_ids(tokenizer) - {tokenizer.convert_tokens_to_ids(tag) for tag in keep}
-    return [i for i in range(min(vocab_size, len(tokenizer))) if i not in masked]
+    return sorted(i for i in masked | set(range(len(tokenizer), vocab_size)) if i < vocab_size)
 
 
 def answer_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature: float, seed: int,
@@ -53,7 +60,7 @@ def answer_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature:
     """SamplingParams fields of a constrained tool-call answer (extraction, label, every re-ask)."""
     return dict(
         max_tokens=max_tokens, temperature=temperature, seed=seed,
-        allowed_token_ids=allowed_token_ids(tokenizer, vocab_size),
+        extra_args={MASKED_IDS_ARG: never_sampled(tokenizer, vocab_size)},
         skip_special_tokens=False,  # EOS aside nothing special can be sampled; keep the text as generated
         structured_outputs={"json": constraint},
     )
@@ -63,7 +70,7 @@ def summary_sampling(tokenizer, vocab_size: int, *, max_tokens: int, temperature
     """SamplingParams fields of the free-text summary turn."""
     return dict(
         max_tokens=max_tokens, temperature=temperature, seed=seed,
-        allowed_token_ids=allowed_token_ids(tokenizer, vocab_size, keep=SUMMARY_ENDS),
+        extra_args={MASKED_IDS_ARG: never_sampled(tokenizer, vocab_size, keep=SUMMARY_ENDS)},
         stop_token_ids=[tokenizer.convert_tokens_to_ids(tag) for tag in SUMMARY_ENDS],
         skip_special_tokens=True,  # the ending token is not part of the summary
     )

@@ -121,6 +121,31 @@ def test_an_unprimed_prompt_still_gives_records(engine, tiny_model):
     assert out["_record_json"].notna().all(), out["error"].tolist()
 
 
+def test_the_engine_masks_the_ids_a_request_names_and_no_others(engine, tiny_model):
+    """K2's tag mask in the real engine (operators/tag_mask.py): the ids an answer names
+    have no probability at the next token (the engine's processed log-probabilities),
+    though the model gives them some; the ids it does not name keep theirs."""
+    import math
+
+    from operators.sampling import MASKED_IDS_ARG, sampling_params
+
+    actor = engine.actor
+    masked = actor.answer_params.extra_args[MASKED_IDS_ARG]
+    ordinary = [i for i in range(3, 40) if i not in masked]
+    prompt = [int(i) for i in batch_for(tiny_model, ["one"]).at[0, "_prompt_ids"]]
+    probe = dict(max_tokens=1, temperature=0.0, logprob_token_ids=[*masked, *ordinary])
+
+    def next_token_logprobs(extra: dict) -> dict[int, float]:
+        output = engine.loop.run_until_complete(actor._request(prompt, sampling_params({**probe, **extra}))).outputs[0]
+        (position,) = output.logprobs
+        return {token: position[token].logprob for token in probe["logprob_token_ids"]}
+
+    named = next_token_logprobs({"extra_args": {MASKED_IDS_ARG: masked}})
+    unnamed = next_token_logprobs({})
+    assert {token for token, logprob in named.items() if logprob == -math.inf} == set(masked)
+    assert all(math.isfinite(unnamed[token]) for token in masked), "the model itself gives the tags some probability"
+
+
 def test_the_answer_text_decoded_once_is_the_text_vllm_would_detokenize(engine, tiny_model):
     """vLLM does not detokenize k2batch's requests (operators/sampling.py output_text):
     the text decoded from the finished tokens is vLLM's own, for constrained answers
