@@ -18,7 +18,9 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Protocol
 
 from benchmarks import workload
 from benchmarks.processes import ProcessSampler
@@ -54,145 +56,182 @@ def _schedule(small_reps: int, reps: int) -> list[str]:
     return order
 
 
-def run_vllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
-    """(a) the engine alone: LLM.generate over token-id prompts."""
-    import vllm
+@dataclass(frozen=True)
+class Answered:
+    """One answer of an input on a started engine: its rows and tokens."""
 
-    from jobs.plan.resolve import resolve_job
+    rows: int
+    prompt_tokens: int
+    output_tokens: int
+    cached_prompt_tokens: int
 
-    checked = {k: resolve_job(spec_for(source, f, root / "out-vllm")) for k, f in folders.items()}
-    prompts = {k: [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(c)] for k, c in checked.items()}
-    params = workload.sampling_params(checked["big"])
-    started = time.monotonic()
-    llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
-    startup = time.monotonic() - started
-    llm.generate(prompts["small"], params, use_tqdm=False)  # warm-up: first-request compilation, grammar cache
-    runs = []
-    for size in _schedule(small_reps, reps):
-        llm.reset_prefix_cache()  # each run starts cold, like a fresh k2batch or Ray Data run
-        sampler = ProcessSampler(interval=SAMPLE_SECONDS)  # no thread: the engine's processes outlive the call
-        started = time.monotonic()
-        outputs = llm.generate(prompts[size], params, use_tqdm=False)
-        seconds = time.monotonic() - started
-        sampler.sample()
-        runs.append({
-            "size": size, "seconds": seconds, "rows": len(outputs), "cpu_seconds": sampler.cpu_seconds(),
-            "output_tokens": sum(len(o.outputs[0].token_ids) for o in outputs),
-            "prompt_tokens": sum(len(o.prompt_token_ids) for o in outputs),
-            "cached_prompt_tokens": sum(o.num_cached_tokens or 0 for o in outputs),
-            "finish_length": sum(o.outputs[0].finish_reason == "length" for o in outputs),
-        })
-    return {"startup_seconds": startup, "runs": runs}
+
+class StartedEngine(Protocol):
+    """A contender timed on a started engine ((a), (a2), (b2)): built with the checked
+    jobs of both inputs, it keeps their prompts and starts its engine (taking
+    `startup_seconds`), then answers an input ("small" or "big"), every call on the
+    same thread."""
+
+    startup_seconds: float
+
+    def answer(self, size: str) -> Answered: ...
+
+    def reset_prefix_cache(self) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 def _started_engine_runs(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int,
-                         start, answer) -> dict:
-    """(a2) and (b2): like (a), T is one answer of all the rows on a started engine, warmed
-    on the small input, with the prefix cache reset before each run. `start(checked)`
-    starts and returns the engine (an object with `reset_prefix_cache` and `shutdown`);
-    `answer(engine, size)` is a coroutine answering one input, returning (rows, prompt,
-    output and cached prompt tokens)."""
-    import asyncio
-
+                         engine: Callable[[dict, str], StartedEngine]) -> dict:
+    """T is one answer of all the rows on a started engine, warmed on the small input,
+    with the prefix cache reset before each run (each run starts cold, like a fresh
+    k2batch or Ray Data run)."""
     from jobs.plan.resolve import resolve_job
 
     checked = {k: resolve_job(spec_for(source, f, root / "out-started")) for k, f in folders.items()}
-
-    async def runs() -> dict:
+    contender = engine(checked, source)
+    contender.answer("small")  # warm-up: first-request compilation, grammar cache
+    runs = []
+    for size in _schedule(small_reps, reps):
+        contender.reset_prefix_cache()
+        sampler = ProcessSampler(interval=SAMPLE_SECONDS)  # no thread: the engine's processes outlive the call
         started = time.monotonic()
-        engine = start(checked)
-        startup = time.monotonic() - started
-        await answer(engine, "small")  # warm-up: first-request compilation, grammar cache
-        measured = []
-        for size in _schedule(small_reps, reps):
-            await engine.reset_prefix_cache()
-            sampler = ProcessSampler(interval=SAMPLE_SECONDS)
-            started = time.monotonic()
-            rows, prompt, output, cached = await answer(engine, size)
-            seconds = time.monotonic() - started
-            sampler.sample()
-            measured.append({"size": size, "seconds": seconds, "rows": rows, "cpu_seconds": sampler.cpu_seconds(),
-                             "output_tokens": output, "prompt_tokens": prompt, "cached_prompt_tokens": cached})
-        engine.shutdown()
-        return {"startup_seconds": startup, "runs": measured}
-
-    return asyncio.run(runs())
+        answered = contender.answer(size)
+        seconds = time.monotonic() - started
+        sampler.sample()
+        runs.append({"size": size, "seconds": seconds, "cpu_seconds": sampler.cpu_seconds(), **asdict(answered)})
+    contender.shutdown()
+    return {"startup_seconds": contender.startup_seconds, "runs": runs}
 
 
-def run_asyncllm(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+def _answered(outputs) -> Answered:
+    """vLLM RequestOutputs counted."""
+    return Answered(rows=len(outputs), prompt_tokens=sum(len(o.prompt_token_ids) for o in outputs),
+                    output_tokens=sum(len(o.outputs[0].token_ids) for o in outputs),
+                    cached_prompt_tokens=sum(o.num_cached_tokens or 0 for o in outputs))
+
+
+class RawEngine:
+    """(a) the engine alone: one `vllm.LLM.generate` over the token-id prompts."""
+
+    def __init__(self, checked: dict, source: str):
+        import vllm
+
+        self.prompts = {k: [{"prompt_token_ids": ids} for ids in workload.prompt_token_ids(c)] for k, c in checked.items()}
+        self.params = workload.sampling_params(checked["big"])
+        started = time.monotonic()
+        self.llm = vllm.LLM(**workload.engine_kwargs(checked["big"].spec, source))
+        self.startup_seconds = time.monotonic() - started
+
+    def answer(self, size: str) -> Answered:
+        return _answered(self.llm.generate(self.prompts[size], self.params, use_tqdm=False))
+
+    def reset_prefix_cache(self) -> None:
+        self.llm.reset_prefix_cache()
+
+    def shutdown(self) -> None:
+        # vllm.LLM has no call for it; left to the child's exit, the engine core outlives
+        # the LLM and the exit waits on it forever.
+        self.llm.llm_engine.engine_core.shutdown()
+
+
+class OnOneLoop:
+    """An async engine driven from sync calls, every call on one long-lived event loop
+    (vLLM's async client keeps its output handler on the loop of its first request)."""
+
+    def __init__(self):
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coroutine):
+        return self.loop.run_until_complete(coroutine)
+
+
+class AsyncEngineAlone(OnOneLoop):
     """(a2) vLLM's async engine client alone, the one k2batch's engine actor drives:
     `AsyncLLM.generate` for every prompt at once, with (a)'s prompts and sampling."""
-    import asyncio
 
-    import vllm
-    from vllm.usage.usage_lib import UsageContext
+    def __init__(self, checked: dict, source: str):
+        import vllm
+        from vllm.usage.usage_lib import UsageContext
 
-    work = {}
+        super().__init__()
+        self.prompts = {k: workload.prompt_token_ids(c) for k, c in checked.items()}
+        self.params = workload.sampling_params(checked["big"])
+        started = time.monotonic()
+        self.engine = vllm.AsyncLLMEngine.from_engine_args(
+            vllm.AsyncEngineArgs(**workload.engine_kwargs(checked["big"].spec, source)), usage_context=UsageContext.LLM_CLASS)
+        self.startup_seconds = time.monotonic() - started
 
-    def start(checked):
-        work.update(prompts={k: workload.prompt_token_ids(c) for k, c in checked.items()},
-                    params=workload.sampling_params(checked["big"]))
-        return vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**workload.engine_kwargs(checked["big"].spec, source)),
-                                                    usage_context=UsageContext.LLM_CLASS)
+    def answer(self, size: str) -> Answered:
+        import asyncio
 
-    async def one(engine, request_id: str, ids: list[int]):
-        final = None
-        async for final in engine.generate({"prompt_token_ids": ids}, work["params"], request_id=request_id):
-            pass
-        return final
+        async def one(request_id: str, ids: list[int]):
+            final = None
+            async for final in self.engine.generate({"prompt_token_ids": ids}, self.params, request_id=request_id):
+                pass
+            return final
 
-    async def answer(engine, size: str):
-        tag = time.monotonic_ns()  # request ids unique across runs
-        outputs = await asyncio.gather(*(one(engine, f"{tag}-{i}", ids) for i, ids in enumerate(work["prompts"][size])))
-        return (len(outputs), sum(len(o.prompt_token_ids) for o in outputs), sum(len(o.outputs[0].token_ids) for o in outputs),
-                sum(o.num_cached_tokens or 0 for o in outputs))
+        async def every():
+            tag = time.monotonic_ns()  # request ids unique across runs
+            return await asyncio.gather(*(one(f"{tag}-{i}", ids) for i, ids in enumerate(self.prompts[size])))
 
-    return _started_engine_runs(source, folders, root, spec_for=spec_for, reps=reps, small_reps=small_reps, start=start,
-                                answer=answer)
+        return _answered(self.run(every()))
+
+    def reset_prefix_cache(self) -> None:
+        self.run(self.engine.reset_prefix_cache())
+
+    def shutdown(self) -> None:
+        self.engine.shutdown()
 
 
-def run_k2engine(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
+class EngineActorAlone(OnOneLoop):
     """(b2) k2batch's engine actor code (operators/k2_engine.py K2Engine) in one process,
     without Ray: the prepared rows in batches of the spec's batch_size, max_batches_in_flight
     of them at once, as Ray Data feeds the actor one input block; parsing, validation and
     re-asks included."""
-    import asyncio
 
-    import pandas as pd
+    def __init__(self, checked: dict, source: str):
+        from jobs.plan.settings_from_spec import flow_plan
+        from operators.k2_engine import K2Engine
 
-    from jobs.plan.settings_from_spec import flow_plan
-    from operators.k2_engine import K2Engine
+        super().__init__()
+        big = checked["big"]
+        self.plan = flow_plan(big, units=big.units, use_gpus=False)
+        self.model = big.spec.model
+        self.rows = {k: workload.prepared_rows(c) for k, c in checked.items()}
+        started = time.monotonic()
+        self.k2 = K2Engine(engine=self.plan.engine, task=self.plan.task)
+        self.startup_seconds = time.monotonic() - started
 
-    work = {}
+    def answer(self, size: str) -> Answered:
+        import asyncio
 
-    class Started:  # the K2Engine, with the calls every contender's engine answers to
-        def __init__(self, checked):
-            big = checked["big"]
-            self.plan = flow_plan(big, units=big.units, use_gpus=False)
-            self.k2 = K2Engine(engine=self.plan.engine, task=self.plan.task)
-            work.update(rows={k: workload.prepared_rows(c) for k, c in checked.items()}, model=big.spec.model)
+        import pandas as pd
 
-        async def reset_prefix_cache(self):
-            self.k2.configure(self.plan.task)  # and a fresh dedup cache: no run reuses another's answers
-            await self.k2.engine.reset_prefix_cache()
+        rows, model = self.rows[size], self.model
 
-        def shutdown(self):
-            self.k2.engine.shutdown()
+        async def every() -> pd.DataFrame:
+            room = asyncio.Semaphore(model.max_batches_in_flight)
 
-    async def answer(engine: Started, size: str):
-        rows, model = work["rows"][size], work["model"]
-        room = asyncio.Semaphore(model.max_batches_in_flight)
+            async def batch(at: int) -> pd.DataFrame:
+                async with room:
+                    return await self.k2.answer(rows.iloc[at:at + model.batch_size])
 
-        async def batch(at: int) -> pd.DataFrame:
-            async with room:
-                return await engine.k2.answer(rows.iloc[at:at + model.batch_size])
+            return pd.concat(await asyncio.gather(*(batch(at) for at in range(0, len(rows), model.batch_size))))
 
-        out = pd.concat(await asyncio.gather(*(batch(at) for at in range(0, len(rows), model.batch_size))))
-        return (len(out), int(out["_prompt_tokens"].sum()), int(out["_completion_tokens"].sum()),
-                int(out["_cached_prompt_tokens"].sum()))
+        out = self.run(every())
+        return Answered(rows=len(out), prompt_tokens=int(out["_prompt_tokens"].sum()),
+                        output_tokens=int(out["_completion_tokens"].sum()),
+                        cached_prompt_tokens=int(out["_cached_prompt_tokens"].sum()))
 
-    return _started_engine_runs(source, folders, root, spec_for=spec_for, reps=reps, small_reps=small_reps, start=Started,
-                                answer=answer)
+    def reset_prefix_cache(self) -> None:
+        self.k2.configure(self.plan.task)  # and a fresh dedup cache: no run reuses another's answers
+        self.run(self.k2.engine.reset_prefix_cache())
+
+    def shutdown(self) -> None:
+        self.k2.engine.shutdown()
 
 
 def run_k2batch(source: str, folders: dict, root: Path, *, spec_for, reps: int, small_reps: int) -> dict:
@@ -288,7 +327,9 @@ def _raydata_run(config, preprocess, spec, folder: Path, out: Path) -> None:
         ray.shutdown()
 
 
-CHILDREN = {"vllm": run_vllm, "asyncllm": run_asyncllm, "k2engine": run_k2engine, "k2batch": run_k2batch,
+CHILDREN = {"vllm": functools.partial(_started_engine_runs, engine=RawEngine),
+            "asyncllm": functools.partial(_started_engine_runs, engine=AsyncEngineAlone),
+            "k2engine": functools.partial(_started_engine_runs, engine=EngineActorAlone), "k2batch": run_k2batch,
             "raydata": run_raydata}
 
 

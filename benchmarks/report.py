@@ -8,6 +8,7 @@ from typing import NamedTuple
 from benchmarks import report_engine, report_sections
 from benchmarks.confidence import render_section as confidence_section
 from benchmarks.report_sections import status
+from benchmarks.tag_mask import render_section as tag_mask_section
 
 SECTIONS = {"engine_ceiling": report_engine.engine_ceiling, "label_ceiling": report_engine.engine_ceiling,
             "prefix_cache": report_sections.prefix_cache, "cpu_stages": report_sections.cpu_stages,
@@ -15,7 +16,7 @@ SECTIONS = {"engine_ceiling": report_engine.engine_ceiling, "label_ceiling": rep
             "planning": report_sections.planning, "schema_coverage": report_sections.schema_coverage,
             "schema_room": report_sections.schema_room, "estimate_accuracy": report_sections.estimate_accuracy,
             "dedup": report_sections.dedup, "table_output": report_sections.table_output,
-            "confidence": confidence_section}
+            "confidence": confidence_section, "tag_mask": tag_mask_section}
 
 
 class Target(NamedTuple):

@@ -29,6 +29,7 @@ BENCHMARKS = (
     ("cpu_stages", ["--profile"]),
     ("engine_ceiling", []),
     ("label_ceiling", []),
+    ("tag_mask", []),
     ("prefix_cache", []),
     ("streaming_memory", []),
     ("repair_loop", []),

@@ -64,12 +64,13 @@ def job_spec(*, name: str, model: str, input_uri: Path, output_uri: Path, task: 
 
 
 def engine_env(spec) -> dict[str, str]:
-    """The environment every contender's engine runs with: all cores bound for compute
-    and the same KV cache, from the builder K2Engine uses (EngineSettings.cpu_environment)."""
+    """The environment every contender's engine runs with: the same model runner, all
+    cores bound for compute and the same KV cache, from the builder K2Engine uses
+    (EngineSettings.environment)."""
     from jobs.plan.settings_from_spec import engine_settings
 
     settings = engine_settings(spec, spec.model.source)
-    return settings.cpu_environment(sorted(os.sched_getaffinity(0)))
+    return settings.environment(cpu_cores=sorted(os.sched_getaffinity(0)))
 
 
 def engine_kwargs(spec, source: str) -> dict[str, Any]:

@@ -13,6 +13,13 @@ from typing import Any
 from operators import sampling
 from schemas.record_schema import RecordSchema
 
+# vLLM's V1 model runner on every device (vLLM 0.32 picks Model Runner V2 wherever Triton
+# is, i.e. on GPUs). K2's tag mask is a logits processor of the V1 runner's interface
+# (operators/tag_mask.py); the V2 runner loads only processors of its own interface, and
+# refuses `allowed_token_ids` longer than 1,024 ids, which K2's 32,032-token vocabulary
+# needs. The V1 runner is also the one the CPU build runs, so GPUs run what the tests run.
+RUNNER_ENVIRONMENT = {"VLLM_USE_V2_MODEL_RUNNER": "0"}
+
 
 @dataclass(frozen=True)
 class EngineIdentity:
@@ -60,13 +67,17 @@ class EngineSettings:
             kwargs["distributed_executor_backend"] = "mp"
         return kwargs
 
-    def cpu_environment(self, cores: list[int]) -> dict[str, str]:
-        """The environment a CPU engine needs, set before it starts. The binding is always
-        set, never inherited: one left by an engine of another tensor_parallel_size would
-        give the ranks the wrong groups."""
+    def environment(self, *, cpu_cores: list[int] | None) -> dict[str, str]:
+        """The environment an engine needs, set before it starts: the model runner, and on
+        CPU (`cpu_cores`: the cores it may use) the KV cache and the threads' binding. The
+        binding is always set, never inherited: one left by an engine of another
+        tensor_parallel_size would give the ranks the wrong groups."""
+        if cpu_cores is None:
+            return dict(RUNNER_ENVIRONMENT)
         return {
+            **RUNNER_ENVIRONMENT,
             "VLLM_CPU_KVCACHE_SPACE": str(self.identity.cpu_kv_cache_gib),
-            "VLLM_CPU_OMP_THREADS_BIND": self.cpu_threads_bind or cpu_threads_bind(self.identity.tensor_parallel_size, cores),
+            "VLLM_CPU_OMP_THREADS_BIND": self.cpu_threads_bind or cpu_threads_bind(self.identity.tensor_parallel_size, cpu_cores),
         }
 
 

@@ -68,8 +68,7 @@ class K2Engine:
         self.progress.starting()
         self.engine_settings = engine
         cpu = current_platform.is_cpu()
-        if cpu:
-            os.environ.update(engine.cpu_environment(sorted(os.sched_getaffinity(0))))
+        os.environ.update(engine.environment(cpu_cores=sorted(os.sched_getaffinity(0)) if cpu else None))
         # A batch job is vLLM's offline case: the scheduler defaults of `vllm.LLM`
         # (on CPU twice the sequences and batched tokens of a server engine's).
         self.engine = vllm.AsyncLLMEngine.from_engine_args(

@@ -9,7 +9,8 @@ ids, which vLLM deep-copies and checks one by one in the front end, sends to the
 core and writes into the request's mask row. The masked ids are a handful.
 
 The engine loads this class by name (sampling.TAG_MASK_PROCESSOR, in the engine arguments
-of operators/engine_settings.py) in the process that samples.
+of operators/engine_settings.py) in the process that samples. It has the interface of
+vLLM's V1 model runner, which k2batch runs on every device (engine_settings.RUNNER_ENVIRONMENT).
 """
 
 import torch

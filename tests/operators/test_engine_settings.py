@@ -24,10 +24,27 @@ def test_vllm_engine_arguments():
 
 
 def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told():
-    assert EngineSettings(IDENTITY).cpu_environment([0, 1, 2, 3]) == {
-        "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3"}
-    assert EngineSettings(IDENTITY, cpu_threads_bind="0|1").cpu_environment([0, 1, 2, 3])["VLLM_CPU_OMP_THREADS_BIND"] == "0|1"
+    assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1, 2, 3]) == {
+        "VLLM_USE_V2_MODEL_RUNNER": "0", "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3"}
+    assert EngineSettings(IDENTITY, cpu_threads_bind="0|1").environment(cpu_cores=[0, 1, 2, 3])["VLLM_CPU_OMP_THREADS_BIND"] == "0|1"
     assert cpu_threads_bind(1, [0]) == "0"
+
+
+def test_every_engine_runs_vllms_v1_model_runner_whose_logits_processor_interface_the_tag_mask_has():
+    """On a GPU as on CPU. Why, in the installed vLLM: Model Runner V2, its default where
+    Triton is, loads only processors of its own interface, and its `allowed_token_ids`
+    hold fewer ids than K2's vocabulary less its tags."""
+    from vllm.v1.sample.logits_processor import LogitsProcessor
+    from vllm.v1.worker.gpu.sample.logit_bias import MAX_NUM_ALLOWED_TOKEN_IDS
+    from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as RunnerV2Processor
+
+    from operators.sampling import TAG_MASK_PROCESSOR
+    from operators.tag_mask import TagMask
+
+    assert EngineSettings(IDENTITY).environment(cpu_cores=None) == {"VLLM_USE_V2_MODEL_RUNNER": "0"}
+    assert EngineSettings(IDENTITY).vllm_engine_kwargs(cpu=False)["logits_processors"] == [TAG_MASK_PROCESSOR]
+    assert TAG_MASK_PROCESSOR == f"{TagMask.__module__}:{TagMask.__name__}" and issubclass(TagMask, LogitsProcessor)
+    assert not issubclass(TagMask, RunnerV2Processor) and MAX_NUM_ALLOWED_TOKEN_IDS < 32_032 - 16
 
 
 def test_a_replica_asks_for_all_its_ranks():
