@@ -98,8 +98,6 @@ def _engine_alone(spec, source: str, *, reps: int) -> dict:
     """The extract job's first-attempt prompts through one `vllm.LLM` with k2batch's engine
     arguments and sampling, `generate` timed without and with `logprobs=0` (what extract
     confidence adds to a request), alternating, the prefix cache reset before each."""
-    import time
-
     import vllm
 
     from jobs.plan.resolve import resolve_job
@@ -111,16 +109,9 @@ def _engine_alone(spec, source: str, *, reps: int) -> dict:
     params = {"off": sampling_params(fields), "on": sampling_params({**fields, "logprobs": 0, "flat_logprobs": True})}
     llm = vllm.LLM(**workload.engine_kwargs(spec, source))
     llm.generate(prompts[:32], params["on"], use_tqdm=False)  # warm-up: first-request compilation, grammar cache
-    rates: dict[str, list[float]] = {"off": [], "on": []}
-    tokens: dict[str, list[int]] = {"off": [], "on": []}
-    for _ in range(reps):
-        for setting in ("off", "on"):
-            llm.reset_prefix_cache()
-            started = time.monotonic()
-            outputs = llm.generate(prompts, params[setting], use_tqdm=False)
-            rates[setting].append(len(prompts) / (time.monotonic() - started))
-            tokens[setting].append(sum(len(o.outputs[0].token_ids) for o in outputs))
-    result = {setting: {**workload.summarize(rates[setting]), "completion_tokens": tokens[setting][0]} for setting in rates}
+    runs = workload.alternating_generates(llm, prompts, params, reps=reps)
+    result = {setting: {**workload.summarize(r["rows_per_s"]), "completion_tokens": r["output_tokens"][0]}
+              for setting, r in runs.items()}
     return {**result, "rows": len(prompts), "ratio": result["on"]["median"] / result["off"]["median"]}
 
 

@@ -13,7 +13,6 @@ python -m benchmarks.tag_mask [--quick] [--model PATH] [--json out.json]
 
 import argparse
 import statistics
-import time
 
 from benchmarks import workload
 
@@ -28,7 +27,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--model", default=None, help="model folder or hub id (default: the tiny random model)")
     parser.add_argument("--json", default=None, help="write the results here")
-    parser.add_argument("--child", type=int, metavar="ROWS", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # the engine side, over the rows written
     args = parser.parse_args()
     source = workload.model_source(args.model)
     root = workload.WORKDIR / "tag_mask"
@@ -39,7 +38,7 @@ def main() -> None:
     rows = 64 if args.quick else ROWS
     workload.write_news_rows(root / "rows", rows=rows, files=1, unique=True)
     print(f"label prompts through vLLM alone, the tag mask both ways: {rows} rows ...", flush=True)
-    results = workload.run_child("tag_mask", ["--child", str(rows), *(["--quick"] if args.quick else []),
+    results = workload.run_child("tag_mask", ["--child", *(["--quick"] if args.quick else []),
                                               *(["--model", args.model] if args.model else [])],
                                  env=workload.engine_env(_spec(source, root)), log=root / "engine.log")
     results["copy_ms"] = _copy_ms(K2_VOCAB, masked=results["masked_ids"])
@@ -78,19 +77,10 @@ def _engine(spec, source: str, *, reps: int) -> dict:
     vocab = llm.llm_engine.model_config.get_vocab_size()
     params = {setting: sampling_params(fields) for setting, fields in _fields(checked, vocab).items()}
     llm.generate(prompts[:32], params["tag_mask"], use_tqdm=False)  # warm-up: first-request compilation, grammar cache
-    rates: dict[str, list[float]] = {s: [] for s in SETTINGS}
-    tokens: dict[str, list[int]] = {s: [] for s in SETTINGS}
-    prompt_tokens = {}
-    for _ in range(reps):
-        for setting in SETTINGS:
-            llm.reset_prefix_cache()
-            started = time.monotonic()
-            outputs = llm.generate(prompts, params[setting], use_tqdm=False)
-            rates[setting].append(len(prompts) / (time.monotonic() - started))
-            tokens[setting].append(sum(len(o.outputs[0].token_ids) for o in outputs))
-            prompt_tokens[setting] = sum(len(o.prompt_token_ids) for o in outputs)
-    result = {s: {**workload.summarize(rates[s]), "output_tokens": tokens[s]} for s in SETTINGS}
-    per_row = {s: (prompt_tokens[s] / len(prompts), statistics.mean(tokens[s]) / len(prompts)) for s in SETTINGS}
+    runs = workload.alternating_generates(llm, prompts, params, reps=reps)
+    result = {s: {**workload.summarize(runs[s]["rows_per_s"]), "output_tokens": runs[s]["output_tokens"]} for s in SETTINGS}
+    per_row = {s: (runs[s]["prompt_tokens"][0] / len(prompts), statistics.mean(runs[s]["output_tokens"]) / len(prompts))
+               for s in SETTINGS}
     unequal = workload.unequal_work(per_row)
     return {**result, "rows": len(prompts), "vocab": vocab, "masked_ids": len(params["tag_mask"].extra_args[MASKED_IDS_ARG]),
             "unequal_work": unequal, "ratio": None if unequal else result["tag_mask"]["median"] / result["allowed_token_ids"]["median"]}

@@ -127,6 +127,24 @@ def prepared_rows(checked):
     return prepared
 
 
+def alternating_generates(llm, prompts: list[dict], params: dict[str, Any], *, reps: int) -> dict[str, dict[str, list]]:
+    """Each setting's SamplingParams in `params` through one `generate` over `prompts` on a
+    started `vllm.LLM`, the settings alternating, the prefix cache reset before each,
+    `reps` times: per setting, each run's rows/s and its output and prompt tokens."""
+    import time
+
+    runs: dict[str, dict[str, list]] = {s: {"rows_per_s": [], "output_tokens": [], "prompt_tokens": []} for s in params}
+    for _ in range(reps):
+        for setting, setting_params in params.items():
+            llm.reset_prefix_cache()
+            started = time.monotonic()
+            outputs = llm.generate(prompts, setting_params, use_tqdm=False)
+            runs[setting]["rows_per_s"].append(len(prompts) / (time.monotonic() - started))
+            runs[setting]["output_tokens"].append(sum(len(o.outputs[0].token_ids) for o in outputs))
+            runs[setting]["prompt_tokens"].append(sum(len(o.prompt_token_ids) for o in outputs))
+    return runs
+
+
 def prompt_token_ids(checked) -> list[list[int]]:
     """The first-attempt prompts of every input row (`prepared_rows`), in doc_id order."""
     return [[int(i) for i in ids] for ids in prepared_rows(checked)["_prompt_ids"]]
