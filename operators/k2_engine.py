@@ -61,6 +61,7 @@ class K2Engine:
         import vllm
         from vllm.platforms import current_platform
         from vllm.usage.usage_lib import UsageContext
+        from vllm.utils.gc_utils import freeze_gc_heap
 
         from operators.tokenizer import load_tokenizer
 
@@ -76,6 +77,10 @@ class K2Engine:
         )
         self.tokenizer = load_tokenizer(engine.identity.source, engine.identity.revision)
         self.configure(task)
+        # What vLLM's own server does once started: the objects alive now (the engine
+        # client, the tokenizer, the model's config) leave the garbage collector's
+        # generations, so a full collection during the run no longer walks them.
+        freeze_gc_heap()
         self.progress.ready()
 
     def configure(self, task: TaskSettings) -> None:
@@ -202,7 +207,10 @@ class K2Engine:
 
         final = None
         try:
-            async for final in self.engine.generate({"prompt_token_ids": prompt_ids}, params, request_id=uuid.uuid4().hex):
+            # Rendered by vLLM's renderer here, on the actor's loop: a raw prompt dict would
+            # be rendered on vLLM's thread pool, one hand-off per request.
+            (rendered,) = self.engine.renderer.render_cmpl([{"prompt_token_ids": prompt_ids}])
+            async for final in self.engine.generate(rendered, params, request_id=uuid.uuid4().hex):
                 pass
         except EngineDeadError:
             raise  # the actor dies with its engine; Ray restarts it and retries the batch
