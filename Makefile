@@ -48,7 +48,7 @@ test: install $(LS_VENV)/.installed
 	elapsed=$$(( $$(date +%s) - start )); \
 	echo "make test: the suite took $$((elapsed / 60)) min $$((elapsed % 60)) s (exit $$status)"; exit $$status
 
-# Regenerates BENCHMARKS.md (and the README's figures block); about 85 minutes on 2 cores. Run it on a quiet machine.
+# Regenerates BENCHMARKS.md (and the README's figures block); 76 to 98 minutes on 2 cores. Run it on a quiet machine.
 bench: install
 	$(PIP) install -e ".[bench]"
 	$(VENV)/bin/python -m benchmarks.run_all
