@@ -131,8 +131,6 @@ def alternating_generates(llm, prompts: list[dict], params: dict[str, Any], *, r
     """Each setting's SamplingParams in `params` through one `generate` over `prompts` on a
     started `vllm.LLM`, the settings alternating, the prefix cache reset before each,
     `reps` times: per setting, each run's rows/s and its output and prompt tokens."""
-    import time
-
     runs: dict[str, dict[str, list]] = {s: {"rows_per_s": [], "output_tokens": [], "prompt_tokens": []} for s in params}
     for _ in range(reps):
         for setting, setting_params in params.items():
