@@ -127,6 +127,7 @@ def run_in_turns(contenders: list[str], child_args: list[str], *, env: dict, roo
 def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str) -> dict:
     results = {"workload": workload_name, "rows": rows, "small_rows": small, "binding": env["VLLM_CPU_OMP_THREADS_BIND"],
                "cores": len(os.sched_getaffinity(0)), "kv_cache_gib": env["VLLM_CPU_KVCACHE_SPACE"],
+               "wait_policy": env["OMP_WAIT_POLICY"],
                "equal_work_tolerance": workload.EQUAL_WORK_TOLERANCE, "targets": TARGETS[workload_name],
                "contenders": {}}
     for name, data in raw.items():
@@ -176,7 +177,7 @@ def _results(raw: dict, *, rows: int, small: int, env: dict, workload_name: str)
 def _report(results: dict) -> None:
     print(f"{results['workload']}: N = {results['rows']} rows, n = {results['small_rows']} rows; every contender: "
           f"VLLM_CPU_OMP_THREADS_BIND={results['binding']} (every core, operators.engine_settings.cpu_threads_bind), "
-          f"VLLM_CPU_KVCACHE_SPACE={results['kv_cache_gib']}")
+          f"VLLM_CPU_KVCACHE_SPACE={results['kv_cache_gib']}, OMP_WAIT_POLICY={results['wait_policy']}")
     print("start-up excluded by subtraction: rows/s = (N - n) / (T(N) - T(n)), the same for each")
     names = list(results["contenders"])
     for name in names:

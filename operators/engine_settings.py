@@ -7,6 +7,7 @@ that engine: the schema, the prompts, the sampling. `PromptSettings` is what the
 prepare stage renders with.
 """
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,15 +70,20 @@ class EngineSettings:
 
     def environment(self, *, cpu_cores: list[int] | None) -> dict[str, str]:
         """The environment an engine needs, set before it starts: the model runner, and on
-        CPU (`cpu_cores`: the cores it may use) the KV cache and the threads' binding. The
-        binding is always set, never inherited: one left by an engine of another
-        tensor_parallel_size would give the ranks the wrong groups."""
+        CPU (`cpu_cores`: the cores it may use) the KV cache, the threads' binding and how
+        they wait. The binding is always set, never inherited: one left by an engine of
+        another tensor_parallel_size would give the ranks the wrong groups."""
         if cpu_cores is None:
             return dict(RUNNER_ENVIRONMENT)
         return {
             **RUNNER_ENVIRONMENT,
             "VLLM_CPU_KVCACHE_SPACE": str(self.identity.cpu_kv_cache_gib),
             "VLLM_CPU_OMP_THREADS_BIND": self.cpu_threads_bind or cpu_threads_bind(self.identity.tensor_parallel_size, cpu_cores),
+            # The compute threads sleep between parallel regions instead of spinning first
+            # (libgomp's default when unset): they share their cores with the engine core's
+            # scheduler, the engine actor and the job's own tasks, which a spinning thread
+            # holds off. An OMP_WAIT_POLICY already set where the engine starts is kept.
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
         }
 
 

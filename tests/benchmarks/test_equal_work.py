@@ -7,7 +7,7 @@ from benchmarks.engine_ceiling import _results
 from benchmarks.processes import GROUPS
 from benchmarks.workload import unequal_work
 
-ENV = {"VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_KVCACHE_SPACE": "2"}
+ENV = {"VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_KVCACHE_SPACE": "2", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def runs(*, seconds: tuple[float, float], prompt: float, output: float, rows=(32, 1280)) -> list[dict]:

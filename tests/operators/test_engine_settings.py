@@ -23,9 +23,11 @@ def test_vllm_engine_arguments():
     assert single["gpu_memory_utilization"] == 0.9 and "distributed_executor_backend" not in single
 
 
-def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told():
+def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1, 2, 3]) == {
-        "VLLM_USE_V2_MODEL_RUNNER": "0", "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3"}
+        "VLLM_USE_V2_MODEL_RUNNER": "0", "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3",
+        "OMP_WAIT_POLICY": "PASSIVE"}
     assert EngineSettings(IDENTITY, cpu_threads_bind="0|1").environment(cpu_cores=[0, 1, 2, 3])["VLLM_CPU_OMP_THREADS_BIND"] == "0|1"
     assert cpu_threads_bind(1, [0]) == "0"
 
@@ -61,3 +63,11 @@ def test_sampling_fields_come_from_the_tag_masking_builders(tiny_tokenizer):
         tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1, constraint={"type": "object"})
     assert settings.summary_fields(tiny_tokenizer, vocab_size) == sampling.summary_sampling(
         tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1)
+
+
+def test_a_cpu_engines_threads_sleep_when_idle_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert "OMP_WAIT_POLICY" not in EngineSettings(IDENTITY).environment(cpu_cores=None), "a GPU engine's own"

@@ -72,10 +72,20 @@ def engine(spec, tiny_model):
                         prime=k2.TOOL_CALL_OPEN, summarize=False, sampling=sampling_settings(spec))
     actor = K2Engine(engine=engine_settings(spec, str(tiny_model)), task=task)
     driven = EngineInLoop(actor)
+    driven.saved_environment = saved
     yield driven
     shut_down(actor, driven.loop)
     os.environ.clear()
     os.environ.update(saved)
+
+
+def test_the_engine_starts_its_processes_with_its_cpu_environment(engine):
+    """The thread binding, the KV cache and the threads' wait policy are in the actor's
+    environment, which vLLM's engine core and worker processes start from (their /proc
+    environ does not show it once they have set their process titles)."""
+    wanted = engine.actor.engine_settings.environment(cpu_cores=sorted(os.sched_getaffinity(0)))
+    assert wanted["OMP_WAIT_POLICY"] == "PASSIVE" or "OMP_WAIT_POLICY" in engine.saved_environment
+    assert {name: os.environ.get(name) for name in wanted} == wanted
 
 
 def test_a_row_the_engine_refuses_becomes_a_reject_and_the_batch_carries_on(engine, tiny_model):
