@@ -112,9 +112,10 @@ def _cpu_by_part(r: dict) -> list[str]:
             f"processes (engine core and model worker) used {engine['k2batch'] - engine['vllm']:+.1f} CPU s, and its "
             "other processes (driver, engine actor, Ray Data workers, Ray's daemons) "
             f"{(total['k2batch'] - engine['k2batch']) - (total['vllm'] - engine['vllm']):+.1f} CPU s, on {r['cores']} "
-            "cores that the engine's threads are bound to. The engine's OpenMP threads spin while they wait for one "
-            "another, so a core that another process holds shows up as more CPU seconds in the model worker for the "
-            "same rows, as well as in that process.", ""]
+            "cores that the engine's threads are bound to: a core another process holds delays the engine's step. "
+            f"This run's engine threads waited with `OMP_WAIT_POLICY={r['wait_policy']}`: asleep (PASSIVE, k2batch's "
+            "setting), such a delay shows as *unused*; spinning (libgomp's default), as more model-worker CPU "
+            "seconds for the same rows.", ""]
     return out
 
 
