@@ -27,8 +27,8 @@ def engine_ceiling(r: dict, runs: dict) -> list[str]:
            f"{JOBS[r['workload']]}, the same token-id prompts (k2batch's PreparePrompts), the same "
            "constraint, sampling (K2's tags masked) and engine arguments. Every contender ran with "
            f"`VLLM_CPU_OMP_THREADS_BIND={r['binding']}` (every core: operators.engine_settings.cpu_threads_bind), "
-           f"`VLLM_CPU_KVCACHE_SPACE={r['kv_cache_gib']}` and `OMP_WAIT_POLICY={r['wait_policy']}` (the engine's "
-           "threads sleep while they wait: operators.engine_settings).", "",
+           f"`VLLM_CPU_KVCACHE_SPACE={r['kv_cache_gib']}` and `OMP_WAIT_POLICY={r['wait_policy']}` "
+           "(operators.engine_settings: PASSIVE unless the environment sets one).", "",
            "Start-up is excluded by subtraction, the same way for each: rows/s = (N − n) / (T(N) − T(n)). For (a), "
            "T is one `generate()` call on a started, warmed engine with the prefix cache reset first (and so for (a2) "
            "and (b2) where they ran, below); for (b) and (c), T "
