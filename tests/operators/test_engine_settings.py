@@ -65,9 +65,8 @@ def test_sampling_fields_come_from_the_tag_masking_builders(tiny_tokenizer):
         tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1)
 
 
-def test_a_cpu_engines_threads_sleep_when_idle_unless_the_environment_says_otherwise(monkeypatch):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])["OMP_WAIT_POLICY"] == "PASSIVE"
+def test_a_wait_policy_set_where_the_engine_starts_is_kept_and_a_gpu_engine_gets_none(monkeypatch):
+    """Unset, a CPU engine's threads wait asleep: the test above."""
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])["OMP_WAIT_POLICY"] == "ACTIVE"
     assert "OMP_WAIT_POLICY" not in EngineSettings(IDENTITY).environment(cpu_cores=None), "a GPU engine's own"
