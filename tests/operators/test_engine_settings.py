@@ -25,9 +25,10 @@ def test_vllm_engine_arguments():
 
 def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("VLLM_USE_AOT_COMPILE", raising=False)
     assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1, 2, 3]) == {
         "VLLM_USE_V2_MODEL_RUNNER": "0", "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1|2-3",
-        "OMP_WAIT_POLICY": "PASSIVE"}
+        "OMP_WAIT_POLICY": "PASSIVE", "VLLM_USE_AOT_COMPILE": "0"}
     assert EngineSettings(IDENTITY, cpu_threads_bind="0|1").environment(cpu_cores=[0, 1, 2, 3])["VLLM_CPU_OMP_THREADS_BIND"] == "0|1"
     assert cpu_threads_bind(1, [0]) == "0"
 
@@ -65,8 +66,12 @@ def test_sampling_fields_come_from_the_tag_masking_builders(tiny_tokenizer):
         tiny_tokenizer, vocab_size, max_tokens=64, temperature=0.0, seed=1)
 
 
-def test_a_wait_policy_set_where_the_engine_starts_is_kept_and_a_gpu_engine_gets_none(monkeypatch):
-    """Unset, a CPU engine's threads wait asleep: the test above."""
+def test_a_wait_policy_or_compile_mode_set_where_the_engine_starts_is_kept_and_a_gpu_engine_gets_none(monkeypatch):
+    """Unset, a CPU engine's threads wait asleep and its model is compiled without vLLM's
+    AOT cache: the test above."""
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    assert EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])["OMP_WAIT_POLICY"] == "ACTIVE"
-    assert "OMP_WAIT_POLICY" not in EngineSettings(IDENTITY).environment(cpu_cores=None), "a GPU engine's own"
+    monkeypatch.setenv("VLLM_USE_AOT_COMPILE", "1")
+    cpu = EngineSettings(IDENTITY).environment(cpu_cores=[0, 1])
+    assert cpu["OMP_WAIT_POLICY"] == "ACTIVE" and cpu["VLLM_USE_AOT_COMPILE"] == "1"
+    gpu = EngineSettings(IDENTITY).environment(cpu_cores=None)
+    assert "OMP_WAIT_POLICY" not in gpu and "VLLM_USE_AOT_COMPILE" not in gpu, "a GPU engine's own"

@@ -80,10 +80,11 @@ def engine(spec, tiny_model):
 
 
 def test_the_engine_starts_its_processes_with_its_cpu_environment(engine):
-    """The thread binding, the KV cache and the threads' wait policy are in the actor's
-    environment, which vLLM's engine core and worker processes start from (their /proc
-    environ does not show it once they have set their process titles)."""
+    """The thread binding, the KV cache, the threads' wait policy and the compile mode are
+    in the actor's environment, which vLLM's engine core and worker processes start from
+    (their /proc environ does not show it once they have set their process titles)."""
     assert os.environ.get("OMP_WAIT_POLICY") == engine.saved_environment.get("OMP_WAIT_POLICY", "PASSIVE")
+    assert os.environ.get("VLLM_USE_AOT_COMPILE") == engine.saved_environment.get("VLLM_USE_AOT_COMPILE", "0")
     wanted = engine.actor.engine_settings.environment(cpu_cores=sorted(os.sched_getaffinity(0)))
     assert {name: os.environ.get(name) for name in wanted} == wanted
 
