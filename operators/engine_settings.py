@@ -71,8 +71,9 @@ class EngineSettings:
     def environment(self, *, cpu_cores: list[int] | None) -> dict[str, str]:
         """The environment an engine needs, set before it starts: the model runner, and on
         CPU (`cpu_cores`: the cores it may use) the KV cache, the threads' binding, how
-        they wait and how the model is compiled. The binding is always set, never inherited: one left by an engine of
-        another tensor_parallel_size would give the ranks the wrong groups."""
+        they wait and how the model is compiled. The binding is always set, never
+        inherited: one left by an engine of another tensor_parallel_size would give the
+        ranks the wrong groups."""
         if cpu_cores is None:
             return dict(RUNNER_ENVIRONMENT)
         return {
