@@ -87,9 +87,9 @@ class EngineSettings:
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
             # vLLM compiles a CPU model in its trace-once mode, whose compiled function its
             # AOT cache saves but cannot load ("'function' object has no attribute
-            # 'finalize_loading'"): every start paid the failed load and a second compile.
-            # Without AOT, torch's own compile cache serves every start after the first
-            # (3-4 s less per engine start measured, the same rows/s). Kept if already set.
+            # 'finalize_loading'"): every start after a machine's first paid the failed load
+            # and a second compile. Without AOT, torch's own compile cache serves those
+            # starts (3-4 s less per engine start measured, the same rows/s). Kept if set.
             "VLLM_USE_AOT_COMPILE": os.environ.get("VLLM_USE_AOT_COMPILE", "0"),
         }
 
