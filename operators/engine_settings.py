@@ -21,6 +21,20 @@ from schemas.record_schema import RecordSchema
 # needs. The V1 runner is also the one the CPU build runs, so GPUs run what the tests run.
 RUNNER_ENVIRONMENT = {"VLLM_USE_V2_MODEL_RUNNER": "0"}
 
+# A CPU engine's defaults that a value already set where the engine starts overrides.
+CPU_DEFAULTS = {
+    # The compute threads sleep between parallel regions instead of spinning first
+    # (libgomp's default when unset): they share their cores with the engine core's
+    # scheduler, the engine actor and the job's own tasks, which a spinning thread holds off.
+    "OMP_WAIT_POLICY": "PASSIVE",
+    # vLLM compiles a CPU model in its trace-once mode, whose compiled function its AOT
+    # cache saves but cannot load ("'function' object has no attribute 'finalize_loading'"):
+    # every start after a machine's first paid the failed load and a second compile.
+    # Without AOT, torch's own compile cache serves those starts (3-4 s less per engine
+    # start measured, the same rows/s).
+    "VLLM_USE_AOT_COMPILE": "0",
+}
+
 
 @dataclass(frozen=True)
 class EngineIdentity:
@@ -80,17 +94,7 @@ class EngineSettings:
             **RUNNER_ENVIRONMENT,
             "VLLM_CPU_KVCACHE_SPACE": str(self.identity.cpu_kv_cache_gib),
             "VLLM_CPU_OMP_THREADS_BIND": self.cpu_threads_bind or cpu_threads_bind(self.identity.tensor_parallel_size, cpu_cores),
-            # The compute threads sleep between parallel regions instead of spinning first
-            # (libgomp's default when unset): they share their cores with the engine core's
-            # scheduler, the engine actor and the job's own tasks, which a spinning thread
-            # holds off. An OMP_WAIT_POLICY already set where the engine starts is kept.
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-            # vLLM compiles a CPU model in its trace-once mode, whose compiled function its
-            # AOT cache saves but cannot load ("'function' object has no attribute
-            # 'finalize_loading'"): every start after a machine's first paid the failed load
-            # and a second compile. Without AOT, torch's own compile cache serves those
-            # starts (3-4 s less per engine start measured, the same rows/s). Kept if set.
-            "VLLM_USE_AOT_COMPILE": os.environ.get("VLLM_USE_AOT_COMPILE", "0"),
+            **{name: os.environ.get(name, value) for name, value in CPU_DEFAULTS.items()},
         }
 
 
