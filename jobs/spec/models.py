@@ -170,6 +170,12 @@ class ModelSpec(_Strict):
         "default: every core the actor may use, split evenly over the ranks.",
     )
     cpu_kv_cache_gib: int = Field(default=2, ge=1, description="KV cache size on the CPU platform (VLLM_CPU_KVCACHE_SPACE).")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="auto",
+        description="The weights' and activations' type. auto: on a GPU, vLLM's choice from the model's config; on a "
+        "CPU, bfloat16 where its cores compute it natively (AVX512-BF16 or AMX on x86, BF16 on Arm), else float32, "
+        "which such cores run several times faster than emulated bfloat16, at twice the memory.",
+    )
     enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
     stall_timeout_s: float = Field(
         default=300.0, gt=0,

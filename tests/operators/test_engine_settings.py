@@ -3,7 +3,9 @@ and the vLLM arguments K2Engine and the benchmarks both take from it."""
 
 from dataclasses import replace
 
-from operators.engine_settings import EngineIdentity, EngineSettings, SamplingSettings, cpu_threads_bind, replica_resources
+from operators.engine_settings import (
+    EngineIdentity, EngineSettings, SamplingSettings, cpu_has_native_bf16, cpu_threads_bind, engine_dtype, replica_resources,
+)
 
 IDENTITY = EngineIdentity(source="/models/k2", revision=None, tensor_parallel_size=2, max_model_len=4096,
                           enable_prefix_caching=True, seed=0, cpu_kv_cache_gib=2, gpu_memory_utilization=0.9)
@@ -21,6 +23,26 @@ def test_vllm_engine_arguments():
     assert "gpu_memory_utilization" not in cpu
     single = EngineSettings(replace(IDENTITY, tensor_parallel_size=1)).vllm_engine_kwargs(cpu=False)
     assert single["gpu_memory_utilization"] == 0.9 and "distributed_executor_backend" not in single
+
+
+def test_a_cpu_engine_computes_in_bfloat16_only_where_its_cores_do_so_natively():
+    assert engine_dtype("auto", cpu=True, native_bf16=True) == "bfloat16"
+    assert engine_dtype("auto", cpu=True, native_bf16=False) == "float32"
+    assert engine_dtype("auto", cpu=False) == "auto", "a GPU engine takes vLLM's choice from the model's config"
+    assert engine_dtype("bfloat16", cpu=True, native_bf16=False) == "bfloat16", "a dtype the spec sets is kept"
+    assert engine_dtype("float32", cpu=False) == "float32"
+    expected = engine_dtype("auto", cpu=True, native_bf16=cpu_has_native_bf16())
+    assert EngineSettings(IDENTITY).vllm_engine_kwargs(cpu=True)["dtype"] == expected
+    assert EngineSettings(replace(IDENTITY, dtype="float16")).vllm_engine_kwargs(cpu=True)["dtype"] == "float16"
+
+
+def test_native_bfloat16_is_read_from_the_cpus_capabilities(monkeypatch):
+    import torch
+
+    for flags, native in (({"avx2": True, "avx512_bf16": False, "amx_bf16": False}, False),
+                          ({"avx512_bf16": True}, True), ({"amx_bf16": True}, True), ({"bf16": True}, True)):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda flags=flags: flags)
+        assert cpu_has_native_bf16() is native, flags
 
 
 def test_a_cpu_engine_binds_every_core_split_over_its_ranks_unless_told(monkeypatch):

@@ -89,6 +89,15 @@ def test_the_engine_starts_its_processes_with_its_cpu_environment(engine):
     assert {name: os.environ.get(name) for name in wanted} == wanted
 
 
+def test_the_engine_computes_in_the_type_this_machines_cores_run_natively(engine):
+    """model.dtype auto: bfloat16 where the cores have native bfloat16, else float32."""
+    import torch
+
+    from operators.engine_settings import cpu_has_native_bf16
+
+    assert engine.actor.engine.model_config.dtype == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+
+
 def test_a_row_the_engine_refuses_becomes_a_reject_and_the_batch_carries_on(engine, tiny_model):
     batch = batch_for(tiny_model, ["one", "two", "three"])
     # A prompt longer than max_model_len that slipped past the pre-check.

@@ -36,6 +36,14 @@ def test_a_hub_model_is_known_by_its_id_and_revision():
     assert model_fingerprint(pinned, "LLM360/K2-Chat") == model_fingerprint(pinned, "LLM360/K2-Chat")
 
 
+def test_a_model_dtype_set_in_the_spec_is_part_of_the_model_and_auto_keeps_the_old_fingerprint():
+    auto = spec(model={"source": "LLM360/K2-Chat"})
+    assert model_fingerprint(auto, "LLM360/K2-Chat") == digest("LLM360/K2-Chat", None, [])  # as before the field
+    float32 = spec(model={"source": "LLM360/K2-Chat", "dtype": "float32"})
+    bfloat16 = spec(model={"source": "LLM360/K2-Chat", "dtype": "bfloat16"})
+    assert len({model_fingerprint(s, "LLM360/K2-Chat") for s in (auto, float32, bfloat16)}) == 3
+
+
 def test_the_prompt_fingerprint_follows_the_prompt_and_the_system_prompt():
     base = spec()
     assert prompt_fingerprint(base, "SYS") == prompt_fingerprint(spec(), "SYS")
