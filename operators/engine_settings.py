@@ -62,8 +62,9 @@ class EngineSettings:
         """vllm.AsyncEngineArgs' fields for this engine."""
         e = self.identity
         kwargs: dict[str, Any] = dict(
-            model=e.source, revision=e.revision, dtype=engine_dtype(e.dtype, cpu=cpu), tensor_parallel_size=e.tensor_parallel_size,
-            max_model_len=e.max_model_len, enable_prefix_caching=e.enable_prefix_caching, seed=e.seed,
+            model=e.source, revision=e.revision, dtype=engine_dtype(e.dtype, cpu=cpu),
+            tensor_parallel_size=e.tensor_parallel_size, max_model_len=e.max_model_len,
+            enable_prefix_caching=e.enable_prefix_caching, seed=e.seed,
             structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
             # vllm.LLM's default: the per-step stats feed only a server's metrics endpoint,
             # and computing them costs the engine's cores CPU time on every step.
@@ -111,7 +112,7 @@ def engine_dtype(dtype: str, *, cpu: bool, native_bf16: bool | None = None) -> s
 
 def cpu_has_native_bf16() -> bool:
     """Whether this machine's cores compute bfloat16 natively, from torch's reading of
-    the CPU: AVX512-BF16 or AMX-BF16 on x86 (vLLM's own test for its bfloat16 kernels),
+    the CPU: AVX512-BF16 (vLLM's own test for its bfloat16 kernels) or AMX-BF16 on x86,
     BF16 on Arm."""
     import torch
 

@@ -174,7 +174,7 @@ class ModelSpec(_Strict):
         default="auto",
         description="The weights' and activations' type. auto: on a GPU, vLLM's choice from the model's config; on a "
         "CPU, bfloat16 where its cores compute it natively (AVX512-BF16 or AMX on x86, BF16 on Arm), else float32, "
-        "which such cores run several times faster than emulated bfloat16, at twice the memory.",
+        "which cores without it run several times faster than emulated bfloat16, at twice the memory.",
     )
     enable_prefix_caching: bool = Field(default=True, description="Share the system prompt's KV cache across rows.")
     stall_timeout_s: float = Field(

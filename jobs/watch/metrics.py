@@ -12,7 +12,9 @@ the job's name:
   ray_k2batch_unit_commit_seconds (histogram)    publishing a unit's files and manifest entry
 
 They are recorded by the driver (from the writer's reports and the engines' board), so a
-run's counts are exported once, whatever the number of engines.
+run's counts are exported once, whatever the number of engines. The rows and tokens are
+those written; the attempts are every generation: a row that a replica answered but died
+before writing (its actor restarted, its node lost) is answered again and counted again.
 """
 
 from ray.util.metrics import Counter, Histogram
