@@ -100,14 +100,14 @@ class EngineSettings:
         }
 
 
-def engine_dtype(dtype: str, *, cpu: bool, native_bf16: bool | None = None) -> str:
+def engine_dtype(dtype: str, *, cpu: bool) -> str:
     """vLLM's `dtype` for model.dtype on this machine. vLLM's CPU platform takes bfloat16
     on any x86 CPU; without native bfloat16 instructions it emulates them, and the tiny
     model generated 3.1x slower than in float32 on an AVX2-only AMD EPYC (512 rows, 14.0
-    against 44.1 rows/s). `native_bf16`: None reads this machine's cores."""
+    against 44.1 rows/s)."""
     if dtype != "auto" or not cpu:
         return dtype
-    return "bfloat16" if (cpu_has_native_bf16() if native_bf16 is None else native_bf16) else "float32"
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 
 def cpu_has_native_bf16() -> bool:

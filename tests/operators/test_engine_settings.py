@@ -25,23 +25,29 @@ def test_vllm_engine_arguments():
     assert single["gpu_memory_utilization"] == 0.9 and "distributed_executor_backend" not in single
 
 
-def test_a_cpu_engine_computes_in_bfloat16_only_where_its_cores_do_so_natively():
-    assert engine_dtype("auto", cpu=True, native_bf16=True) == "bfloat16"
-    assert engine_dtype("auto", cpu=True, native_bf16=False) == "float32"
+def cores(monkeypatch, **flags: bool) -> None:
+    """This machine's CPU as torch reads it, with only `flags` set."""
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: dict(flags))
+
+
+def test_a_cpu_engine_computes_in_bfloat16_only_where_its_cores_do_so_natively(monkeypatch):
+    cores(monkeypatch, avx512_bf16=True)
+    assert engine_dtype("auto", cpu=True) == "bfloat16"
+    cores(monkeypatch, avx2=True, avx512_bf16=False, amx_bf16=False)
+    assert engine_dtype("auto", cpu=True) == "float32"
+    assert EngineSettings(IDENTITY).vllm_engine_kwargs(cpu=True)["dtype"] == "float32"
     assert engine_dtype("auto", cpu=False) == "auto", "a GPU engine takes vLLM's choice from the model's config"
-    assert engine_dtype("bfloat16", cpu=True, native_bf16=False) == "bfloat16", "a dtype the spec sets is kept"
+    assert engine_dtype("bfloat16", cpu=True) == "bfloat16", "a dtype the spec sets is kept"
     assert engine_dtype("float32", cpu=False) == "float32"
-    expected = engine_dtype("auto", cpu=True, native_bf16=cpu_has_native_bf16())
-    assert EngineSettings(IDENTITY).vllm_engine_kwargs(cpu=True)["dtype"] == expected
     assert EngineSettings(replace(IDENTITY, dtype="float16")).vllm_engine_kwargs(cpu=True)["dtype"] == "float16"
 
 
 def test_native_bfloat16_is_read_from_the_cpus_capabilities(monkeypatch):
-    import torch
-
     for flags, native in (({"avx2": True, "avx512_bf16": False, "amx_bf16": False}, False),
                           ({"avx512_bf16": True}, True), ({"amx_bf16": True}, True), ({"bf16": True}, True)):
-        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda flags=flags: flags)
+        cores(monkeypatch, **flags)
         assert cpu_has_native_bf16() is native, flags
 
 
